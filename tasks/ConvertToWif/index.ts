@@ -1,0 +1,118 @@
+// ConvertToWif@1 entry: wires the task-lib adapter and the REST adapter to the pure core.
+
+import * as path from 'path';
+import { ServiceClient } from './src/adapters/serviceClient';
+import { TaskIO } from './src/adapters/taskio';
+import { Clock, startConversions } from './src/core/conversion';
+import { classify } from './src/core/eligibility';
+import { isTokenProblem } from './src/core/failures';
+import { parseInputs } from './src/core/inputs';
+import { ConnectionResult, Endpoint, Message, RunContext, msg } from './src/core/model';
+import { buildReport, decideResult, logLine, renderSummary } from './src/core/report';
+import { makeSelection } from './src/core/selection';
+import { toServiceError } from './src/adapters/serviceClient';
+
+const clock: Clock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+
+async function run(io: TaskIO): Promise<void> {
+  const startedAt = new Date();
+  const parsed = parseInputs(io.rawInputs());
+  const organization = io.collectionUri();
+  const project = io.project();
+  const errors: Message[] = [...parsed.errors];
+  if (!organization) errors.push(msg('InputNoOrganization'));
+  if (!project.id && !project.name) errors.push(msg('InputNoProject'));
+  if (parsed.accessToken) io.secret(parsed.accessToken);
+  if (errors.length > 0 || !parsed.options || !organization) {
+    for (const e of errors) io.error(io.render(e));
+    return io.result('Failed', io.loc('ResultBadInput', errors.length));
+  }
+  const opts = parsed.options;
+  const token = parsed.accessToken ?? io.jobToken();
+  if (!token) return io.result('Failed', io.loc('NoToken'));
+  io.secret(token);
+
+  const client = new ServiceClient({
+    collectionUrl: organization,
+    projectId: project.id ?? project.name!,
+    token,
+    clock,
+    proxy: io.proxy(organization),
+    cert: io.cert(),
+    debug: (m) => io.debug(m),
+  });
+
+  let endpoints;
+  try {
+    endpoints = await client.list();
+  } catch (err) {
+    const f = toServiceError(err);
+    const key = isTokenProblem(f) ? 'ListTokenRejected' : f.status === 403 ? 'ListForbidden' : 'ListFailed';
+    return io.result('Failed', io.loc(key, project.name ?? project.id ?? '', f.message));
+  }
+
+  const ctx: RunContext = {
+    organization,
+    project: { id: project.id ?? projectIdByName(endpoints, project.name!) ?? '', name: project.name ?? project.id ?? '' },
+  };
+  const selection = makeSelection(opts.connections, opts.excludeConnections);
+  const classified = classify(endpoints, opts, ctx, selection);
+  for (const pattern of selection.unmatched(classified.map((c) => c.endpoint))) io.warning(io.loc('PatternMatchedNothing', pattern));
+
+  const toChange = classified.filter((c) => c.decision.kind === 'convert').length;
+  io.info(io.loc(opts.dryRun ? 'PlanDryRun' : 'Plan', ctx.project.name, classified.length, toChange));
+
+  const conversion = startConversions(classified, opts, ctx, client, clock);
+  const finish = (): void => finishRun(io, opts.action, opts.dryRun, ctx, startedAt, conversion.results, parsed.reportPath);
+  const onSignal = (): void => conversion.stop();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await conversion.done;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    // Written whatever happened above, so the record of what was changed is never lost.
+    finish();
+  }
+}
+
+/** Without System.TeamProjectId, the project's id is read from the connections' project references. */
+function projectIdByName(endpoints: Endpoint[], name: string): string | undefined {
+  for (const e of endpoints) {
+    for (const r of e.serviceEndpointProjectReferences ?? []) {
+      if (r?.projectReference?.id && (r.projectReference.name ?? '').toLowerCase() === name.toLowerCase()) return r.projectReference.id;
+    }
+  }
+  return undefined;
+}
+
+function finishRun(io: TaskIO, action: 'convert', dryRun: boolean, ctx: RunContext, startedAt: Date, results: ConnectionResult[], reportPathInput?: string): void {
+  const report = buildReport({ action, dryRun, ctx, startedAt, finishedAt: new Date() }, results, io.loc);
+  for (const c of report.connections) {
+    const line = logLine(c, io.loc);
+    if (!line) continue;
+    if (c.outcome === 'failed') io.error(line);
+    else if (c.outcome === 'pending') io.warning(line);
+    else io.info(line);
+  }
+  const reportPath = reportPathInput ? path.resolve(reportPathInput) : path.join(io.tempDir(), 'ConvertToWif-report.json');
+  io.writeFile(reportPath, JSON.stringify(report, null, 2) + '\n');
+  io.uploadSummary(renderSummary(report, io.loc));
+  const t = report.totals;
+  io.output('convertedCount', t.converted);
+  io.output('revertedCount', t.reverted);
+  io.output('skippedCount', t.skipped);
+  io.output('failedCount', t.failed);
+  io.output('pendingCount', t.pending);
+  io.output('plannedCount', t.planned);
+  io.output('reportPath', reportPath);
+  io.info(io.loc('ReportWritten', reportPath));
+  const result = decideResult(report);
+  io.result(result.kind, io.render(result.message));
+}
+
+const io = new TaskIO(__dirname);
+run(io).catch((err: unknown) => {
+  io.result('Failed', io.loc('Unexpected', err instanceof Error ? err.message : String(err)));
+});

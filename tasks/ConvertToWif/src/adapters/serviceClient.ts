@@ -1,0 +1,122 @@
+// The REST adapter: azure-devops-node-api's ServiceEndpointApi with one retry policy, and every
+// failure turned into a ServiceError the core understands. It never logs a token.
+
+import { ServiceEndpointApi } from 'azure-devops-node-api/ServiceEndpointApi';
+import { BearerCredentialHandler } from 'azure-devops-node-api/handlers/bearertoken';
+import { IProxyConfiguration, IRequestOptions, ICertConfiguration } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
+import { Clock, ConversionBody, EndpointPort } from '../core/conversion';
+import { ServiceError } from '../core/failures';
+import { Endpoint } from '../core/model';
+
+export interface ServiceClientOptions {
+  collectionUrl: string;
+  projectId: string;
+  token: string;
+  clock: Clock;
+  proxy?: IProxyConfiguration;
+  cert?: ICertConfiguration;
+  debug?: (message: string) => void;
+}
+
+const MAX_429_TRIES = 6;
+const MAX_TRANSIENT_RETRIES = 3;
+const MAX_SINGLE_WAIT_MS = 30_000;
+
+interface NodeApiError extends Error {
+  statusCode?: number;
+  result?: { message?: string; typeKey?: string } | null;
+  rateLimit?: { retryAfter?: number; delay?: number };
+  code?: string;
+}
+
+/** Normalises what node-api / typed-rest-client throw into a ServiceError without secrets. */
+export function toServiceError(err: unknown): ServiceError {
+  if (err instanceof ServiceError) return err;
+  const e = (err ?? {}) as NodeApiError;
+  const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
+  let message = (e.result && typeof e.result.message === 'string' && e.result.message) || e.message || String(err);
+  const html = /<(!doctype|html|head|body)\b/i.test(message);
+  if (html) message = `HTTP ${status ?? '?'}: the service answered with an HTML page instead of JSON`;
+  if (status === undefined && e.code && !message.includes(e.code)) message = `${e.code}: ${message}`;
+  return new ServiceError({ status, message: message.slice(0, 2000), typeKey: e.result?.typeKey, signInPage: html && (status === 203 || status === 401) });
+}
+
+export class ServiceClient implements EndpointPort {
+  private readonly api: ServiceEndpointApi;
+
+  constructor(private readonly o: ServiceClientOptions) {
+    const base = o.collectionUrl.endsWith('/') ? o.collectionUrl : `${o.collectionUrl}/`;
+    const requestOptions: IRequestOptions = { allowRetries: false, socketTimeout: 60_000 };
+    if (o.proxy) requestOptions.proxy = o.proxy;
+    if (o.cert) requestOptions.cert = o.cert;
+    // Importing ServiceEndpointApi alone keeps the bundle small; it skips WebApi, so proxy and
+    // certificates are passed here (conventions §6).
+    this.api = new ServiceEndpointApi(base, [new BearerCredentialHandler(o.token)], requestOptions);
+  }
+
+  /** Every azurerm connection of the project, failed ones included; never filtered by actionFilter. */
+  async list(): Promise<Endpoint[]> {
+    const value = await this.retry('list connections', true, () =>
+      this.api.getServiceEndpoints(this.o.projectId, 'azurerm', undefined, undefined, undefined, true),
+    );
+    // node-api yields null for a 404 and for a body that is not JSON, which is what a sign-in page
+    // (203) is: either way there is no listing to work from (reference §8).
+    if (!Array.isArray(value)) {
+      throw new ServiceError({ status: undefined, message: 'The listing came back empty or not as JSON (a sign-in page or an unknown project).', signInPage: true });
+    }
+    return value as unknown as Endpoint[];
+  }
+
+  get(id: string): Promise<Endpoint | null> {
+    return this.retry(`read connection ${id}`, true, async () => {
+      const e = await this.api.getServiceEndpointDetails(this.o.projectId, id);
+      return (e ?? null) as unknown as Endpoint | null;
+    });
+  }
+
+  convert(id: string, body: ConversionBody): Promise<Endpoint> {
+    // Only 429 is retried here: a PUT that failed otherwise may have been applied, and the core
+    // looks at the connection before it sends again.
+    return this.retry(`convert connection ${id}`, false, async () => {
+      const e = await this.api.updateServiceEndpoint(body as never, id, 'ConvertAuthenticationScheme');
+      if (!e || typeof e !== 'object') throw new ServiceError({ status: undefined, message: 'The conversion answer was empty or not JSON.' });
+      return e as unknown as Endpoint;
+    });
+  }
+
+  /** The display name of the identity behind the token, to name it in permission instructions. */
+  async whoAmI(): Promise<string | undefined> {
+    try {
+      const url = `${this.api.baseUrl.replace(/\/?$/, '/')}_apis/connectionData`;
+      const res = await this.api.rest.get<{ authenticatedUser?: { providerDisplayName?: string } }>(url);
+      return res.result?.authenticatedUser?.providerDisplayName || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async retry<T>(what: string, idempotent: boolean, op: () => Promise<T>): Promise<T> {
+    let throttled = 0;
+    let transient = 0;
+    for (;;) {
+      try {
+        return await op();
+      } catch (raw) {
+        const err = toServiceError(raw);
+        const rl = (raw as NodeApiError)?.rateLimit;
+        let waitMs: number | undefined;
+        if (err.status === 429 && ++throttled < MAX_429_TRIES) {
+          // Azure DevOps says how long to back off (reference §9); node-api never retries 429.
+          const s = rl?.retryAfter ?? rl?.delay;
+          waitMs = s !== undefined && Number.isFinite(s) ? s * 1000 : 1000 * 2 ** throttled;
+        } else if (idempotent && (err.status === undefined || (err.status >= 500 && err.status !== 501)) && ++transient <= MAX_TRANSIENT_RETRIES) {
+          waitMs = 500 * 2 ** (transient - 1);
+        }
+        if (waitMs === undefined) throw err;
+        waitMs = Math.min(MAX_SINGLE_WAIT_MS, waitMs) * (0.8 + Math.random() * 0.4);
+        this.o.debug?.(`${what}: ${err.status ?? 'network error'} (${err.message}); retrying in ${Math.round(waitMs)} ms`);
+        await this.o.clock.sleep(waitMs);
+      }
+    }
+  }
+}

@@ -1,0 +1,222 @@
+// How a conversion proceeds (reference §3): send the minimal PUT, then either take the
+// service's synchronous answer, or wait for the background job by polling the connection.
+//
+// The ledger always holds the truth as far as the task knows it, so whatever happens to the
+// run (a crash, a cancellation), the report written from it says what was changed.
+
+import pLimit from 'p-limit';
+import { Classified, creationModeOf, getCI, isSharedEndpoint, schemeOf } from './eligibility';
+import { ServiceError, ServiceFailure, explainBackgroundFailure, explainFailure, isAadSilentFailure, isTransient } from './failures';
+import { ConnectionResult, Endpoint, Options, RunContext, Scheme, msg } from './model';
+
+/** What the core needs from the REST adapter. Both calls throw ServiceError on failure. */
+export interface EndpointPort {
+  /** GET the connection by id in the current project; null when it does not exist (404). */
+  get(id: string): Promise<Endpoint | null>;
+  /** PUT …/endpoints/{id}?operation=ConvertAuthenticationScheme with this body. */
+  convert(id: string, body: ConversionBody): Promise<Endpoint>;
+  /** Who the token belongs to, to name that identity in permission instructions (optional). */
+  whoAmI?(): Promise<string | undefined>;
+}
+
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export interface ConversionBody {
+  id: string;
+  type: string;
+  authorization: { scheme: string };
+  serviceEndpointProjectReferences: Array<{ projectReference: { id: string; name?: string }; name: string; description?: string }>;
+}
+
+/**
+ * The minimal body (reference §3): every field sent must equal the stored value, and resending the
+ * whole endpoint fails on re-serialised fields and null secrets; so send only id, type, target
+ * scheme and the home project reference copied from the listing.
+ */
+export function conversionBody(e: Endpoint, targetScheme: string, ctx: RunContext): ConversionBody {
+  const ref = (e.serviceEndpointProjectReferences ?? []).find((r) => r?.projectReference?.id);
+  const home = ref?.projectReference?.id
+    ? { projectReference: { id: ref.projectReference.id, name: ref.projectReference.name }, name: ref.name ?? e.name, description: ref.description }
+    : { projectReference: { id: ctx.project.id, name: ctx.project.name }, name: e.name };
+  return { id: e.id, type: e.type, authorization: { scheme: targetScheme }, serviceEndpointProjectReferences: [home] };
+}
+
+/** Issuer, subject and revert deadline as the service set them (never built by the task). */
+export function federationFields(e: Endpoint): Pick<ConnectionResult, 'issuer' | 'subject' | 'revertDeadline'> {
+  return {
+    issuer: getCI(e.authorization?.parameters, 'workloadIdentityFederationIssuer'),
+    subject: getCI(e.authorization?.parameters, 'workloadIdentityFederationSubject'),
+    revertDeadline: getCI(e.data, 'revertSchemeDeadline'),
+  };
+}
+
+const isScheme = (e: Endpoint, s: string) => schemeOf(e).toLowerCase() === s.toLowerCase();
+const stateOf = (e: Endpoint) => (e.operationStatus?.state ?? '').toLowerCase();
+
+export function baseResult(e: Endpoint): ConnectionResult {
+  return {
+    id: e.id,
+    name: e.name,
+    scheme: schemeOf(e),
+    creationMode: creationModeOf(e),
+    isShared: isSharedEndpoint(e),
+    outcome: 'skipped',
+  };
+}
+
+/** The outcome of every connection before anything is sent: skips, federated, planned, and the ones to convert. */
+export function initialResults(classified: Classified[], opts: Options): ConnectionResult[] {
+  return classified.map(({ endpoint: e, decision }) => {
+    const r = baseResult(e);
+    if (decision.kind === 'federated') return { ...r, outcome: 'federated', ...federationFields(e) };
+    if (decision.kind === 'skip') return { ...r, outcome: 'skipped', reason: decision.reason };
+    if (opts.dryRun) return { ...r, outcome: 'planned' };
+    return { ...r, outcome: 'skipped', reason: msg('SkipNotAttempted') };
+  });
+}
+
+type Step = { done: ConnectionResult } | { waiting: Endpoint } | { failedInBackground: string };
+
+export interface ConversionRun {
+  /** One entry per classified connection, updated in place as conversions progress. */
+  results: ConnectionResult[];
+  /** Stop starting new conversions (cancellation); those in flight finish or stay pending. */
+  stop(): void;
+  /** Resolves when every conversion has ended or the wait ran out. */
+  done: Promise<void>;
+}
+
+const POLL_FIRST_MS = 1000;
+const POLL_MAX_MS = 15000;
+const PUT_ATTEMPTS = 3;
+
+/** Starts converting every connection classified `convert` (nothing is sent on a dry run). */
+export function startConversions(classified: Classified[], opts: Options, ctx: RunContext, port: EndpointPort, clock: Clock): ConversionRun {
+  const results = initialResults(classified, opts);
+  let stopped = false;
+  const limit = pLimit(opts.concurrency);
+  const indexOf = new Map(classified.map((c, i) => [c.endpoint.id, i]));
+  /** Records a final result, replacing what was there. */
+  const put = (e: Endpoint, r: ConnectionResult) => {
+    results[indexOf.get(e.id)!] = r;
+  };
+  /** Marks a connection as in flight / still converting. */
+  const pending = (e: Endpoint, reason: ConnectionResult['reason']) => {
+    const i = indexOf.get(e.id)!;
+    results[i] = { ...results[i], outcome: 'pending', reason };
+  };
+
+  /** Reads what the service shows for a connection whose conversion was sent. */
+  const interpret = (original: Endpoint, current: Endpoint): Step => {
+    const scheme = schemeOf(current) || schemeOf(original);
+    const base = { ...baseResult(original), scheme };
+    if (isScheme(current, Scheme.WorkloadIdentityFederation) && (stateOf(current) === 'ready' || stateOf(current) === '')) {
+      return { done: { ...base, outcome: 'converted', ...federationFields(current) } };
+    }
+    if (stateOf(current) === 'failed') return { failedInBackground: current.operationStatus?.statusMessage ?? '' };
+    // InProgress (converting_scheme), or not yet visibly changed: the background job decides.
+    return { waiting: current };
+  };
+
+  let identity: Promise<string | undefined> | undefined;
+  const failed = async (e: Endpoint, f: ServiceFailure, background = false): Promise<ConnectionResult> => {
+    if ((f.status === 403 || isAadSilentFailure(f)) && !ctx.identity && port.whoAmI) {
+      // Looked up once, only when a message needs the name.
+      identity ??= port.whoAmI().catch(() => undefined);
+      ctx = { ...ctx, identity: await identity };
+    }
+    let reason = background ? explainBackgroundFailure(f.message, e, ctx) : explainFailure(f, e, ctx);
+    if (reason.key === 'FailManualNoCredential') {
+      // The service may already know the issuer and subject it expects (reference §11 question 5):
+      // if it shows them, name them exactly; otherwise the message says where to read them.
+      const current = await port.get(e.id).catch(() => null);
+      const { issuer, subject } = current ? federationFields(current) : { issuer: undefined, subject: undefined };
+      if (issuer && subject) reason = msg('FailManualNoCredentialKnown', reason.args[0], reason.args[1], issuer, subject);
+    }
+    return { ...baseResult(e), outcome: 'failed', reason, serviceMessage: f.message || undefined };
+  };
+  /** Applies a step's result; true when the connection needs no more polling. */
+  const settle = async (e: Endpoint, step: Step): Promise<boolean> => {
+    if ('done' in step) put(e, step.done);
+    else if ('failedInBackground' in step) put(e, await failed(e, { status: 400, message: step.failedInBackground }, true));
+    else return false;
+    return true;
+  };
+
+  const send = async (e: Endpoint): Promise<Step> => {
+    const body = conversionBody(e, Scheme.WorkloadIdentityFederation, ctx);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return interpret(e, await port.convert(e.id, body));
+      } catch (err) {
+        const f = toFailure(err);
+        if (!isTransient(f) || attempt >= PUT_ATTEMPTS) return { done: await failed(e, f) };
+        // The PUT may have been applied even though its answer was lost: look before resending,
+        // so a conversion is never sent twice blind.
+        const current = await port.get(e.id).catch(() => undefined);
+        if (current === null) return { done: await failed(e, { status: 404, message: f.message }) };
+        if (current && (isScheme(current, Scheme.WorkloadIdentityFederation) || stateOf(current) === 'inprogress')) return interpret(e, current);
+        await clock.sleep(1000 * attempt);
+      }
+    }
+  };
+
+  const waiting = new Map<string, Endpoint>(); // id -> original endpoint
+  const convertOne = async (e: Endpoint) => {
+    if (stopped) return;
+    pending(e, msg('PendingInFlight'));
+    const step = await send(e);
+    if (!(await settle(e, step))) {
+      pending(e, msg('PendingBackground'));
+      waiting.set(e.id, e);
+    }
+  };
+
+  const pollAll = async () => {
+    const deadline = clock.now() + opts.waitTimeoutSeconds * 1000;
+    let interval = POLL_FIRST_MS;
+    while (waiting.size > 0 && clock.now() < deadline && !stopped) {
+      await clock.sleep(Math.min(interval, deadline - clock.now()));
+      interval = Math.min(interval * 2, POLL_MAX_MS);
+      await Promise.all(
+        [...waiting.values()].map((e) =>
+          limit(async () => {
+            let current: Endpoint | null;
+            try {
+              current = await port.get(e.id);
+            } catch (err) {
+              const f = toFailure(err);
+              if (isTransient(f)) return; // try again next round
+              put(e, await failed(e, f));
+              waiting.delete(e.id);
+              return;
+            }
+            if (current === null) {
+              put(e, { ...baseResult(e), outcome: 'failed', reason: msg('FailDisappeared') });
+              waiting.delete(e.id);
+              return;
+            }
+            if (await settle(e, interpret(e, current))) waiting.delete(e.id);
+          }),
+        ),
+      );
+    }
+    for (const e of waiting.values()) pending(e, msg('PendingTimeout', opts.waitTimeoutSeconds));
+  };
+
+  const toConvert = opts.dryRun ? [] : classified.filter((c) => c.decision.kind === 'convert').map((c) => c.endpoint);
+  const done = (async () => {
+    await Promise.all(toConvert.map((e) => limit(() => convertOne(e))));
+    await pollAll();
+  })();
+  return { results, stop: () => (stopped = true), done };
+}
+
+export function toFailure(err: unknown): ServiceFailure {
+  if (err instanceof ServiceError) return err;
+  return { message: err instanceof Error ? err.message : String(err) };
+}
+

@@ -1,0 +1,88 @@
+// Which azurerm connections `convert` may change, and why the others are left alone.
+// Every connection gets exactly one decision, so nothing is dropped from the report.
+
+import { Endpoint, Message, Options, RunContext, Scheme, msg } from './model';
+import { Selection } from './selection';
+
+export type Decision =
+  | { kind: 'federated' }
+  | { kind: 'skip'; reason: Message }
+  | { kind: 'convert' };
+
+export interface Classified {
+  endpoint: Endpoint;
+  decision: Decision;
+}
+
+const lower = (s: string | null | undefined): string => (s ?? '').toLowerCase();
+
+/** Reads a key of a string map case-insensitively: the service's casing varies (reference §2). */
+export function getCI(map: Record<string, string | null | undefined> | null | undefined, key: string): string | undefined {
+  if (!map) return undefined;
+  const k = Object.keys(map).find((x) => x.toLowerCase() === key.toLowerCase());
+  const v = k === undefined ? undefined : map[k];
+  return v === null || v === undefined ? undefined : String(v);
+}
+
+export const schemeOf = (e: Endpoint): string => e.authorization?.scheme ?? '';
+export const creationModeOf = (e: Endpoint): string => getCI(e.data, 'creationMode') ?? '';
+export const projectRefs = (e: Endpoint) => (e.serviceEndpointProjectReferences ?? []).filter((r) => r?.projectReference?.id);
+export const isSharedEndpoint = (e: Endpoint): boolean => e.isShared === true || projectRefs(e).length > 1;
+
+/** The home project is the first project reference (reference §2, §5). */
+export function homeProject(e: Endpoint): { id: string; name: string } | undefined {
+  const ref = projectRefs(e)[0]?.projectReference;
+  return ref?.id ? { id: ref.id, name: ref.name ?? ref.id } : undefined;
+}
+
+function decideOne(e: Endpoint, opts: Options, ctx: RunContext, selection: Selection): Decision {
+  const scheme = schemeOf(e);
+  if (lower(scheme) === lower(Scheme.WorkloadIdentityFederation)) return { kind: 'federated' };
+  if (!selection.isSelected(e)) return { kind: 'skip', reason: msg('SkipNotSelected') };
+  if (lower(scheme) === lower(Scheme.ManagedServiceIdentity)) return { kind: 'skip', reason: msg('SkipManagedIdentity') };
+  if (lower(scheme) === lower(Scheme.PublishProfile)) return { kind: 'skip', reason: msg('SkipPublishProfile') };
+  if (lower(scheme) !== lower(Scheme.ServicePrincipal)) return { kind: 'skip', reason: msg('SkipOtherScheme', scheme || '(none)') };
+
+  const environment = getCI(e.data, 'environment') ?? 'AzureCloud';
+  if (lower(environment) === 'azurestack') return { kind: 'skip', reason: msg('SkipAzureStack') };
+  // Reference §5: the docs exclude US Government, and AADSTS900382 means a cloud blocks
+  // federation at pipeline run time. Converting could succeed and then break every pipeline,
+  // so sovereign clouds are left alone and the user is told why.
+  if (lower(environment) !== 'azurecloud') return { kind: 'skip', reason: msg('SkipSovereignCloud', environment) };
+
+  const state = lower(e.operationStatus?.state);
+  if (state === 'inprogress') return { kind: 'skip', reason: msg('SkipInProgress', e.operationStatus?.statusMessage || 'InProgress') };
+  if (e.isReady === false || state === 'failed') {
+    return { kind: 'skip', reason: msg('SkipNotReady', e.operationStatus?.statusMessage || e.operationStatus?.state || 'isReady=false') };
+  }
+
+  const home = homeProject(e);
+  if (home && lower(home.id) !== lower(ctx.project.id)) return { kind: 'skip', reason: msg('SkipHomedElsewhere', home.name) };
+  if (isSharedEndpoint(e) && opts.skipShared) {
+    const others = projectRefs(e).slice(1).map((r) => r.projectReference?.name ?? r.projectReference?.id ?? '?');
+    return { kind: 'skip', reason: msg('SkipShared', others.join(', ')) };
+  }
+
+  if (lower(creationModeOf(e)) === 'manual' && !opts.includeManual) return { kind: 'skip', reason: msg('SkipManual') };
+  return { kind: 'convert' };
+}
+
+/**
+ * Classifies every azurerm connection, in a stable order (by name, then id), and applies
+ * `maxConnections` to the eligible ones in that order.
+ */
+export function classify(endpoints: Endpoint[], opts: Options, ctx: RunContext, selection: Selection): Classified[] {
+  const sorted = endpoints
+    .filter((e) => lower(e.type) === 'azurerm')
+    .slice()
+    .sort((a, b) => a.name.localeCompare(b.name, 'en', { sensitivity: 'base' }) || a.id.localeCompare(b.id));
+  let budget = opts.maxConnections > 0 ? opts.maxConnections : Infinity;
+  return sorted.map((endpoint) => {
+    let decision = decideOne(endpoint, opts, ctx, selection);
+    if (decision.kind === 'convert') {
+      if (budget <= 0) decision = { kind: 'skip', reason: msg('SkipOverLimit', opts.maxConnections) };
+      else budget--;
+    }
+    return { endpoint, decision };
+  });
+}

@@ -1,0 +1,68 @@
+// Turns what the service answered into an action an admin can take (reference §8).
+
+import { getCI, homeProject } from './eligibility';
+import { Endpoint, Message, RunContext, msg } from './model';
+
+/** A failed service call as the REST adapter reports it (never carries a token). */
+export interface ServiceFailure {
+  /** HTTP status; undefined for network errors. */
+  status?: number;
+  /** The service's message (or the network error's), verbatim. */
+  message: string;
+  /** The service's exception type, e.g. AadAccessSilentException. */
+  typeKey?: string;
+  /** The answer was an HTML sign-in page or not JSON (bad token on some routes, reference §8). */
+  signInPage?: boolean;
+}
+
+export class ServiceError extends Error implements ServiceFailure {
+  status?: number;
+  typeKey?: string;
+  signInPage?: boolean;
+  constructor(f: ServiceFailure) {
+    super(f.message);
+    this.name = 'ServiceError';
+    this.status = f.status;
+    this.typeKey = f.typeKey;
+    this.signInPage = f.signInPage;
+  }
+}
+
+export const isTokenProblem = (f: ServiceFailure): boolean => f.status === 401 || f.signInPage === true;
+export const isTransient = (f: ServiceFailure): boolean =>
+  f.status === undefined || f.status === 429 || (f.status >= 500 && !isAadSilentFailure(f));
+
+/** Azure DevOps could not get a Microsoft Entra token for the caller (reference §8, §11 question 1). */
+export function isAadSilentFailure(f: Pick<ServiceFailure, 'message' | 'typeKey'>): boolean {
+  return /AadAccessSilentException/i.test(f.typeKey ?? '') || /AAD returned silent failure|AadAccessSilentException/i.test(f.message);
+}
+
+const has = (f: ServiceFailure, re: RegExp) => re.test(f.message);
+
+/** The instruction for a failure to convert `e`. */
+export function explainFailure(f: ServiceFailure, e: Endpoint, ctx: RunContext): Message {
+  const identity = ctx.identity ?? `${ctx.project.name} Build Service`;
+  const appId = getCI(e.authorization?.parameters, 'serviceprincipalid') ?? '?';
+  const tenant = getCI(e.authorization?.parameters, 'tenantid') ?? '?';
+  if (isTokenProblem(f)) return msg('FailToken');
+  if (isAadSilentFailure(f)) return msg('FailAadSilent', identity, appId, tenant);
+  if (f.status === 403) return msg('FailNotAdministrator', identity, e.name, ctx.project.name);
+  if (f.status === 404) return msg('FailNotFound');
+  if (f.status === 429) return msg('FailThrottled');
+  if (f.status === undefined) return msg('FailNetwork');
+  if (f.status >= 500) return msg('FailServer', f.status);
+  if (has(f, /could not be configured automatically|no valid configuration exists/i)) return msg('FailManualNoCredential', appId, tenant);
+  if (has(f, /neither an upgrade or a downgrade/i)) return msg('FailNotConvertible');
+  if (has(f, /Properties cannot be changed/i)) return msg('FailPropertiesChanged');
+  if (has(f, /another operation is already in progress/i)) return msg('FailBusy');
+  if (has(f, /Operation '.*' is invalid|Allowed operation values/i)) return msg('FailConversionDisabled');
+  if (has(f, /Azure Stack/i)) return msg('SkipAzureStack');
+  if (has(f, /home project|only be (converted|upgraded) from/i)) return msg('SkipHomedElsewhere', homeProject(e)?.name ?? '?');
+  return msg('FailRejected', f.status);
+}
+
+/** The instruction for a conversion the service accepted but then marked Failed in the background. */
+export function explainBackgroundFailure(statusMessage: string, e: Endpoint, ctx: RunContext): Message {
+  const m = explainFailure({ status: 400, message: statusMessage }, e, ctx);
+  return m.key === 'FailRejected' ? msg('FailBackground') : m;
+}

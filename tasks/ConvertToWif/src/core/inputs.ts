@@ -1,0 +1,70 @@
+// Validates the task's inputs up front: every problem is reported (naming the input, the value and
+// what is allowed) before anything is sent to the service.
+
+import { Action, Message, Options, msg } from './model';
+import { splitList } from './selection';
+
+export type RawInputs = Partial<Record<
+  'action' | 'connections' | 'excludeConnections' | 'skipShared' | 'includeManual' | 'dryRun' |
+  'maxConnections' | 'concurrency' | 'waitTimeoutSeconds' | 'reportPath' | 'accessToken',
+  string
+>>;
+
+export const ACTIONS: Action[] = ['convert'];
+
+export interface ParsedInputs {
+  options?: Options;
+  reportPath?: string;
+  accessToken?: string;
+  errors: Message[];
+}
+
+export function parseInputs(raw: RawInputs): ParsedInputs {
+  const errors: Message[] = [];
+
+  const bool = (name: keyof RawInputs, dflt: boolean): boolean => {
+    const v = (raw[name] ?? '').trim();
+    if (v === '') return dflt;
+    if (/^true$/i.test(v)) return true;
+    if (/^false$/i.test(v)) return false;
+    errors.push(msg('InputNotBoolean', name, v));
+    return dflt;
+  };
+  const int = (name: keyof RawInputs, dflt: number, min: number, max: number): number => {
+    const v = (raw[name] ?? '').trim();
+    if (v === '') return dflt;
+    const n = /^\d+$/.test(v) ? Number(v) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      errors.push(msg('InputNotInteger', name, v, min, max));
+      return dflt;
+    }
+    return n;
+  };
+
+  const actionRaw = (raw.action ?? '').trim() || 'convert';
+  const action = ACTIONS.find((a) => a === actionRaw.toLowerCase());
+  if (!action) errors.push(msg('InputBadAction', actionRaw, ACTIONS.join(', ')));
+
+  const options: Options = {
+    action: action ?? 'convert',
+    connections: splitList(raw.connections),
+    excludeConnections: splitList(raw.excludeConnections),
+    skipShared: bool('skipShared', true),
+    includeManual: bool('includeManual', false),
+    dryRun: bool('dryRun', false),
+    maxConnections: int('maxConnections', 0, 0, 100000),
+    concurrency: int('concurrency', 4, 1, 16),
+    waitTimeoutSeconds: int('waitTimeoutSeconds', 300, 0, 3600),
+  };
+
+  let accessToken: string | undefined;
+  if (raw.accessToken !== undefined && raw.accessToken !== '') {
+    // Never echo the value: it is a secret.
+    if (raw.accessToken.trim() === '') errors.push(msg('InputBlankToken'));
+    else if (/\s/.test(raw.accessToken.trim())) errors.push(msg('InputTokenWhitespace'));
+    else accessToken = raw.accessToken.trim();
+  }
+
+  const reportPath = (raw.reportPath ?? '').trim() || undefined;
+  return { options: errors.length === 0 ? options : undefined, reportPath, accessToken, errors };
+}

@@ -1,0 +1,83 @@
+// Domain types shared by the pure core. Nothing here knows about task-lib or HTTP.
+
+/** The subset of an Azure DevOps ServiceEndpoint the task reads (reference §2). */
+export interface Endpoint {
+  id: string;
+  name: string;
+  type: string;
+  url?: string;
+  owner?: string;
+  isShared?: boolean;
+  isReady?: boolean;
+  operationStatus?: { state?: string; statusMessage?: string } | null;
+  authorization?: { scheme?: string; parameters?: Record<string, string | null | undefined> | null } | null;
+  data?: Record<string, string | null | undefined> | null;
+  serviceEndpointProjectReferences?: ProjectReference[] | null;
+}
+
+export interface ProjectReference {
+  projectReference?: { id?: string; name?: string } | null;
+  name?: string;
+  description?: string;
+}
+
+export const Scheme = {
+  ServicePrincipal: 'ServicePrincipal',
+  WorkloadIdentityFederation: 'WorkloadIdentityFederation',
+  ManagedServiceIdentity: 'ManagedServiceIdentity',
+  PublishProfile: 'PublishProfile',
+} as const;
+
+/** A user-facing message: a key of task.json `messages` and its arguments. The adapter renders it. */
+export interface Message {
+  key: string;
+  args: Array<string | number>;
+}
+export const msg = (key: string, ...args: Array<string | number>): Message => ({ key, args });
+
+/** Renders a message key with arguments (tl.loc in the task, a task.json reader in tests). */
+export type Localize = (key: string, ...args: Array<string | number>) => string;
+
+export type Action = 'convert';
+
+/** Validated task inputs. */
+export interface Options {
+  action: Action;
+  connections: string[];
+  excludeConnections: string[];
+  skipShared: boolean;
+  includeManual: boolean;
+  dryRun: boolean;
+  maxConnections: number;
+  concurrency: number;
+  waitTimeoutSeconds: number;
+}
+
+/** Where the task runs. */
+export interface RunContext {
+  organization: string; // collection URL
+  project: { id: string; name: string };
+  /** Who the token belongs to, when known (for permission instructions). */
+  identity?: string;
+}
+
+export type Outcome = 'converted' | 'reverted' | 'skipped' | 'failed' | 'pending' | 'planned' | 'federated';
+
+/** One line of the report: every azurerm connection of the project gets exactly one. */
+export interface ConnectionResult {
+  id: string;
+  name: string;
+  scheme: string;
+  creationMode: string;
+  isShared: boolean;
+  outcome: Outcome;
+  /** Why it was skipped / failed / is pending, as a message (rendered into `reason` in the report). */
+  reason?: Message;
+  /** The service's own words, kept verbatim for failures. */
+  serviceMessage?: string;
+  issuer?: string;
+  subject?: string;
+  revertDeadline?: string;
+}
+
+export type Totals = Record<'converted' | 'reverted' | 'skipped' | 'failed' | 'pending' | 'planned' | 'federated', number>;

@@ -1,0 +1,49 @@
+import * as assert from 'node:assert/strict';
+import { parseInputs } from '../../tasks/ConvertToWif/src/core/inputs';
+
+describe('inputs', () => {
+  it('applies the documented defaults', () => {
+    const p = parseInputs({});
+    assert.deepEqual(p.errors, []);
+    assert.deepEqual(p.options, {
+      action: 'convert', connections: [], excludeConnections: [], skipShared: true, includeManual: false,
+      dryRun: false, maxConnections: 0, concurrency: 4, waitTimeoutSeconds: 300,
+    });
+    assert.equal(p.accessToken, undefined);
+    assert.equal(p.reportPath, undefined);
+  });
+
+  it('reads every input', () => {
+    const p = parseInputs({
+      action: 'Convert', connections: 'a\nb', excludeConnections: 'c', skipShared: 'FALSE', includeManual: 'true',
+      dryRun: 'True', maxConnections: '2', concurrency: '16', waitTimeoutSeconds: '0', reportPath: ' out/r.json ', accessToken: 'pat123',
+    });
+    assert.deepEqual(p.errors, []);
+    assert.deepEqual(p.options, {
+      action: 'convert', connections: ['a', 'b'], excludeConnections: ['c'], skipShared: false, includeManual: true,
+      dryRun: true, maxConnections: 2, concurrency: 16, waitTimeoutSeconds: 0,
+    });
+    assert.equal(p.accessToken, 'pat123');
+    assert.equal(p.reportPath, 'out/r.json');
+  });
+
+  it('reports every bad input at once, naming the input, the value and what is allowed', () => {
+    const p = parseInputs({ action: 'revert-all', dryRun: 'yes', concurrency: '17', maxConnections: '-1', waitTimeoutSeconds: '1.5' });
+    assert.equal(p.options, undefined);
+    assert.deepEqual(p.errors, [
+      { key: 'InputBadAction', args: ['revert-all', 'convert'] },
+      { key: 'InputNotBoolean', args: ['dryRun', 'yes'] },
+      { key: 'InputNotInteger', args: ['maxConnections', '-1', 0, 100000] },
+      { key: 'InputNotInteger', args: ['concurrency', '17', 1, 16] },
+      { key: 'InputNotInteger', args: ['waitTimeoutSeconds', '1.5', 0, 3600] },
+    ]);
+  });
+
+  it('rejects a blank or multi-word accessToken without echoing it', () => {
+    const blank = parseInputs({ accessToken: '   ' });
+    assert.deepEqual(blank.errors, [{ key: 'InputBlankToken', args: [] }]);
+    const spaced = parseInputs({ accessToken: 'abc def-secret' });
+    assert.deepEqual(spaced.errors, [{ key: 'InputTokenWhitespace', args: [] }]);
+    assert.ok(!JSON.stringify(spaced).includes('def-secret'));
+  });
+});

@@ -1,0 +1,103 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import { explainFailure } from '../../tasks/ConvertToWif/src/core/failures';
+import { ConnectionResult, msg } from '../../tasks/ConvertToWif/src/core/model';
+import { buildReport, decideResult, logLine, renderSummary } from '../../tasks/ConvertToWif/src/core/report';
+import { ctx, endpoint } from '../helpers/endpoints';
+import { loc, taskJsonPath } from '../helpers/localize';
+
+const result = (name: string, outcome: ConnectionResult['outcome'], extra: Partial<ConnectionResult> = {}): ConnectionResult => ({
+  id: `id-${name}`, name, scheme: 'ServicePrincipal', creationMode: 'Automatic', isShared: false, outcome, ...extra,
+});
+const build = (results: ConnectionResult[], dryRun = false) =>
+  buildReport({ action: 'convert', dryRun, ctx, startedAt: new Date('2026-11-26T10:00:00Z'), finishedAt: new Date('2026-11-26T10:01:00Z') }, results, loc);
+
+describe('report', () => {
+  it('has the documented shape, renders reasons and keeps the reason code', () => {
+    const r = build([
+      result('a', 'converted', { scheme: 'WorkloadIdentityFederation', issuer: 'https://i', subject: 's', revertDeadline: '2026-12-03T10:00:00Z' }),
+      result('b', 'skipped', { reason: msg('SkipOverLimit', 1) }),
+      result('c', 'failed', { reason: msg('FailBusy'), serviceMessage: 'another operation is already in progress' }),
+    ]);
+    assert.deepEqual(Object.keys(r), ['action', 'dryRun', 'organization', 'project', 'startedAt', 'finishedAt', 'connections', 'totals']);
+    assert.equal(r.organization, 'https://dev.azure.com/contoso/');
+    assert.deepEqual(r.project, ctx.project);
+    assert.deepEqual(r.connections[0], { id: 'id-a', name: 'a', scheme: 'WorkloadIdentityFederation', creationMode: 'Automatic', isShared: false, outcome: 'converted', issuer: 'https://i', subject: 's', revertDeadline: '2026-12-03T10:00:00Z' });
+    assert.equal(r.connections[1].reason, 'Over the limit of maxConnections (1) for this run: it will be converted by a later run.');
+    assert.equal(r.connections[1].reasonCode, 'SkipOverLimit');
+    assert.equal(r.connections[2].serviceMessage, 'another operation is already in progress');
+    assert.deepEqual(r.totals, { converted: 1, reverted: 0, skipped: 1, failed: 1, pending: 0, planned: 0, federated: 0 });
+  });
+
+  it('decides the task result: failed > pending > succeeded, and says plainly when nothing matched', () => {
+    assert.equal(decideResult(build([result('a', 'converted'), result('b', 'failed')])).kind, 'Failed');
+    assert.equal(decideResult(build([result('a', 'converted'), result('b', 'pending')])).kind, 'SucceededWithIssues');
+    assert.deepEqual(decideResult(build([result('a', 'converted')])), { kind: 'Succeeded', message: { key: 'ResultConverted', args: [1] } });
+    assert.deepEqual(decideResult(build([])), { kind: 'Succeeded', message: { key: 'ResultNothingToDo', args: [] } });
+    assert.deepEqual(decideResult(build([result('a', 'planned')], true)), { kind: 'Succeeded', message: { key: 'ResultDryRun', args: [1] } });
+  });
+
+  it('renders a summary whose tables survive pipes and line breaks in names and messages', () => {
+    const md = renderSummary(build([
+      result('odd | name', 'failed', { reason: msg('FailBusy'), serviceMessage: 'line one\nline | two' }),
+      result('ok', 'converted', { issuer: 'https://i', subject: 'sc://o/p/ok' }),
+      result('msi', 'skipped', { reason: msg('SkipManagedIdentity') }),
+      result('wif', 'federated', { issuer: 'https://vstoken.dev.azure.com/x' }),
+    ]), loc);
+    assert.match(md, /^### ConvertToWif: project Payments$/m);
+    assert.match(md, /\| odd \\\| name \| failed \| Another operation is in progress.* \| line one line \\\| two \|/);
+    assert.match(md, /#### Converted\n\n\| Connection \| App registration \| Issuer \| Subject \| Revert possible until \|/);
+    assert.match(md, /\| ok \| Automatic \| `https:\/\/i` \| `sc:\/\/o\/p\/ok` \|/);
+    assert.match(md, /#### Left alone[\s\S]*\| msi \| ServicePrincipal \| Uses a managed identity/);
+    assert.match(md, /#### Already on workload identity federation[\s\S]*\| wif \|/);
+    // Every row of a table has as many (unescaped) cell separators as its header.
+    for (const block of md.split(/\n\n/).filter((b) => b.startsWith('|'))) {
+      const widths = block.trim().split('\n').map((row) => row.replace(/\\\|/g, '').split('|').length);
+      assert.ok(widths.every((w) => w === widths[0]), block);
+    }
+  });
+
+  it('says so when the project has no Azure Resource Manager connection', () => {
+    assert.match(renderSummary(build([]), loc), /Project Payments has no Azure Resource Manager service connections/);
+  });
+
+  it('logs one line for changed, planned, failed and pending connections only', () => {
+    const r = build([result('a', 'skipped', { reason: msg('SkipManual') }), result('b', 'failed', { reason: msg('FailBusy') }), result('c', 'planned')]);
+    assert.deepEqual(r.connections.map((c) => logLine(c, loc)), [undefined, "'b' failed: Another operation is in progress on this connection. Wait for it to finish and run the task again.", "Would convert 'c'."]);
+  });
+
+  it('has a task.json message for every key the core can produce', () => {
+    const source = ['eligibility', 'failures', 'conversion', 'inputs', 'report']
+      .map((f) => fs.readFileSync(taskJsonPath.replace('task.json', `src/core/${f}.ts`), 'utf8')).join('\n');
+    const keys = new Set([...source.matchAll(/(?:msg\(|key: |loc\()'([A-Za-z_]+)'/g)].map((m) => m[1]));
+    assert.ok(keys.size > 30, `found ${keys.size} keys`);
+    for (const k of keys) assert.doesNotThrow(() => loc(k), k);
+  });
+});
+
+describe('failures', () => {
+  const e = endpoint({ name: 'conn' });
+  const ctxWithId = { ...ctx, identity: 'Payments Build Service (contoso)' };
+  const key = (status: number | undefined, message: string, typeKey?: string) => explainFailure({ status, message, typeKey }, e, ctxWithId).key;
+
+  it('turns each answer of the error catalogue into an action', () => {
+    assert.equal(key(401, 'unauthorized'), 'FailToken');
+    assert.equal(key(403, 'You need to be an Administrator on this service connection'), 'FailNotAdministrator');
+    assert.equal(key(404, 'No service connection found'), 'FailNotFound');
+    assert.equal(key(429, 'TF400733'), 'FailThrottled');
+    assert.equal(key(undefined, 'ECONNRESET'), 'FailNetwork');
+    assert.equal(key(503, 'unavailable'), 'FailServer');
+    assert.equal(key(500, 'x', 'AadAccessSilentException'), 'FailAadSilent');
+    assert.equal(key(400, 'could not be upgraded: could not be configured automatically, and no valid configuration exists'), 'FailManualNoCredential');
+    assert.equal(key(400, 'is neither an upgrade or a downgrade'), 'FailNotConvertible');
+    assert.equal(key(400, 'Properties cannot be changed during service connection upgrade'), 'FailPropertiesChanged');
+    assert.equal(key(400, 'another operation is already in progress'), 'FailBusy');
+    assert.equal(key(400, "Operation 'ConvertAuthenticationScheme' is invalid. Allowed operation values are: Refresh"), 'FailConversionDisabled');
+    assert.equal(key(400, 'something new'), 'FailRejected');
+  });
+
+  it('names the identity, the connection and the project in the 403 instruction', () => {
+    const text = loc('FailNotAdministrator', ...explainFailure({ status: 403, message: 'denied' }, e, ctxWithId).args);
+    assert.match(text, /^'Payments Build Service \(contoso\)' is not an Administrator of service connection 'conn'\. Grant it: Project settings > Service connections/);
+  });
+});
