@@ -25,8 +25,27 @@ export class TaskIO {
 
   rawInputs(): RawInputs {
     const raw: RawInputs = {};
-    for (const name of INPUT_NAMES) raw[name] = tl.getInput(name, false);
+    for (const name of INPUT_NAMES) raw[name] = name === 'accessToken' ? this.secretInput(name) : tl.getInput(name, false);
     return raw;
+  }
+
+  /**
+   * task-lib's getInput writes `name=value` to the debug stream (task.js getInput). For a secret
+   * input that line is dropped: the task never prints a token, even in debug output, and does not
+   * rely on the agent's masking alone.
+   */
+  private secretInput(name: string): string | undefined {
+    const write = process.stdout.write;
+    const prefix = `##vso[task.debug]${name}=`;
+    process.stdout.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]): boolean {
+      if (typeof chunk === 'string' && chunk.startsWith(prefix)) return true;
+      return (write as (...a: unknown[]) => boolean).call(process.stdout, chunk, ...rest);
+    } as typeof process.stdout.write;
+    try {
+      return tl.getInput(name, false);
+    } finally {
+      process.stdout.write = write;
+    }
   }
 
   collectionUri(): string | undefined {
