@@ -5,7 +5,7 @@ import { ServiceEndpointApi } from 'azure-devops-node-api/ServiceEndpointApi';
 import { BearerCredentialHandler } from 'azure-devops-node-api/handlers/bearertoken';
 import { IProxyConfiguration, IRequestOptions, ICertConfiguration } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
 import { Clock, ConversionBody, EndpointPort } from '../core/conversion';
-import { ServiceError } from '../core/failures';
+import { ServiceError, isTransient } from '../core/failures';
 import { Endpoint } from '../core/model';
 
 export interface ServiceClientOptions {
@@ -37,8 +37,12 @@ export function toServiceError(err: unknown): ServiceError {
   let message = (e.result && typeof e.result.message === 'string' && e.result.message) || e.message || String(err);
   const html = /<(!doctype|html|head|body)\b/i.test(message);
   if (html) message = `HTTP ${status ?? '?'}: the service answered with an HTML page instead of JSON`;
+  // node-api's first call asks for the API's location; when that answer is a sign-in page (203,
+  // a rejected token) it fails with this plain Error and no status (reference §8).
+  const noLocation = status === undefined && /Failed to find api location/i.test(message);
+  if (noLocation) message = 'The service did not answer the API location request with JSON (a sign-in page: the token was probably rejected).';
   if (status === undefined && e.code && !message.includes(e.code)) message = `${e.code}: ${message}`;
-  return new ServiceError({ status, message: message.slice(0, 2000), typeKey: e.result?.typeKey, signInPage: html && (status === 203 || status === 401) });
+  return new ServiceError({ status, message: message.slice(0, 2000), typeKey: e.result?.typeKey, signInPage: noLocation || (html && (status === 203 || status === 401)) });
 }
 
 export class ServiceClient implements EndpointPort {
@@ -79,7 +83,8 @@ export class ServiceClient implements EndpointPort {
     // looks at the connection before it sends again.
     return this.retry(`convert connection ${id}`, false, async () => {
       const e = await this.api.updateServiceEndpoint(body as never, id, 'ConvertAuthenticationScheme');
-      if (!e || typeof e !== 'object') throw new ServiceError({ status: undefined, message: 'The conversion answer was empty or not JSON.' });
+      // node-api resolves null for a 404 (unknown id) and for a 2xx body that is not JSON.
+      if (!e || typeof e !== 'object') throw new ServiceError({ status: 404, message: 'No service connection found with this id (or the answer was not JSON).' });
       return e as unknown as Endpoint;
     });
   }
@@ -109,7 +114,7 @@ export class ServiceClient implements EndpointPort {
           // Azure DevOps says how long to back off (reference §9); node-api never retries 429.
           const s = rl?.retryAfter ?? rl?.delay;
           waitMs = s !== undefined && Number.isFinite(s) ? s * 1000 : 1000 * 2 ** throttled;
-        } else if (idempotent && (err.status === undefined || (err.status >= 500 && err.status !== 501)) && ++transient <= MAX_TRANSIENT_RETRIES) {
+        } else if (idempotent && err.status !== 429 && isTransient(err) && ++transient <= MAX_TRANSIENT_RETRIES) {
           waitMs = 500 * 2 ** (transient - 1);
         }
         if (waitMs === undefined) throw err;

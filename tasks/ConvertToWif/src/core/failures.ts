@@ -30,7 +30,7 @@ export class ServiceError extends Error implements ServiceFailure {
 
 export const isTokenProblem = (f: ServiceFailure): boolean => f.status === 401 || f.signInPage === true;
 export const isTransient = (f: ServiceFailure): boolean =>
-  f.status === undefined || f.status === 429 || (f.status >= 500 && !isAadSilentFailure(f));
+  !f.signInPage && (f.status === undefined || f.status === 429 || (f.status >= 500 && !isAadSilentFailure(f)));
 
 /** Azure DevOps could not get a Microsoft Entra token for the caller (reference §8, §11 question 1). */
 export function isAadSilentFailure(f: Pick<ServiceFailure, 'message' | 'typeKey'>): boolean {
