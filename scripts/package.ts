@@ -1,0 +1,425 @@
+// Builds the Marketplace VSIX:
+//   1. bundles tasks/ConvertToWif/index.ts with esbuild into a fresh staging folder,
+//   2. stages task.json, icon.png (+ task.loc.json, Strings/ if present) and the extension files,
+//   3. runs tfx from node_modules (offline) and fails on ANY `warning:` line (tfx exits 0 on a broken task),
+//   4. opens the VSIX and checks its contents.
+//
+// `npm run package` = `npm run build && node build/scripts/package.js`. The version comes from
+// vss-extension.json as is (no bumping here).
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import { builtinModules, createRequire } from 'module';
+import * as os from 'os';
+import * as path from 'path';
+import * as esbuild from 'esbuild';
+
+export interface PackageOptions {
+  /** Where tfx writes the VSIX (created if missing). Default: `out/` at the repository root. */
+  outDir?: string;
+  /** No progress output. */
+  quiet?: boolean;
+}
+
+export interface PackageResult {
+  vsixPath: string;
+  bytes: number;
+  /** Every file (not directory) entry of the VSIX, sorted. */
+  files: string[];
+}
+
+const TASK = 'ConvertToWif';
+const TASK_DIR = `tasks/${TASK}`;
+const MAX_VSIX_BYTES = 1024 * 1024;
+/** Execution handlers the task must declare (conventions §1). */
+const REQUIRED_HANDLERS = ['Node20_1', 'Node24'];
+const TASK_LIB = 'azure-pipelines-task-lib';
+
+class PackageError extends Error {}
+
+function fail(message: string): never {
+  throw new PackageError(message);
+}
+
+/** The repository root: the nearest ancestor of this file holding a package.json. */
+function repoRoot(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) fail(`cannot find the repository root (no package.json above ${__dirname})`);
+    dir = parent;
+  }
+  return dir;
+}
+
+function readJson(file: string, what: string): any {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    fail(`cannot read ${what} (${file}): ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (err) {
+    fail(`${what} is not valid JSON (${file}): ${(err as Error).message}`);
+  }
+}
+
+function copyRequired(from: string, to: string, what: string): void {
+  if (!fs.existsSync(from)) fail(`${what} is missing: ${from}`);
+  fs.mkdirSync(path.dirname(to), { recursive: true });
+  fs.copyFileSync(from, to);
+}
+
+/** Files under `dir`, relative to it, with forward slashes. */
+function listFiles(dir: string, prefix = ''): string[] {
+  const out: string[] = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) out.push(...listFiles(path.join(dir, entry.name), rel));
+    else out.push(rel);
+  }
+  return out.sort();
+}
+
+const NODE_BUILTINS = new Set(builtinModules);
+function isBuiltin(spec: string): boolean {
+  return spec.startsWith('node:') || NODE_BUILTINS.has(spec) || NODE_BUILTINS.has(spec.split('/')[0]);
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. Bundle
+
+async function bundleTask(root: string, taskStage: string, log: (s: string) => void): Promise<void> {
+  const entry = path.join(root, TASK_DIR, 'index.ts');
+  if (!fs.existsSync(entry)) fail(`task entry is missing: ${entry}`);
+  const outfile = path.join(taskStage, 'index.js');
+  let result: esbuild.BuildResult<{ metafile: true }>;
+  try {
+    result = await esbuild.build({
+      absWorkingDir: root,
+      entryPoints: [entry],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      minify: true,
+      legalComments: 'none',
+      sourcemap: false,
+      metafile: true,
+      logLevel: 'silent',
+    });
+  } catch (err) {
+    const errors = (err as { errors?: esbuild.Message[] }).errors;
+    const detail = errors?.length
+      ? (await esbuild.formatMessages(errors, { kind: 'error', color: false })).join('')
+      : (err as Error).message;
+    fail(`esbuild failed to bundle ${path.relative(root, entry)}:\n${detail}`);
+  }
+  if (result.warnings.length > 0) {
+    const text = (await esbuild.formatMessages(result.warnings, { kind: 'warning', color: false })).join('');
+    fail(`esbuild reported ${result.warnings.length} warning(s) while bundling:\n${text}`);
+  }
+
+  // Exactly one copy of task-lib: two copies would mean two vaults / two sets of state.
+  const taskLibRoots = new Set<string>();
+  for (const input of Object.keys(result.metafile.inputs)) {
+    const m = /^(.*?node_modules\/azure-pipelines-task-lib)\//.exec(input.replace(/\\/g, '/'));
+    if (m) taskLibRoots.add(m[1]);
+  }
+  if (taskLibRoots.size !== 1) {
+    fail(
+      `expected exactly one ${TASK_LIB} in the bundle, found ${taskLibRoots.size}` +
+        (taskLibRoots.size ? `: ${[...taskLibRoots].join(', ')}` : '') +
+        ` (check \`npm ls ${TASK_LIB}\`)`,
+    );
+  }
+
+  // The agent never runs npm install: the bundle may only require node built-ins.
+  const externals = new Set<string>();
+  for (const output of Object.values(result.metafile.outputs)) {
+    for (const imp of output.imports) if (imp.external && !isBuiltin(imp.path)) externals.add(imp.path);
+  }
+  if (externals.size > 0) fail(`the bundle still requires non-built-in modules at run time: ${[...externals].join(', ')}`);
+
+  const bytes = fs.statSync(outfile).size;
+  log(`bundled ${path.relative(root, entry)} -> ${TASK_DIR}/index.js (${bytes} bytes, ${Object.keys(result.metafile.inputs).length} inputs, task-lib: ${[...taskLibRoots][0]})`);
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. tfx
+
+interface ToolRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[], cwd: string, timeoutMs: number): Promise<ToolRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new PackageError(`${path.basename(args[0] ?? cmd)} did not finish within ${timeoutMs / 1000} s\n${stdout}${stderr}`));
+    }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function tfxPath(root: string): string {
+  try {
+    return createRequire(path.join(root, 'package.json')).resolve('tfx-cli/_build/tfx-cli.js');
+  } catch {
+    fail('tfx-cli is not installed (run `npm ci`): cannot resolve tfx-cli/_build/tfx-cli.js');
+  }
+}
+
+const ANSI = /\u001b\[[0-9;]*m/g;
+
+async function runTfx(root: string, stage: string, outDir: string, log: (s: string) => void): Promise<{ path?: string; lines: string[] }> {
+  const tfx = tfxPath(root);
+  const args = [tfx, 'extension', 'create', '--root', stage, '--manifest-globs', 'vss-extension.json', '--output-path', outDir, '--no-prompt', '--no-color', '--json'];
+  const res = await run(process.execPath, args, root, 5 * 60 * 1000);
+  const lines = `${res.stdout}\n${res.stderr}`
+    .replace(ANSI, '')
+    .split(/\r?\n/)
+    .filter((l) => l.trim() !== '');
+  for (const line of lines) log(`  tfx| ${line}`);
+  if (res.code !== 0) fail(`tfx extension create exited with code ${res.code}:\n${lines.join('\n')}`);
+  // tfx exits 0 on a broken task and only prints `warning:` lines (on stdout, even with --json).
+  const warnings = lines.filter((l) => /^\s*warning\b/i.test(l));
+  if (warnings.length > 0) fail(`tfx reported ${warnings.length} warning line(s) (treated as errors):\n${warnings.join('\n')}`);
+  // With --json the warnings (if any) precede the JSON object on stdout.
+  const out = res.stdout.replace(ANSI, '');
+  const start = out.search(/^\{/m);
+  if (start >= 0) {
+    try {
+      const parsed = JSON.parse(out.slice(start)) as { path?: string };
+      if (typeof parsed.path === 'string') return { path: parsed.path, lines };
+    } catch {
+      // fall back to the expected file name below
+    }
+  }
+  return { lines };
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. Verify the VSIX
+
+/** The little of JSZip we use; loaded from tfx-cli's own dependency (no extra devDependency). */
+interface ZipEntry {
+  name: string;
+  dir: boolean;
+  async(type: 'string'): Promise<string>;
+  async(type: 'nodebuffer'): Promise<Buffer>;
+}
+interface Zip {
+  files: Record<string, ZipEntry>;
+  file(name: string): ZipEntry | null;
+}
+interface JSZipStatic {
+  loadAsync(data: Buffer): Promise<Zip>;
+}
+
+function loadJsZip(root: string): JSZipStatic {
+  try {
+    const fromTfx = createRequire(path.join(root, 'package.json')).resolve('tfx-cli/package.json');
+    return createRequire(fromTfx)('jszip') as JSZipStatic;
+  } catch (err) {
+    fail(`cannot load jszip (a dependency of tfx-cli): ${(err as Error).message}`);
+  }
+}
+
+interface Expectation {
+  publisher: string;
+  id: string;
+  version: string;
+  /** Files staged in the task folder, relative to it. */
+  taskFiles: string[];
+  /** Source task.json bytes, to compare with the packaged copy. */
+  taskJson: Buffer;
+  /** Extension-level files other than the manifests. */
+  extensionFiles: string[];
+}
+
+async function verifyVsix(root: string, vsixPath: string, exp: Expectation): Promise<string[]> {
+  const bytes = fs.statSync(vsixPath).size;
+  if (bytes > MAX_VSIX_BYTES) fail(`the VSIX is ${bytes} bytes, over the ${MAX_VSIX_BYTES}-byte budget`);
+
+  const zip = await loadJsZip(root).loadAsync(fs.readFileSync(vsixPath));
+  const files = Object.values(zip.files)
+    .filter((f) => !f.dir)
+    .map((f) => f.name)
+    .sort();
+  const problems: string[] = [];
+
+  // Whole-package allowlist: the tfx manifests, the extension files and the task folder.
+  const expected = new Set<string>([
+    '[Content_Types].xml',
+    'extension.vsixmanifest',
+    'extension.vsomanifest',
+    ...exp.extensionFiles,
+    ...exp.taskFiles.map((f) => `${TASK_DIR}/${f}`),
+  ]);
+  for (const f of files) if (!expected.has(f)) problems.push(`unexpected file in the VSIX: ${f}`);
+  for (const f of expected) if (!files.includes(f)) problems.push(`missing from the VSIX: ${f}`);
+  for (const f of files) {
+    if (/(^|\/)(node_modules|tests?)\//.test(f) || /\.(ts|map)$/.test(f) || /(^|\/)\.taskkey$/.test(f)) {
+      problems.push(`forbidden file in the VSIX: ${f}`);
+    }
+  }
+
+  // The task folder holds exactly task.json, icon.png, index.js (+ task.loc.json, Strings/**).
+  const taskFolder = files.filter((f) => f.startsWith(`${TASK_DIR}/`)).map((f) => f.slice(TASK_DIR.length + 1));
+  for (const f of taskFolder) {
+    if (!['task.json', 'icon.png', 'index.js', 'task.loc.json'].includes(f) && !f.startsWith('Strings/')) {
+      problems.push(`the task folder may only hold task.json, icon.png, index.js, task.loc.json, Strings/: found ${f}`);
+    }
+  }
+  for (const f of ['task.json', 'icon.png', 'index.js']) {
+    if (!taskFolder.includes(f)) problems.push(`${TASK_DIR}/${f} is missing from the VSIX`);
+  }
+
+  // task.json parses and every execution target (Node20_1 and Node24 at least) is present.
+  const taskJsonEntry = zip.file(`${TASK_DIR}/task.json`);
+  if (taskJsonEntry) {
+    const raw = await taskJsonEntry.async('nodebuffer');
+    if (!raw.equals(exp.taskJson)) problems.push(`${TASK_DIR}/task.json in the VSIX differs from the source task.json`);
+    let taskJson: any;
+    try {
+      taskJson = JSON.parse(raw.toString('utf8').replace(/^\uFEFF/, ''));
+    } catch (err) {
+      problems.push(`${TASK_DIR}/task.json in the VSIX is not valid JSON: ${(err as Error).message}`);
+    }
+    if (taskJson) {
+      const execution = (taskJson.execution ?? {}) as Record<string, { target?: string }>;
+      for (const handler of REQUIRED_HANDLERS) {
+        if (!execution[handler]) problems.push(`task.json does not declare the ${handler} execution handler`);
+      }
+      for (const [handler, spec] of Object.entries(execution)) {
+        const target = spec?.target;
+        if (!target) {
+          problems.push(`task.json execution.${handler} has no target`);
+          continue;
+        }
+        const inZip = path.posix.normalize(`${TASK_DIR}/${target.replace(/\\/g, '/')}`);
+        if (!files.includes(inZip)) problems.push(`task.json execution.${handler}.target names ${target}, which is not in the VSIX`);
+      }
+    }
+  }
+
+  // The extension manifest carries the identity we expect.
+  const vsixManifest = zip.file('extension.vsixmanifest');
+  if (vsixManifest) {
+    const xml = await vsixManifest.async('string');
+    const identity = /<Identity\b[^>]*>/.exec(xml)?.[0] ?? '';
+    const attr = (name: string) => new RegExp(`\\b${name}="([^"]*)"`).exec(identity)?.[1];
+    if (attr('Id') !== exp.id || attr('Publisher') !== exp.publisher || attr('Version') !== exp.version) {
+      problems.push(
+        `extension.vsixmanifest identity ${attr('Publisher')}.${attr('Id')}@${attr('Version')} does not match vss-extension.json ${exp.publisher}.${exp.id}@${exp.version}`,
+      );
+    }
+  }
+  const vsoManifest = zip.file('extension.vsomanifest');
+  if (vsoManifest) {
+    const vso = JSON.parse(await vsoManifest.async('string')) as { contributions?: Array<{ type?: string; properties?: { name?: string } }> };
+    const task = vso.contributions?.find((c) => c.type === 'ms.vss-distributed-task.task');
+    if (task?.properties?.name !== TASK_DIR) problems.push(`extension.vsomanifest has no task contribution named ${TASK_DIR}`);
+  }
+
+  if (problems.length > 0) fail(`the VSIX ${vsixPath} failed verification:\n  - ${problems.join('\n  - ')}`);
+  return files;
+}
+
+// ---------------------------------------------------------------------------------------
+
+export async function packageExtension(opts: PackageOptions = {}): Promise<PackageResult> {
+  const log = opts.quiet ? () => undefined : (s: string) => console.log(s);
+  const root = repoRoot();
+  const outDir = path.resolve(opts.outDir ?? path.join(root, 'out'));
+
+  const manifest = readJson(path.join(root, 'vss-extension.json'), 'vss-extension.json');
+  for (const key of ['publisher', 'id', 'version'] as const) {
+    if (typeof manifest[key] !== 'string' || !manifest[key]) fail(`vss-extension.json has no "${key}"`);
+  }
+  const { publisher, id, version } = manifest as { publisher: string; id: string; version: string };
+
+  const srcTask = path.join(root, TASK_DIR);
+  const overview = path.join(root, 'overview.md');
+  if (!fs.existsSync(overview)) fail(`overview.md is missing at the repository root (${overview}): it is the Marketplace details page`);
+
+  const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'convert-to-wif-stage-'));
+  try {
+    const taskStage = path.join(stage, TASK_DIR);
+    fs.mkdirSync(taskStage, { recursive: true });
+
+    // 1. Bundle; 2. stage the task's non-code files and the extension files.
+    await bundleTask(root, taskStage, log);
+    copyRequired(path.join(srcTask, 'task.json'), path.join(taskStage, 'task.json'), 'task.json');
+    copyRequired(path.join(srcTask, 'icon.png'), path.join(taskStage, 'icon.png'), 'the task icon');
+    if (fs.existsSync(path.join(srcTask, 'task.loc.json'))) fs.copyFileSync(path.join(srcTask, 'task.loc.json'), path.join(taskStage, 'task.loc.json'));
+    if (fs.existsSync(path.join(srcTask, 'Strings'))) fs.cpSync(path.join(srcTask, 'Strings'), path.join(taskStage, 'Strings'), { recursive: true });
+
+    const extensionFiles = ['overview.md', 'LICENSE', 'images/extension-icon.png'];
+    copyRequired(path.join(root, 'vss-extension.json'), path.join(stage, 'vss-extension.json'), 'vss-extension.json');
+    for (const f of extensionFiles) copyRequired(path.join(root, f), path.join(stage, f), f);
+    const taskFiles = listFiles(taskStage);
+    log(`staged ${stage}: ${listFiles(stage).join(', ')}`);
+
+    // 3. tfx.
+    fs.mkdirSync(outDir, { recursive: true });
+    const expectedVsix = path.join(outDir, `${publisher}.${id}-${version}.vsix`);
+    fs.rmSync(expectedVsix, { force: true }); // never verify a stale file
+    let vsixPath = expectedVsix;
+    let files: string[];
+    try {
+      const tfx = await runTfx(root, stage, outDir, log);
+      vsixPath = path.resolve(tfx.path ?? expectedVsix);
+      if (!fs.existsSync(vsixPath)) fail(`tfx reported success but the VSIX is not there: ${vsixPath}\n${tfx.lines.join('\n')}`);
+
+      // 4. Verify.
+      files = await verifyVsix(root, vsixPath, {
+        publisher,
+        id,
+        version,
+        taskFiles,
+        taskJson: fs.readFileSync(path.join(srcTask, 'task.json')),
+        extensionFiles,
+      });
+    } catch (err) {
+      // Leave no broken VSIX behind for someone to upload.
+      fs.rmSync(vsixPath, { force: true });
+      throw err;
+    }
+    const bytes = fs.statSync(vsixPath).size;
+    log(`verified ${files.length} files in the VSIX`);
+    return { vsixPath, bytes, files };
+  } finally {
+    fs.rmSync(stage, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) {
+  packageExtension().then(
+    (res) => {
+      console.log(`VSIX: ${res.vsixPath} (${res.bytes} bytes, ${(res.bytes / 1024).toFixed(1)} KiB)`);
+    },
+    (err: unknown) => {
+      const message = err instanceof PackageError ? err.message : (err as Error)?.stack ?? String(err);
+      console.error(`package: FAILED: ${message}`);
+      process.exitCode = 1;
+    },
+  );
+}
