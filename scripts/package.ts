@@ -242,6 +242,21 @@ function loadJsZip(root: string): JSZipStatic {
   }
 }
 
+/** Unzips a VSIX into `destDir` (used by the demo and the packaged-task test to run what ships). */
+export async function extractVsix(vsixPath: string, destDir: string): Promise<string[]> {
+  const zip = await loadJsZip(repoRoot()).loadAsync(fs.readFileSync(vsixPath));
+  const written: string[] = [];
+  for (const entry of Object.values(zip.files)) {
+    if (entry.dir) continue;
+    const target = path.resolve(destDir, entry.name);
+    if (!target.startsWith(path.resolve(destDir) + path.sep)) fail(`unsafe path in the VSIX: ${entry.name}`);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.writeFileSync(target, await entry.async('nodebuffer'));
+    written.push(entry.name);
+  }
+  return written.sort();
+}
+
 interface Expectation {
   publisher: string;
   id: string;

@@ -3,7 +3,7 @@
 import * as path from 'path';
 import { ServiceClient } from './src/adapters/serviceClient';
 import { TaskIO } from './src/adapters/taskio';
-import { Clock, startConversions } from './src/core/conversion';
+import { Clock, DryRunPreview, startConversions } from './src/core/conversion';
 import { classify } from './src/core/eligibility';
 import { isTokenProblem } from './src/core/failures';
 import { parseInputs } from './src/core/inputs';
@@ -62,7 +62,7 @@ async function run(io: TaskIO): Promise<void> {
   const toChange = classified.filter((c) => c.decision.kind === 'convert').length;
   io.info(io.loc(opts.dryRun ? 'PlanDryRun' : 'Plan', ctx.project.name, classified.length, toChange));
 
-  const conversion = startConversions(classified, opts, ctx, client, clock);
+  const conversion = startConversions(classified, opts, ctx, client, clock, opts.dryRun && toChange > 0 ? await previewPermissions(io, client) : undefined);
   const finish = (): void => finishRun(io, opts.action, opts.dryRun, ctx, startedAt, conversion.results, parsed.reportPath);
   const onSignal = (): void => conversion.stop();
   process.once('SIGINT', onSignal);
@@ -74,6 +74,20 @@ async function run(io: TaskIO): Promise<void> {
     process.removeListener('SIGTERM', onSignal);
     // Written whatever happened above, so the record of what was changed is never lost.
     finish();
+  }
+}
+
+/**
+ * A dry run also lists the connections the identity administers, so the plan can say which
+ * conversions would be refused (403) before anyone runs the real thing. Best effort.
+ */
+async function previewPermissions(io: TaskIO, client: ServiceClient): Promise<DryRunPreview | undefined> {
+  try {
+    const manageable = await client.manageableIds();
+    return { manageable, identity: await client.whoAmI() };
+  } catch (err) {
+    io.debug(`permission preview skipped: ${toServiceError(err).message}`);
+    return undefined;
   }
 }
 
@@ -93,7 +107,7 @@ function finishRun(io: TaskIO, action: 'convert', dryRun: boolean, ctx: RunConte
     const line = logLine(c, io.loc);
     if (!line) continue;
     if (c.outcome === 'failed') io.error(line);
-    else if (c.outcome === 'pending') io.warning(line);
+    else if (c.outcome === 'pending' || (c.outcome === 'planned' && c.reason)) io.warning(line);
     else io.info(line);
   }
   const reportPath = reportPathInput ? path.resolve(reportPathInput) : path.join(io.tempDir(), 'ConvertToWif-report.json');

@@ -99,6 +99,15 @@ describe('ConvertToWif against the emulator', function () {
     assert.equal(t.run.variables['plannedCount']?.value, '1');
   });
 
+  it('dry run warns about the conversions the identity would be refused (403) before the real run', async () => {
+    const t = await go([{ name: 'locked', emulator: { administrators: [ADMIN] } }, { name: 'open' }], { dryRun: 'true' });
+    assert.equal(t.puts.length, 0);
+    assert.deepEqual(t.report.connections.map((c) => [c.name, c.outcome, c.reasonCode]), [['locked', 'planned', 'PlannedNotAdministrator'], ['open', 'planned', undefined]]);
+    assert.match(t.byName('locked')!.reason!, new RegExp(`'${JOB_IDENTITY.replace(/[()]/g, '\\$&')}' is not an Administrator of service connection 'locked'`));
+    assert.equal(t.run.result?.result, 'SucceededWithIssues');
+    assert.ok(t.run.warnings.some((w) => w.startsWith("Would convert 'locked', but: Would be refused")), t.run.warnings.join('\n'));
+  });
+
   it('selects with patterns and excludes, and lists every azurerm connection once', async () => {
     const t = await go(
       [{ name: 'prod-api', emulator: { conversion: 'sync' } }, { name: 'PROD-web', emulator: { conversion: 'sync' } }, { name: 'prod-legacy' }, { name: 'dev-1' }, { name: 'wif', scheme: 'WorkloadIdentityFederation' }, { name: 'gh', type: 'github' }],

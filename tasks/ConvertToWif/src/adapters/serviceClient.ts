@@ -3,6 +3,7 @@
 
 import { ServiceEndpointApi } from 'azure-devops-node-api/ServiceEndpointApi';
 import { BearerCredentialHandler } from 'azure-devops-node-api/handlers/bearertoken';
+import { ServiceEndpointActionFilter } from 'azure-devops-node-api/interfaces/ServiceEndpointInterfaces';
 import { IProxyConfiguration, IRequestOptions, ICertConfiguration } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
 import { Clock, ConversionBody, EndpointPort } from '../core/conversion';
 import { ServiceError, isTransient } from '../core/failures';
@@ -69,6 +70,15 @@ export class ServiceClient implements EndpointPort {
       throw new ServiceError({ status: undefined, message: 'The listing came back empty or not as JSON (a sign-in page or an unknown project).', signInPage: true });
     }
     return value as unknown as Endpoint[];
+  }
+
+  /** Ids (lower-case) of the azurerm connections this identity administers: actionFilter=manage (2). Used only to preview a dry run. */
+  async manageableIds(): Promise<Set<string>> {
+    const value = await this.retry('list administered connections', true, () =>
+      this.api.getServiceEndpoints(this.o.projectId, 'azurerm', undefined, undefined, undefined, true, undefined, ServiceEndpointActionFilter.Manage),
+    );
+    if (!Array.isArray(value)) throw new ServiceError({ message: 'The listing came back empty or not as JSON.' });
+    return new Set(value.map((e) => String(e.id).toLowerCase()));
   }
 
   get(id: string): Promise<Endpoint | null> {

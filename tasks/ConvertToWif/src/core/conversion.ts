@@ -67,13 +67,26 @@ export function baseResult(e: Endpoint): ConnectionResult {
   };
 }
 
+/**
+ * What a dry run can learn without changing anything: the ids of the connections the identity
+ * administers (a listing with actionFilter=manage), so the plan can warn about a 403 to come.
+ */
+export interface DryRunPreview {
+  manageable: Set<string>;
+  identity?: string;
+}
+
 /** The outcome of every connection before anything is sent: skips, federated, planned, and the ones to convert. */
-export function initialResults(classified: Classified[], opts: Options): ConnectionResult[] {
+export function initialResults(classified: Classified[], opts: Options, ctx: RunContext, preview?: DryRunPreview): ConnectionResult[] {
   return classified.map(({ endpoint: e, decision }) => {
     const r = baseResult(e);
     if (decision.kind === 'federated') return { ...r, outcome: 'federated', ...federationFields(e) };
     if (decision.kind === 'skip') return { ...r, outcome: 'skipped', reason: decision.reason };
-    if (opts.dryRun) return { ...r, outcome: 'planned' };
+    if (opts.dryRun) {
+      const denied = preview && !preview.manageable.has(e.id.toLowerCase());
+      const identity = preview?.identity ?? `${ctx.project.name} Build Service`;
+      return denied ? { ...r, outcome: 'planned', reason: msg('PlannedNotAdministrator', identity, e.name, ctx.project.name) } : { ...r, outcome: 'planned' };
+    }
     return { ...r, outcome: 'skipped', reason: msg('SkipNotAttempted') };
   });
 }
@@ -94,8 +107,8 @@ const POLL_MAX_MS = 15000;
 const PUT_ATTEMPTS = 3;
 
 /** Starts converting every connection classified `convert` (nothing is sent on a dry run). */
-export function startConversions(classified: Classified[], opts: Options, ctx: RunContext, port: EndpointPort, clock: Clock): ConversionRun {
-  const results = initialResults(classified, opts);
+export function startConversions(classified: Classified[], opts: Options, ctx: RunContext, port: EndpointPort, clock: Clock, preview?: DryRunPreview): ConversionRun {
+  const results = initialResults(classified, opts, ctx, preview);
   let stopped = false;
   const limit = pLimit(opts.concurrency);
   const indexOf = new Map(classified.map((c, i) => [c.endpoint.id, i]));

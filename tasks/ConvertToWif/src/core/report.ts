@@ -67,7 +67,11 @@ export function decideResult(report: Report): { kind: ResultKind; message: Messa
   const t = report.totals;
   if (t.failed > 0) return { kind: 'Failed', message: { key: 'ResultFailed', args: [t.failed] } };
   if (t.pending > 0) return { kind: 'SucceededWithIssues', message: { key: 'ResultPending', args: [t.pending] } };
-  if (report.dryRun) return { kind: 'Succeeded', message: { key: 'ResultDryRun', args: [t.planned] } };
+  if (report.dryRun) {
+    const warned = report.connections.filter((c) => c.outcome === 'planned' && c.reasonCode).length;
+    if (warned > 0) return { kind: 'SucceededWithIssues', message: { key: 'ResultDryRunIssues', args: [t.planned, warned] } };
+    return { kind: 'Succeeded', message: { key: 'ResultDryRun', args: [t.planned] } };
+  }
   if (t.converted === 0) return { kind: 'Succeeded', message: { key: 'ResultNothingToDo', args: [] } };
   return { kind: 'Succeeded', message: { key: 'ResultConverted', args: [t.converted] } };
 }
@@ -95,11 +99,17 @@ export function renderSummary(report: Report, loc: Localize): string {
     out.push(table([loc('ColConnection'), loc('ColOutcome'), loc('ColWhatToDo'), loc('ColServiceSaid')],
       attention.map((c) => [cell(c.name), loc(`Outcome_${c.outcome}`), cell(c.reason), cell(c.serviceMessage)])));
   }
-  const changed = by('converted', 'planned');
-  if (changed.length > 0) {
-    out.push('', `#### ${loc(report.dryRun ? 'SummaryPlanned' : 'SummaryChanged')}`, '');
+  const converted = by('converted');
+  if (converted.length > 0) {
+    out.push('', `#### ${loc('SummaryChanged')}`, '');
     out.push(table([loc('ColConnection'), loc('ColCreationMode'), loc('ColIssuer'), loc('ColSubject'), loc('ColRevertUntil')],
-      changed.map((c) => [cell(c.name), cell(c.creationMode), cell(code(c.issuer)), cell(code(c.subject)), cell(c.revertDeadline)])));
+      converted.map((c) => [cell(c.name), cell(c.creationMode), cell(code(c.issuer)), cell(code(c.subject)), cell(c.revertDeadline)])));
+  }
+  const planned = by('planned');
+  if (planned.length > 0) {
+    out.push('', `#### ${loc('SummaryPlanned')}`, '');
+    out.push(table([loc('ColConnection'), loc('ColCreationMode'), loc('ColShared'), loc('ColNote')],
+      planned.map((c) => [cell(c.name), cell(c.creationMode), c.isShared ? loc('Yes') : '', cell(c.reason)])));
   }
   const skipped = by('skipped');
   if (skipped.length > 0) {
@@ -120,7 +130,7 @@ export function logLine(c: ReportEntry, loc: Localize): string | undefined {
     case 'converted':
       return loc('LogConverted', c.name, c.issuer ?? '?', c.subject ?? '?');
     case 'planned':
-      return loc('LogPlanned', c.name);
+      return c.reason ? loc('LogPlannedWarning', c.name, c.reason) : loc('LogPlanned', c.name);
     case 'failed':
       return c.serviceMessage ? loc('LogFailedService', c.name, c.reason ?? '', c.serviceMessage) : loc('LogFailed', c.name, c.reason ?? '');
     case 'pending':

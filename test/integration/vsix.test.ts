@@ -1,0 +1,79 @@
+// The task as users get it: build the .vsix, unzip it, run the packaged entry against the emulator
+// seeded with the demo project (what `npm start` shows).
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { extractVsix, packageExtension } from '../../scripts/package';
+import { Emulator, loadSeed, startEmulator } from '../emulator/server';
+import { repoRoot } from '../helpers/localize';
+import { TaskRun, runTask } from '../helpers/runTask';
+
+describe('packaged .vsix', function () {
+  this.timeout(120000);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cwif-vsix-test-'));
+  const seed = loadSeed(path.join(repoRoot, 'test', 'emulator', 'seeds', 'demo.json'));
+  const project = seed.projects[0];
+  const jobToken = seed.identities[0].token;
+  let entry = '';
+  let emu: Emulator;
+  const runs: TaskRun[] = [];
+
+  before(async () => {
+    const pkg = await packageExtension({ outDir: path.join(work, 'out'), quiet: true });
+    assert.ok(pkg.bytes < 1024 * 1024, `VSIX is ${pkg.bytes} bytes`);
+    const files = await extractVsix(pkg.vsixPath, path.join(work, 'vsix'));
+    assert.deepEqual(files.filter((f) => f.startsWith('tasks/')), ['tasks/ConvertToWif/icon.png', 'tasks/ConvertToWif/index.js', 'tasks/ConvertToWif/task.json']);
+    entry = path.join(work, 'vsix', 'tasks', 'ConvertToWif', 'index.js');
+  });
+  beforeEach(async () => {
+    emu = await startEmulator(seed);
+  });
+  afterEach(async () => {
+    await emu.close();
+    for (const r of runs.splice(0)) fs.rmSync(r.tempDir, { recursive: true, force: true });
+  });
+  after(() => fs.rmSync(work, { recursive: true, force: true }));
+
+  const run = async (inputs: Record<string, string>) => {
+    const r = await runTask({ entry, inputs, collectionUri: emu.url, projectId: project.id, projectName: project.name, jobToken });
+    runs.push(r);
+    const report = r.report as { connections: Array<{ name: string; outcome: string; reasonCode?: string }> };
+    return { r, outcomes: Object.fromEntries(report.connections.map((c) => [c.name, c.reasonCode ? `${c.outcome}:${c.reasonCode}` : c.outcome])) };
+  };
+
+  it('dry run, then convert: every azurerm connection of the demo project gets the right outcome', async () => {
+    const dry = await run({ dryRun: 'true' });
+    assert.equal(dry.r.result?.result, 'SucceededWithIssues'); // prod-restricted would be refused
+    assert.equal(emu.requests.filter((q) => q.method === 'PUT').length, 0);
+    assert.equal(dry.outcomes['prod-restricted'], 'planned:PlannedNotAdministrator');
+
+    const real = await run({ waitTimeoutSeconds: '30' });
+    assert.deepEqual(real.outcomes, {
+      'already-federated': 'federated',
+      'aks-msi': 'skipped:SkipManagedIdentity',
+      'azurestack-lab': 'skipped:SkipAzureStack',
+      'broken-connection': 'skipped:SkipNotReady',
+      'dev-sandbox': 'converted',
+      'legacy-manual-app': 'skipped:SkipManual',
+      'manual-with-fic': 'skipped:SkipManual',
+      'old-issuer-federated': 'federated',
+      'Prod – Zürich (payments)': 'converted',
+      'prod-ledger': 'converted',
+      'prod-payments-api': 'converted',
+      'prod-payments-web': 'converted',
+      'prod-restricted': 'failed:FailNotAdministrator',
+      'shared-from-platform-team': 'skipped:SkipHomedElsewhere',
+      'shared-platform': 'skipped:SkipShared',
+      'webapp-publish-profile': 'skipped:SkipPublishProfile',
+    });
+    assert.equal(real.r.result?.result, 'Failed');
+    assert.equal(real.r.variables['convertedCount']?.value, '5');
+    assert.ok(!real.r.stdout.replace(/##vso\[task\.setsecret\][^\n]*/g, '').includes(jobToken));
+    // running again converts nothing more: the converted ones are now federated
+    const again = await run({ waitTimeoutSeconds: '30', excludeConnections: 'prod-restricted' });
+    assert.equal(again.r.result?.result, 'Succeeded');
+    assert.equal(again.outcomes['prod-ledger'], 'federated');
+    assert.match(again.r.result!.message, /Nothing to convert/);
+  });
+});
