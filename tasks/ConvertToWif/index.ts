@@ -7,8 +7,8 @@ import { Clock, DryRunPreview, startConversions } from './src/core/conversion';
 import { classify } from './src/core/eligibility';
 import { isTokenProblem } from './src/core/failures';
 import { parseInputs } from './src/core/inputs';
-import { ConnectionResult, Endpoint, Message, RunContext, msg } from './src/core/model';
-import { buildReport, decideResult, logLine, renderSummary } from './src/core/report';
+import { ConnectionResult, Endpoint, Message, Options, RunContext, msg } from './src/core/model';
+import { buildReport, decideResult, logLines, renderSummary } from './src/core/report';
 import { makeSelection } from './src/core/selection';
 import { toServiceError } from './src/adapters/serviceClient';
 
@@ -59,11 +59,12 @@ async function run(io: TaskIO): Promise<void> {
   const classified = classify(endpoints, opts, ctx, selection);
   for (const pattern of selection.unmatched(classified.map((c) => c.endpoint))) io.warning(io.loc('PatternMatchedNothing', pattern));
 
-  const toChange = classified.filter((c) => c.decision.kind === 'convert').length;
-  io.info(io.loc(opts.dryRun ? 'PlanDryRun' : 'Plan', ctx.project.name, classified.length, toChange));
+  const toChange = classified.filter((c) => c.decision.kind === 'change').length;
+  io.info(io.loc(`Plan_${opts.action}${opts.dryRun && opts.action !== 'report' ? '_dryRun' : ''}`, ctx.project.name, classified.length, toChange));
 
-  const conversion = startConversions(classified, opts, ctx, client, clock, opts.dryRun && toChange > 0 ? await previewPermissions(io, client) : undefined);
-  const finish = (): void => finishRun(io, opts.action, opts.dryRun, ctx, startedAt, conversion.results, parsed.reportPath);
+  const preview = opts.dryRun && opts.action !== 'report' && toChange > 0 ? await previewPermissions(io, client) : undefined;
+  const conversion = startConversions(classified, opts, ctx, client, clock, preview);
+  const finish = (): void => finishRun(io, opts, ctx, startedAt, conversion.results, parsed.reportPath);
   const onSignal = (): void => conversion.stop();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -101,15 +102,9 @@ function projectIdByName(endpoints: Endpoint[], name: string): string | undefine
   return undefined;
 }
 
-function finishRun(io: TaskIO, action: 'convert', dryRun: boolean, ctx: RunContext, startedAt: Date, results: ConnectionResult[], reportPathInput?: string): void {
-  const report = buildReport({ action, dryRun, ctx, startedAt, finishedAt: new Date() }, results, io.loc);
-  for (const c of report.connections) {
-    const line = logLine(c, io.loc);
-    if (!line) continue;
-    if (c.outcome === 'failed') io.error(line);
-    else if (c.outcome === 'pending' || (c.outcome === 'planned' && c.reason)) io.warning(line);
-    else io.info(line);
-  }
+function finishRun(io: TaskIO, opts: Options, ctx: RunContext, startedAt: Date, results: ConnectionResult[], reportPathInput?: string): void {
+  const report = buildReport({ action: opts.action, dryRun: opts.dryRun, ctx, startedAt, finishedAt: new Date() }, results, io.loc);
+  for (const line of logLines(report, io.loc, opts.failOnFindings)) io[line.level](line.text);
   const reportPath = reportPathInput ? path.resolve(reportPathInput) : path.join(io.tempDir(), 'ConvertToWif-report.json');
   io.writeFile(reportPath, JSON.stringify(report, null, 2) + '\n');
   io.uploadSummary(renderSummary(report, io.loc));
@@ -122,7 +117,7 @@ function finishRun(io: TaskIO, action: 'convert', dryRun: boolean, ctx: RunConte
   io.output('plannedCount', t.planned);
   io.output('reportPath', reportPath);
   io.info(io.loc('ReportWritten', reportPath));
-  const result = decideResult(report);
+  const result = decideResult(report, opts.failOnFindings);
   io.result(result.kind, io.render(result.message));
 }
 

@@ -60,6 +60,7 @@ export function options(o: Partial<Options> = {}): Options {
     maxConnections: 0,
     concurrency: 4,
     waitTimeoutSeconds: 300,
+    failOnFindings: false,
     ...o,
   };
 }

@@ -2,61 +2,16 @@
 // against the loopback Azure DevOps emulator.
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
-import * as path from 'path';
-import { Emulator, Seed, startEmulator } from '../emulator/server';
 import { OTHER_PROJECT, PROJECT } from '../helpers/endpoints';
-import { repoRoot } from '../helpers/localize';
-import { TaskRun, runTask } from '../helpers/runTask';
-import { ADMIN, ADMIN_PAT, JOB_IDENTITY, JOB_TOKEN, SeedEndpoint, seed } from '../helpers/seed';
+import { Harness, allOutput } from '../helpers/harness';
+import { ADMIN, ADMIN_PAT, JOB_IDENTITY, JOB_TOKEN, SeedEndpoint } from '../helpers/seed';
 
-const ENTRY = path.join(repoRoot, 'build', 'tasks', 'ConvertToWif', 'index.js');
-
-interface ReportJson {
-  organization: string;
-  dryRun: boolean;
-  project: { id: string; name: string };
-  connections: Array<{ id: string; name: string; scheme: string; outcome: string; reason?: string; reasonCode?: string; serviceMessage?: string; issuer?: string; subject?: string; revertDeadline?: string; isShared: boolean; creationMode: string }>;
-  totals: Record<string, number>;
-}
-
-let emu: Emulator | undefined;
-const runs: TaskRun[] = [];
-
-async function go(endpoints: SeedEndpoint[], inputs: Record<string, string> = {}, o: { seed?: Partial<Seed>; token?: string | null; before?: (e: Emulator) => void } = {}) {
-  emu = await startEmulator(seed(endpoints, o.seed));
-  o.before?.(emu);
-  const run = await runTask({
-    entry: ENTRY,
-    inputs: { waitTimeoutSeconds: '20', ...inputs },
-    collectionUri: emu.url,
-    projectId: PROJECT.id,
-    projectName: PROJECT.name,
-    jobToken: o.token === undefined ? JOB_TOKEN : o.token,
-  });
-  runs.push(run);
-  const report = run.report as ReportJson | undefined;
-  const byName = (name: string) => report?.connections.find((c) => c.name === name);
-  const puts = emu.requests.filter((r) => r.method === 'PUT');
-  const putsFor = (name: string) => puts.filter((r) => (r.body as { id?: string } | undefined)?.id === idOf(name));
-  const idOf = (name: string) => (emu!.requests && report?.connections.find((c) => c.name === name)?.id) ?? '';
-  const stored = (name: string) => emu!.endpoint(idOf(name)) as { authorization: { scheme: string } } | undefined;
-  return { run, report: report!, byName, puts, putsFor, stored, emu };
-}
-
-/** Everything the task printed or wrote, for the never-print-a-token checks. */
-function allOutput(run: TaskRun): string {
-  const summary = run.summaryPath && fs.existsSync(run.summaryPath) ? fs.readFileSync(run.summaryPath, 'utf8') : '';
-  const stdout = run.stdout.replace(/##vso\[task\.setsecret\][^\n]*/g, '');
-  return [stdout, run.stderr, summary, JSON.stringify(run.report ?? {})].join('\n');
-}
+const h = new Harness();
+const go = h.go.bind(h);
 
 describe('ConvertToWif against the emulator', function () {
   this.timeout(60000);
-  afterEach(async () => {
-    await emu?.close();
-    emu = undefined;
-    for (const r of runs.splice(0)) fs.rmSync(r.tempDir, { recursive: true, force: true });
-  });
+  afterEach(() => h.close());
 
   it('converts a synchronous and a background conversion, with issuer, subject and deadline read from the service', async () => {
     const t = await go([
@@ -126,7 +81,6 @@ describe('ConvertToWif against the emulator', function () {
     assert.deepEqual(first.report.connections.map((c) => [c.name, c.outcome, c.reasonCode]), [['shared-away', 'skipped', 'SkipHomedElsewhere'], ['shared-home', 'skipped', 'SkipShared']]);
     assert.match(first.byName('shared-away')!.reason!, /Shared from project 'Shared Services'/);
     assert.equal(first.puts.length, 0);
-    await emu!.close();
     const second = await go(eps, { skipShared: 'false' });
     assert.deepEqual(second.report.connections.map((c) => [c.name, c.outcome]), [['shared-away', 'skipped'], ['shared-home', 'converted']]);
     assert.equal(second.puts.length, 1);

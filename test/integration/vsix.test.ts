@@ -57,7 +57,7 @@ describe('packaged .vsix', function () {
       'dev-sandbox': 'converted',
       'legacy-manual-app': 'skipped:SkipManual',
       'manual-with-fic': 'skipped:SkipManual',
-      'old-issuer-federated': 'federated',
+      'old-issuer-federated': 'federated:FederatedRetiringIssuer',
       'Prod – Zürich (payments)': 'converted',
       'prod-ledger': 'converted',
       'prod-payments-api': 'converted',
@@ -75,5 +75,14 @@ describe('packaged .vsix', function () {
     assert.equal(again.r.result?.result, 'Succeeded');
     assert.equal(again.outcomes['prod-ledger'], 'federated');
     assert.match(again.r.result!.message, /Nothing to convert/);
+
+    // the audit from the packaged task, then a revert of one converted connection
+    const audit = await run({ action: 'report', failOnFindings: 'true' });
+    assert.equal(audit.r.result?.result, 'Failed'); // secrets remain (manual, shared, restricted…)
+    assert.equal(audit.outcomes['prod-ledger'], 'federated');
+    const revert = await run({ action: 'revert', connections: 'prod-ledger' });
+    assert.equal(revert.outcomes['prod-ledger'], 'reverted');
+    assert.equal(revert.r.result?.result, 'Succeeded');
+    assert.equal(emu.requests.filter((q) => q.method === 'PUT').length, 6 + 1);
   });
 });

@@ -7,7 +7,7 @@ describe('inputs', () => {
     assert.deepEqual(p.errors, []);
     assert.deepEqual(p.options, {
       action: 'convert', connections: [], excludeConnections: [], skipShared: true, includeManual: false,
-      dryRun: false, maxConnections: 0, concurrency: 4, waitTimeoutSeconds: 300,
+      dryRun: false, maxConnections: 0, concurrency: 4, waitTimeoutSeconds: 300, failOnFindings: false,
     });
     assert.equal(p.accessToken, undefined);
     assert.equal(p.reportPath, undefined);
@@ -16,12 +16,12 @@ describe('inputs', () => {
   it('reads every input', () => {
     const p = parseInputs({
       action: 'Convert', connections: 'a\nb', excludeConnections: 'c', skipShared: 'FALSE', includeManual: 'true',
-      dryRun: 'True', maxConnections: '2', concurrency: '16', waitTimeoutSeconds: '0', reportPath: ' out/r.json ', accessToken: 'pat123',
+      dryRun: 'True', maxConnections: '2', concurrency: '16', waitTimeoutSeconds: '0', reportPath: ' out/r.json ', accessToken: 'pat123', failOnFindings: 'true',
     });
     assert.deepEqual(p.errors, []);
     assert.deepEqual(p.options, {
       action: 'convert', connections: ['a', 'b'], excludeConnections: ['c'], skipShared: false, includeManual: true,
-      dryRun: true, maxConnections: 2, concurrency: 16, waitTimeoutSeconds: 0,
+      dryRun: true, maxConnections: 2, concurrency: 16, waitTimeoutSeconds: 0, failOnFindings: true,
     });
     assert.equal(p.accessToken, 'pat123');
     assert.equal(p.reportPath, 'out/r.json');
@@ -31,7 +31,7 @@ describe('inputs', () => {
     const p = parseInputs({ action: 'revert-all', dryRun: 'yes', concurrency: '17', maxConnections: '-1', waitTimeoutSeconds: '1.5' });
     assert.equal(p.options, undefined);
     assert.deepEqual(p.errors, [
-      { key: 'InputBadAction', args: ['revert-all', 'convert'] },
+      { key: 'InputBadAction', args: ['revert-all', 'convert, revert, report'] },
       { key: 'InputNotBoolean', args: ['dryRun', 'yes'] },
       { key: 'InputNotInteger', args: ['maxConnections', '-1', 0, 100000] },
       { key: 'InputNotInteger', args: ['concurrency', '17', 1, 16] },

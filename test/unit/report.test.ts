@@ -2,7 +2,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import { explainFailure } from '../../tasks/ConvertToWif/src/core/failures';
 import { ConnectionResult, msg } from '../../tasks/ConvertToWif/src/core/model';
-import { buildReport, decideResult, logLine, renderSummary } from '../../tasks/ConvertToWif/src/core/report';
+import { buildReport, decideResult, logLines, renderSummary } from '../../tasks/ConvertToWif/src/core/report';
 import { ctx, endpoint } from '../helpers/endpoints';
 import { loc, taskJsonPath } from '../helpers/localize';
 
@@ -19,7 +19,7 @@ describe('report', () => {
       result('b', 'skipped', { reason: msg('SkipOverLimit', 1) }),
       result('c', 'failed', { reason: msg('FailBusy'), serviceMessage: 'another operation is already in progress' }),
     ]);
-    assert.deepEqual(Object.keys(r), ['action', 'dryRun', 'organization', 'project', 'startedAt', 'finishedAt', 'connections', 'totals']);
+    assert.deepEqual(Object.keys(r), ['action', 'dryRun', 'organization', 'project', 'startedAt', 'finishedAt', 'connections', 'totals', 'audit']);
     assert.equal(r.organization, 'https://dev.azure.com/contoso/');
     assert.deepEqual(r.project, ctx.project);
     assert.deepEqual(r.connections[0], { id: 'id-a', name: 'a', scheme: 'WorkloadIdentityFederation', creationMode: 'Automatic', isShared: false, outcome: 'converted', issuer: 'https://i', subject: 's', revertDeadline: '2026-12-03T10:00:00Z' });
@@ -42,14 +42,15 @@ describe('report', () => {
       result('odd | name', 'failed', { reason: msg('FailBusy'), serviceMessage: 'line one\nline | two' }),
       result('ok', 'converted', { issuer: 'https://i', subject: 'sc://o/p/ok' }),
       result('msi', 'skipped', { reason: msg('SkipManagedIdentity') }),
-      result('wif', 'federated', { issuer: 'https://vstoken.dev.azure.com/x' }),
+      result('wif', 'federated', { scheme: 'WorkloadIdentityFederation', issuer: 'https://vstoken.dev.azure.com/x', issuerKind: 'azuredevops' }),
     ]), loc);
-    assert.match(md, /^### ConvertToWif: project Payments$/m);
+    assert.match(md, /^### ConvertToWif convert: project Payments$/m);
+    assert.match(md, /^\*\*1 failed\*\* · 1 converted · 1 left alone · 1 already federated$/m);
     assert.match(md, /\| odd \\\| name \| failed \| Another operation is in progress.* \| line one line \\\| two \|/);
     assert.match(md, /#### Converted\n\n\| Connection \| App registration \| Issuer \| Subject \| Revert possible until \|/);
     assert.match(md, /\| ok \| Automatic \| `https:\/\/i` \| `sc:\/\/o\/p\/ok` \|/);
-    assert.match(md, /#### Left alone[\s\S]*\| msi \| ServicePrincipal \| Uses a managed identity/);
-    assert.match(md, /#### Already on workload identity federation[\s\S]*\| wif \|/);
+    assert.match(md, /#### Left alone[\s\S]*\| msi \| ServicePrincipal \| {2}\| Uses a managed identity/);
+    assert.match(md, /#### Already on workload identity federation[\s\S]*\| wif \| `https:\/\/vstoken.dev.azure.com\/x` \| {2}\| On the Azure DevOps issuer/);
     // Every row of a table has as many (unescaped) cell separators as its header.
     for (const block of md.split(/\n\n/).filter((b) => b.startsWith('|'))) {
       const widths = block.trim().split('\n').map((row) => row.replace(/\\\|/g, '').split('|').length);
@@ -63,7 +64,10 @@ describe('report', () => {
 
   it('logs one line for changed, planned, failed and pending connections only', () => {
     const r = build([result('a', 'skipped', { reason: msg('SkipManual') }), result('b', 'failed', { reason: msg('FailBusy') }), result('c', 'planned')]);
-    assert.deepEqual(r.connections.map((c) => logLine(c, loc)), [undefined, "'b' failed: Another operation is in progress on this connection. Wait for it to finish and run the task again.", "Would convert 'c'."]);
+    assert.deepEqual(logLines(r, loc), [
+      { level: 'error', text: "'b' failed: Another operation is in progress on this connection. Wait for it to finish and run the task again." },
+      { level: 'info', text: "Would convert 'c'." },
+    ]);
   });
 
   it('has a task.json message for every key the core can produce', () => {
@@ -99,5 +103,57 @@ describe('failures', () => {
   it('names the identity, the connection and the project in the 403 instruction', () => {
     const text = loc('FailNotAdministrator', ...explainFailure({ status: 403, message: 'denied' }, e, ctxWithId).args);
     assert.match(text, /^'Payments Build Service \(contoso\)' is not an Administrator of service connection 'conn'\. Grant it: Project settings > Service connections/);
+  });
+});
+
+describe('report action (audit)', () => {
+  const finished = new Date('2026-11-26T10:01:00Z');
+  const audit = (results: ConnectionResult[]) =>
+    buildReport({ action: 'report', dryRun: false, ctx, startedAt: new Date('2026-11-26T10:00:00Z'), finishedAt: finished }, results, loc);
+  const results = [
+    result('secret-a', 'planned', { scope: { level: 'Subscription', subscriptionName: 'Prod' }, homeProject: 'Payments', sharedWith: [] }),
+    result('secret-manual', 'skipped', { reason: msg('SkipManual'), creationMode: 'Manual', scope: { level: 'ManagementGroup', managementGroupName: 'Platform' }, homeProject: 'Payments', sharedWith: ['Shared Services', 'Data'] }),
+    result('old-issuer', 'federated', { scheme: 'WorkloadIdentityFederation', issuer: 'https://vstoken.dev.azure.com/org', issuerKind: 'azuredevops', scope: { level: 'AzureMLWorkspace', mlWorkspaceName: 'ws1', resourceGroupName: 'rg-ml' } }),
+    result('entra', 'federated', { scheme: 'WorkloadIdentityFederation', issuer: 'https://login.microsoftonline.com/t/v2.0', issuerKind: 'entra', revertDeadline: '2026-11-29T10:01:00Z' }),
+    result('msi', 'skipped', { scheme: 'ManagedServiceIdentity', reason: msg('SkipManagedIdentity') }),
+  ];
+
+  it('counts secrets, the retiring issuer and the Entra issuer, with the days left until 2027-07-01', () => {
+    const r = audit(results);
+    assert.deepEqual(r.audit, { onSecrets: 2, federatedRetiringIssuer: 1, federatedEntraIssuer: 1, federatedOtherIssuer: 0, otherSchemes: 1 });
+    const old = r.connections.find((c) => c.name === 'old-issuer')!;
+    assert.equal(old.issuerDaysLeft, 217);
+    assert.equal(old.reasonCode, 'FederatedRetiringIssuer');
+    assert.match(old.reason!, /retires on 2027-07-01 .*: 217 days left\. Move it to the Microsoft Entra issuer/);
+    assert.equal(r.connections.find((c) => c.name === 'entra')!.reason, undefined);
+  });
+
+  it('fails with failOnFindings while any secret remains, and otherwise succeeds', () => {
+    assert.deepEqual(decideResult(audit(results), true), { kind: 'Failed', message: { key: 'ResultFindings', args: [2] } });
+    assert.deepEqual(decideResult(audit(results), false), { kind: 'Succeeded', message: { key: 'ResultReport', args: [2, 1, 1] } });
+    assert.equal(decideResult(audit(results.slice(2)), true).kind, 'Succeeded');
+  });
+
+  it('warns once per finding (errors with failOnFindings) and is silent about clean connections', () => {
+    const lines = logLines(audit(results), loc);
+    assert.deepEqual(lines.map((l) => [l.level, l.text.split(':')[0]]), [['warning', "'secret-a' still uses a client secret"], ['warning', "'secret-manual' still uses a client secret"], ['warning', "'old-issuer'"]]);
+    assert.deepEqual(logLines(audit(results), loc, true).map((l) => l.level), ['error', 'error', 'warning']);
+  });
+
+  it('opens the summary with the counts, then one table per group with scope, home and sharing', () => {
+    const md = renderSummary(audit(results), loc);
+    const headings = md.split('\n').filter((l) => l.startsWith('#'));
+    assert.deepEqual(headings, [
+      '### ConvertToWif report: project Payments',
+      '#### On a client secret',
+      '#### Federated on the Azure DevOps issuer (retired on 2027-07-01)',
+      '#### Federated on the Microsoft Entra issuer',
+      '#### Other authentication (managed identity, publish profile)',
+    ]);
+    assert.equal(md.split('\n')[1], '**2 on a client secret** · 1 federated on the retiring Azure DevOps issuer · 1 federated on the Microsoft Entra issuer');
+    assert.match(md, /\| secret-manual \| Management group Platform \| Payments \| Shared Services, Data \| Manual \| Its app registration was created manually/);
+    assert.match(md, /\| secret-a \| Subscription Prod \| Payments \| {2}\| Automatic \| action: convert would convert it \|/);
+    assert.match(md, /\| old-issuer \| ML workspace ws1 \(rg-ml\) \| {2}\| {2}\| 217 \|/);
+    assert.match(md, /\| entra \| .* \| 2026-11-29 10:01 UTC \(3 d 0 h left\) \|/);
   });
 });

@@ -10,7 +10,7 @@ import { Localize, Message } from '../core/model';
 
 const INPUT_NAMES: Array<keyof RawInputs> = [
   'action', 'connections', 'excludeConnections', 'skipShared', 'includeManual', 'dryRun',
-  'maxConnections', 'concurrency', 'waitTimeoutSeconds', 'reportPath', 'accessToken',
+  'maxConnections', 'concurrency', 'waitTimeoutSeconds', 'reportPath', 'accessToken', 'failOnFindings',
 ];
 
 export class TaskIO {

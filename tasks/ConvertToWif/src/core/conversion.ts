@@ -1,13 +1,14 @@
-// How a conversion proceeds (reference §3): send the minimal PUT, then either take the
-// service's synchronous answer, or wait for the background job by polling the connection.
+// How a conversion (or a revert, the same PUT with the old scheme: reference §4) proceeds
+// (reference §3): send the minimal PUT, then either take the service's synchronous answer, or
+// wait for the background job by polling the connection.
 //
 // The ledger always holds the truth as far as the task knows it, so whatever happens to the
 // run (a crash, a cancellation), the report written from it says what was changed.
 
 import pLimit from 'p-limit';
-import { Classified, creationModeOf, getCI, isSharedEndpoint, schemeOf } from './eligibility';
+import { Classified, creationModeOf, getCI, isSharedEndpoint, projectRefs, schemeOf } from './eligibility';
 import { ServiceError, ServiceFailure, explainBackgroundFailure, explainFailure, isAadSilentFailure, isTransient } from './failures';
-import { ConnectionResult, Endpoint, Options, RunContext, Scheme, msg } from './model';
+import { ConnectionResult, Endpoint, IssuerKind, Options, RunContext, Scheme, changesNothing, msg } from './model';
 
 /** What the core needs from the REST adapter. Both calls throw ServiceError on failure. */
 export interface EndpointPort {
@@ -45,18 +46,41 @@ export function conversionBody(e: Endpoint, targetScheme: string, ctx: RunContex
 }
 
 /** Issuer, subject and revert deadline as the service set them (never built by the task). */
-export function federationFields(e: Endpoint): Pick<ConnectionResult, 'issuer' | 'subject' | 'revertDeadline'> {
+export function federationFields(e: Endpoint): Pick<ConnectionResult, 'issuer' | 'subject' | 'revertDeadline' | 'issuerKind'> {
+  const issuer = getCI(e.authorization?.parameters, 'workloadIdentityFederationIssuer');
   return {
-    issuer: getCI(e.authorization?.parameters, 'workloadIdentityFederationIssuer'),
+    issuer,
     subject: getCI(e.authorization?.parameters, 'workloadIdentityFederationSubject'),
     revertDeadline: getCI(e.data, 'revertSchemeDeadline'),
+    issuerKind: issuerKind(issuer),
   };
 }
 
 const isScheme = (e: Endpoint, s: string) => schemeOf(e).toLowerCase() === s.toLowerCase();
 const stateOf = (e: Endpoint) => (e.operationStatus?.state ?? '').toLowerCase();
 
+export function issuerKind(issuer: string | undefined): IssuerKind | undefined {
+  if (!issuer) return undefined;
+  if (/^https:\/\/vstoken\.dev\.azure\.com\//i.test(issuer)) return 'azuredevops';
+  if (/^https:\/\/login\.microsoftonline\.com\//i.test(issuer)) return 'entra';
+  return 'other';
+}
+
+const SCOPE_KEYS = ['subscriptionId', 'subscriptionName', 'managementGroupId', 'managementGroupName', 'resourceGroupName', 'mlWorkspaceName', 'mlWorkspaceLocation'];
+
+/** What the connection grants access to (subscription, management group or ML workspace). */
+export function scopeOf(e: Endpoint): Record<string, string> {
+  const scope: Record<string, string> = { level: getCI(e.data, 'scopeLevel') ?? 'Subscription' };
+  for (const k of SCOPE_KEYS) {
+    const v = getCI(e.data, k);
+    if (v) scope[k] = v;
+  }
+  return scope;
+}
+
 export function baseResult(e: Endpoint): ConnectionResult {
+  const refs = projectRefs(e).map((r) => r.projectReference?.name ?? r.projectReference?.id ?? '?');
+  const fed = federationFields(e);
   return {
     id: e.id,
     name: e.name,
@@ -64,6 +88,10 @@ export function baseResult(e: Endpoint): ConnectionResult {
     creationMode: creationModeOf(e),
     isShared: isSharedEndpoint(e),
     outcome: 'skipped',
+    revertDeadline: fed.revertDeadline,
+    scope: scopeOf(e),
+    homeProject: refs[0],
+    sharedWith: refs.slice(1),
   };
 }
 
@@ -82,7 +110,7 @@ export function initialResults(classified: Classified[], opts: Options, ctx: Run
     const r = baseResult(e);
     if (decision.kind === 'federated') return { ...r, outcome: 'federated', ...federationFields(e) };
     if (decision.kind === 'skip') return { ...r, outcome: 'skipped', reason: decision.reason };
-    if (opts.dryRun) {
+    if (changesNothing(opts)) {
       const denied = preview && !preview.manageable.has(e.id.toLowerCase());
       const identity = preview?.identity ?? `${ctx.project.name} Build Service`;
       return denied ? { ...r, outcome: 'planned', reason: msg('PlannedNotAdministrator', identity, e.name, ctx.project.name) } : { ...r, outcome: 'planned' };
@@ -106,12 +134,14 @@ const POLL_FIRST_MS = 1000;
 const POLL_MAX_MS = 15000;
 const PUT_ATTEMPTS = 3;
 
-/** Starts converting every connection classified `convert` (nothing is sent on a dry run). */
+/** Starts the action's change for every connection classified `change` (nothing is sent on a dry run or a report). */
 export function startConversions(classified: Classified[], opts: Options, ctx: RunContext, port: EndpointPort, clock: Clock, preview?: DryRunPreview): ConversionRun {
   const results = initialResults(classified, opts, ctx, preview);
   let stopped = false;
   const limit = pLimit(opts.concurrency);
   const indexOf = new Map(classified.map((c, i) => [c.endpoint.id, i]));
+  const target = opts.action === 'revert' ? Scheme.ServicePrincipal : Scheme.WorkloadIdentityFederation;
+  const doneOutcome = opts.action === 'revert' ? 'reverted' : 'converted';
   /** Records a final result, replacing what was there. */
   const put = (e: Endpoint, r: ConnectionResult) => {
     results[indexOf.get(e.id)!] = r;
@@ -126,8 +156,8 @@ export function startConversions(classified: Classified[], opts: Options, ctx: R
   const interpret = (original: Endpoint, current: Endpoint): Step => {
     const scheme = schemeOf(current) || schemeOf(original);
     const base = { ...baseResult(original), scheme };
-    if (isScheme(current, Scheme.WorkloadIdentityFederation) && (stateOf(current) === 'ready' || stateOf(current) === '')) {
-      return { done: { ...base, outcome: 'converted', ...federationFields(current) } };
+    if (isScheme(current, target) && (stateOf(current) === 'ready' || stateOf(current) === '')) {
+      return { done: { ...base, outcome: doneOutcome, ...federationFields(current) } };
     }
     if (stateOf(current) === 'failed') return { failedInBackground: current.operationStatus?.statusMessage ?? '' };
     // InProgress (converting_scheme), or not yet visibly changed: the background job decides.
@@ -160,7 +190,7 @@ export function startConversions(classified: Classified[], opts: Options, ctx: R
   };
 
   const send = async (e: Endpoint): Promise<Step> => {
-    const body = conversionBody(e, Scheme.WorkloadIdentityFederation, ctx);
+    const body = conversionBody(e, target, ctx);
     for (let attempt = 1; ; attempt++) {
       try {
         return interpret(e, await port.convert(e.id, body));
@@ -171,7 +201,7 @@ export function startConversions(classified: Classified[], opts: Options, ctx: R
         // so a conversion is never sent twice blind.
         const current = await port.get(e.id).catch(() => undefined);
         if (current === null) return { done: await failed(e, { status: 404, message: f.message }) };
-        if (current && (isScheme(current, Scheme.WorkloadIdentityFederation) || stateOf(current) === 'inprogress')) return interpret(e, current);
+        if (current && (isScheme(current, target) || stateOf(current) === 'inprogress')) return interpret(e, current);
         await clock.sleep(1000 * attempt);
       }
     }
@@ -220,7 +250,7 @@ export function startConversions(classified: Classified[], opts: Options, ctx: R
     for (const e of waiting.values()) pending(e, msg('PendingTimeout', opts.waitTimeoutSeconds));
   };
 
-  const toConvert = opts.dryRun ? [] : classified.filter((c) => c.decision.kind === 'convert').map((c) => c.endpoint);
+  const toConvert = changesNothing(opts) ? [] : classified.filter((c) => c.decision.kind === 'change').map((c) => c.endpoint);
   const done = (async () => {
     await Promise.all(toConvert.map((e) => limit(() => convertOne(e))));
     await pollAll();

@@ -7,7 +7,8 @@ import { Selection } from './selection';
 export type Decision =
   | { kind: 'federated' }
   | { kind: 'skip'; reason: Message }
-  | { kind: 'convert' };
+  /** Send the action's change (convert: to federation; revert: back to the secret). */
+  | { kind: 'change' };
 
 export interface Classified {
   endpoint: Endpoint;
@@ -35,7 +36,24 @@ export function homeProject(e: Endpoint): { id: string; name: string } | undefin
   return ref?.id ? { id: ref.id, name: ref.name ?? ref.id } : undefined;
 }
 
-function decideOne(e: Endpoint, opts: Options, ctx: RunContext, selection: Selection): Decision {
+/** Rules shared by convert and revert: state, sharing and home project. */
+function sharedRules(e: Endpoint, opts: Options, ctx: RunContext): Decision | undefined {
+  const state = lower(e.operationStatus?.state);
+  if (state === 'inprogress') return { kind: 'skip', reason: msg('SkipInProgress', e.operationStatus?.statusMessage || 'InProgress') };
+  if (e.isReady === false || state === 'failed') {
+    return { kind: 'skip', reason: msg('SkipNotReady', e.operationStatus?.statusMessage || e.operationStatus?.state || 'isReady=false') };
+  }
+  const home = homeProject(e);
+  if (home && lower(home.id) !== lower(ctx.project.id)) return { kind: 'skip', reason: msg('SkipHomedElsewhere', home.name) };
+  if (isSharedEndpoint(e) && opts.skipShared) {
+    const others = projectRefs(e).slice(1).map((r) => r.projectReference?.name ?? r.projectReference?.id ?? '?');
+    return { kind: 'skip', reason: msg('SkipShared', others.join(', ')) };
+  }
+  return undefined;
+}
+
+/** convert and report: secret-based connections the service can convert. */
+function decideConvert(e: Endpoint, opts: Options, ctx: RunContext, selection: Selection): Decision {
   const scheme = schemeOf(e);
   if (lower(scheme) === lower(Scheme.WorkloadIdentityFederation)) return { kind: 'federated' };
   if (!selection.isSelected(e)) return { kind: 'skip', reason: msg('SkipNotSelected') };
@@ -50,36 +68,41 @@ function decideOne(e: Endpoint, opts: Options, ctx: RunContext, selection: Selec
   // so sovereign clouds are left alone and the user is told why.
   if (lower(environment) !== 'azurecloud') return { kind: 'skip', reason: msg('SkipSovereignCloud', environment) };
 
-  const state = lower(e.operationStatus?.state);
-  if (state === 'inprogress') return { kind: 'skip', reason: msg('SkipInProgress', e.operationStatus?.statusMessage || 'InProgress') };
-  if (e.isReady === false || state === 'failed') {
-    return { kind: 'skip', reason: msg('SkipNotReady', e.operationStatus?.statusMessage || e.operationStatus?.state || 'isReady=false') };
-  }
-
-  const home = homeProject(e);
-  if (home && lower(home.id) !== lower(ctx.project.id)) return { kind: 'skip', reason: msg('SkipHomedElsewhere', home.name) };
-  if (isSharedEndpoint(e) && opts.skipShared) {
-    const others = projectRefs(e).slice(1).map((r) => r.projectReference?.name ?? r.projectReference?.id ?? '?');
-    return { kind: 'skip', reason: msg('SkipShared', others.join(', ')) };
-  }
-
+  const common = sharedRules(e, opts, ctx);
+  if (common) return common;
   if (lower(creationModeOf(e)) === 'manual' && !opts.includeManual) return { kind: 'skip', reason: msg('SkipManual') };
-  return { kind: 'convert' };
+  return { kind: 'change' };
+}
+
+/** revert: federated connections whose recovery data the service still keeps (reference §4). */
+function decideRevert(e: Endpoint, opts: Options, ctx: RunContext, selection: Selection, now: Date): Decision {
+  if (!selection.isSelected(e)) return { kind: 'skip', reason: msg('SkipNotSelected') };
+  if (lower(schemeOf(e)) !== lower(Scheme.WorkloadIdentityFederation)) return { kind: 'skip', reason: msg('SkipRevertNotFederated', schemeOf(e) || '(none)') };
+  const deadline = getCI(e.data, 'revertSchemeDeadline');
+  const at = deadline ? Date.parse(deadline) : NaN;
+  if (!deadline || Number.isNaN(at)) return { kind: 'skip', reason: msg('SkipRevertNoDeadline') };
+  if (at <= now.getTime()) return { kind: 'skip', reason: msg('SkipRevertExpired', new Date(at).toISOString()) };
+  const common = sharedRules(e, opts, ctx);
+  if (common) return common;
+  // Reference §4: the docs say manually created connections cannot be reverted (unverified).
+  if (lower(creationModeOf(e)) === 'manual' && !opts.includeManual) return { kind: 'skip', reason: msg('SkipRevertManual') };
+  return { kind: 'change' };
 }
 
 /**
  * Classifies every azurerm connection, in a stable order (by name, then id), and applies
  * `maxConnections` to the eligible ones in that order.
  */
-export function classify(endpoints: Endpoint[], opts: Options, ctx: RunContext, selection: Selection): Classified[] {
+export function classify(endpoints: Endpoint[], opts: Options, ctx: RunContext, selection: Selection, now = new Date()): Classified[] {
   const sorted = endpoints
     .filter((e) => lower(e.type) === 'azurerm')
     .slice()
     .sort((a, b) => a.name.localeCompare(b.name, 'en', { sensitivity: 'base' }) || a.id.localeCompare(b.id));
-  let budget = opts.maxConnections > 0 ? opts.maxConnections : Infinity;
+  // A report changes nothing, so the per-run limit does not apply to it.
+  let budget = opts.maxConnections > 0 && opts.action !== 'report' ? opts.maxConnections : Infinity;
   return sorted.map((endpoint) => {
-    let decision = decideOne(endpoint, opts, ctx, selection);
-    if (decision.kind === 'convert') {
+    let decision = opts.action === 'revert' ? decideRevert(endpoint, opts, ctx, selection, now) : decideConvert(endpoint, opts, ctx, selection);
+    if (decision.kind === 'change') {
       if (budget <= 0) decision = { kind: 'skip', reason: msg('SkipOverLimit', opts.maxConnections) };
       else budget--;
     }

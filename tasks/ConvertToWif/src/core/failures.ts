@@ -55,6 +55,7 @@ export function explainFailure(f: ServiceFailure, e: Endpoint, ctx: RunContext):
   if (has(f, /neither an upgrade or a downgrade/i)) return msg('FailNotConvertible');
   if (has(f, /Properties cannot be changed/i)) return msg('FailPropertiesChanged');
   if (has(f, /another operation is already in progress/i)) return msg('FailBusy');
+  if (has(f, /no recovery data/i)) return msg('FailNoRecoveryData');
   if (has(f, /Operation '.*' is invalid|Allowed operation values/i)) return msg('FailConversionDisabled');
   if (has(f, /Azure Stack/i)) return msg('SkipAzureStack');
   if (has(f, /home project|only be (converted|upgraded) from/i)) return msg('SkipHomedElsewhere', homeProject(e)?.name ?? '?');

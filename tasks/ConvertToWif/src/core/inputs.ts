@@ -6,11 +6,11 @@ import { splitList } from './selection';
 
 export type RawInputs = Partial<Record<
   'action' | 'connections' | 'excludeConnections' | 'skipShared' | 'includeManual' | 'dryRun' |
-  'maxConnections' | 'concurrency' | 'waitTimeoutSeconds' | 'reportPath' | 'accessToken',
+  'maxConnections' | 'concurrency' | 'waitTimeoutSeconds' | 'reportPath' | 'accessToken' | 'failOnFindings',
   string
 >>;
 
-export const ACTIONS: Action[] = ['convert'];
+export const ACTIONS: Action[] = ['convert', 'revert', 'report'];
 
 export interface ParsedInputs {
   options?: Options;
@@ -55,6 +55,7 @@ export function parseInputs(raw: RawInputs): ParsedInputs {
     maxConnections: int('maxConnections', 0, 0, 100000),
     concurrency: int('concurrency', 4, 1, 16),
     waitTimeoutSeconds: int('waitTimeoutSeconds', 300, 0, 3600),
+    failOnFindings: bool('failOnFindings', false),
   };
 
   let accessToken: string | undefined;

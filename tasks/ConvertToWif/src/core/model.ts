@@ -38,7 +38,10 @@ export const msg = (key: string, ...args: Array<string | number>): Message => ({
 /** Renders a message key with arguments (tl.loc in the task, a task.json reader in tests). */
 export type Localize = (key: string, ...args: Array<string | number>) => string;
 
-export type Action = 'convert';
+export type Action = 'convert' | 'revert' | 'report';
+
+/** True for the actions that never send a change (a report, or any dry run). */
+export const changesNothing = (o: Pick<Options, 'action' | 'dryRun'>): boolean => o.dryRun || o.action === 'report';
 
 /** Validated task inputs. */
 export interface Options {
@@ -51,6 +54,8 @@ export interface Options {
   maxConnections: number;
   concurrency: number;
   waitTimeoutSeconds: number;
+  /** report: fail the task while any secret-based connection remains. */
+  failOnFindings: boolean;
 }
 
 /** Where the task runs. */
@@ -78,6 +83,16 @@ export interface ConnectionResult {
   issuer?: string;
   subject?: string;
   revertDeadline?: string;
+  /** Which issuer a federated connection trusts (reference §6). */
+  issuerKind?: IssuerKind;
+  /** What the connection grants access to: `level` is data.scopeLevel, the rest the ids and names the service gives. */
+  scope?: Record<string, string>;
+  homeProject?: string;
+  /** The other projects it is shared with (beyond the home project). */
+  sharedWith?: string[];
 }
+
+/** `azuredevops`: https://vstoken.dev.azure.com/… (retired 2027-07-01); `entra`: login.microsoftonline.com. */
+export type IssuerKind = 'azuredevops' | 'entra' | 'other';
 
 export type Totals = Record<'converted' | 'reverted' | 'skipped' | 'failed' | 'pending' | 'planned' | 'federated', number>;

@@ -1,7 +1,7 @@
-// What the run says: the JSON report, the run summary (markdown) and the task result.
-// Pure: messages are rendered with the Localize function handed in.
+// What the run says: the JSON report, the run summary (markdown), the log lines and the task
+// result. Pure: messages are rendered with the Localize function handed in.
 
-import { Action, ConnectionResult, Localize, Message, Outcome, RunContext, Totals } from './model';
+import { Action, ConnectionResult, IssuerKind, Localize, Message, Outcome, RunContext, Scheme, Totals, msg } from './model';
 
 export interface ReportEntry {
   id: string;
@@ -16,6 +16,21 @@ export interface ReportEntry {
   issuer?: string;
   subject?: string;
   revertDeadline?: string;
+  issuerKind?: IssuerKind;
+  /** Azure DevOps issuer only: days until its retirement (reference §6). */
+  issuerDaysLeft?: number;
+  scope?: Record<string, string>;
+  homeProject?: string;
+  sharedWith?: string[];
+}
+
+/** The inventory view: where the project stands, whatever the action. */
+export interface Audit {
+  onSecrets: number;
+  federatedRetiringIssuer: number;
+  federatedEntraIssuer: number;
+  federatedOtherIssuer: number;
+  otherSchemes: number;
 }
 
 export interface Report {
@@ -27,7 +42,12 @@ export interface Report {
   finishedAt: string;
   connections: ReportEntry[];
   totals: Totals;
+  audit: Audit;
 }
+
+/** Microsoft retires the Azure DevOps issuer for public-cloud single-tenant apps and managed identities (reference §6). */
+export const ISSUER_RETIREMENT = '2027-07-01T00:00:00Z';
+const DAY = 86_400_000;
 
 const OUTCOMES: Outcome[] = ['converted', 'reverted', 'skipped', 'failed', 'pending', 'planned', 'federated'];
 
@@ -37,6 +57,25 @@ export function totalsOf(results: Array<{ outcome: Outcome }>): Totals {
   return t;
 }
 
+const isScheme = (c: { scheme: string }, s: string) => c.scheme.toLowerCase() === s.toLowerCase();
+type Group = 'secret' | 'retiring' | 'entra' | 'otherIssuer' | 'otherScheme';
+function groupOf(c: ReportEntry): Group {
+  if (isScheme(c, Scheme.ServicePrincipal)) return 'secret';
+  if (!isScheme(c, Scheme.WorkloadIdentityFederation)) return 'otherScheme';
+  return c.issuerKind === 'azuredevops' ? 'retiring' : c.issuerKind === 'entra' ? 'entra' : 'otherIssuer';
+}
+
+export function auditOf(entries: ReportEntry[]): Audit {
+  const count = (g: Group) => entries.filter((c) => groupOf(c) === g).length;
+  return {
+    onSecrets: count('secret'),
+    federatedRetiringIssuer: count('retiring'),
+    federatedEntraIssuer: count('entra'),
+    federatedOtherIssuer: count('otherIssuer'),
+    otherSchemes: count('otherScheme'),
+  };
+}
+
 export const render = (loc: Localize, m: Message | undefined): string | undefined => (m ? loc(m.key, ...m.args) : undefined);
 
 export function buildReport(
@@ -44,6 +83,15 @@ export function buildReport(
   results: ConnectionResult[],
   loc: Localize,
 ): Report {
+  const daysLeft = Math.max(0, Math.ceil((Date.parse(ISSUER_RETIREMENT) - run.finishedAt.getTime()) / DAY));
+  const connections = results.map(({ reason, ...r }) => {
+    let why = reason;
+    const retiring = r.issuerKind === 'azuredevops' && isScheme(r, Scheme.WorkloadIdentityFederation);
+    if (retiring && !why && r.outcome === 'federated') why = msg('FederatedRetiringIssuer', ISSUER_RETIREMENT.slice(0, 10), daysLeft);
+    const entry: ReportEntry = { ...r, reason: render(loc, why), reasonCode: why?.key, issuerDaysLeft: retiring ? daysLeft : undefined };
+    for (const k of Object.keys(entry) as Array<keyof ReportEntry>) if (entry[k] === undefined) delete entry[k];
+    return entry;
+  });
   return {
     action: run.action,
     dryRun: run.dryRun,
@@ -51,30 +99,40 @@ export function buildReport(
     project: { id: run.ctx.project.id, name: run.ctx.project.name },
     startedAt: run.startedAt.toISOString(),
     finishedAt: run.finishedAt.toISOString(),
-    connections: results.map(({ reason, ...r }) => {
-      const entry: ReportEntry = { ...r, reason: render(loc, reason), reasonCode: reason?.key };
-      for (const k of Object.keys(entry) as Array<keyof ReportEntry>) if (entry[k] === undefined) delete entry[k];
-      return entry;
-    }),
+    connections,
     totals: totalsOf(results),
+    audit: auditOf(connections),
   };
 }
 
 export type ResultKind = 'Succeeded' | 'SucceededWithIssues' | 'Failed';
 
-/** Failed when any connection failed; with issues when some are still converting; else succeeded. */
-export function decideResult(report: Report): { kind: ResultKind; message: Message } {
+/**
+ * Failed when any connection failed (or, for a report with failOnFindings, while any connection
+ * still uses a secret); with issues when some are still converting or a dry run foresees a
+ * refusal; succeeded otherwise.
+ */
+export function decideResult(report: Report, failOnFindings = false): { kind: ResultKind; message: Message } {
   const t = report.totals;
-  if (t.failed > 0) return { kind: 'Failed', message: { key: 'ResultFailed', args: [t.failed] } };
-  if (t.pending > 0) return { kind: 'SucceededWithIssues', message: { key: 'ResultPending', args: [t.pending] } };
+  const a = report.audit;
+  if (report.action === 'report') {
+    if (failOnFindings && a.onSecrets > 0) return { kind: 'Failed', message: msg('ResultFindings', a.onSecrets) };
+    return { kind: 'Succeeded', message: msg('ResultReport', a.onSecrets, a.federatedRetiringIssuer, a.federatedEntraIssuer) };
+  }
+  if (t.failed > 0) return { kind: 'Failed', message: msg(report.action === 'revert' ? 'ResultRevertFailed' : 'ResultFailed', t.failed) };
+  if (t.pending > 0) return { kind: 'SucceededWithIssues', message: msg('ResultPending', t.pending) };
   if (report.dryRun) {
     const warned = report.connections.filter((c) => c.outcome === 'planned' && c.reasonCode).length;
-    if (warned > 0) return { kind: 'SucceededWithIssues', message: { key: 'ResultDryRunIssues', args: [t.planned, warned] } };
-    return { kind: 'Succeeded', message: { key: 'ResultDryRun', args: [t.planned] } };
+    if (warned > 0) return { kind: 'SucceededWithIssues', message: msg('ResultDryRunIssues', t.planned, warned) };
+    return { kind: 'Succeeded', message: msg(report.action === 'revert' ? 'ResultRevertDryRun' : 'ResultDryRun', t.planned) };
   }
-  if (t.converted === 0) return { kind: 'Succeeded', message: { key: 'ResultNothingToDo', args: [] } };
-  return { kind: 'Succeeded', message: { key: 'ResultConverted', args: [t.converted] } };
+  if (report.action === 'revert') return { kind: 'Succeeded', message: t.reverted === 0 ? msg('ResultNothingToRevert') : msg('ResultReverted', t.reverted) };
+  if (t.converted === 0) return { kind: 'Succeeded', message: msg('ResultNothingToDo') };
+  return { kind: 'Succeeded', message: msg('ResultConverted', t.converted) };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Summary
 
 /** Markdown cell: no pipes or line breaks that would break the table. */
 const cell = (s: string | undefined): string => (s ?? '').replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
@@ -84,14 +142,50 @@ function table(headers: string[], rows: string[][]): string {
   return [`| ${headers.join(' | ')} |`, `|${headers.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
+/** "2026-12-03 18:00 UTC (6 d 23 h left)", or that the window has closed. */
+export function deadlineText(iso: string | undefined, now: Date, loc: Localize): string {
+  if (!iso) return '';
+  const at = Date.parse(iso);
+  if (Number.isNaN(at)) return iso;
+  const shown = new Date(at).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+  const left = at - now.getTime();
+  if (left <= 0) return loc('DeadlinePassed', shown);
+  return loc('DeadlineLeft', shown, Math.floor(left / DAY), Math.floor((left % DAY) / 3_600_000));
+}
+
+/** "Subscription Contoso Prod (id)", "Management group …", "ML workspace …". */
+export function scopeText(scope: Record<string, string> | undefined): string {
+  if (!scope) return '';
+  const level = scope['level'] ?? '';
+  if (/managementgroup/i.test(level)) return `Management group ${scope['managementGroupName'] ?? scope['managementGroupId'] ?? ''}`.trim();
+  if (/mlworkspace/i.test(level)) return `ML workspace ${scope['mlWorkspaceName'] ?? ''} (${scope['resourceGroupName'] ?? '?'})`.trim();
+  return `Subscription ${scope['subscriptionName'] ?? scope['subscriptionId'] ?? ''}`.trim();
+}
+
+/** Counts in the order a reader needs them: what needs attention first. */
+const DISPLAY_ORDER: Outcome[] = ['failed', 'pending', 'converted', 'reverted', 'planned', 'skipped', 'federated'];
+
+function countsLine(report: Report, loc: Localize): string {
+  const parts = DISPLAY_ORDER.filter((o) => report.totals[o] > 0).map((o) => {
+    const text = `${report.totals[o]} ${loc(`Outcome_${o}`)}`;
+    return o === 'failed' || o === 'pending' ? `**${text}**` : text;
+  });
+  return parts.join(' · ');
+}
+
 /** The run summary shown on the pipeline run's Extensions tab. */
 export function renderSummary(report: Report, loc: Localize): string {
-  const t = report.totals;
+  const now = new Date(report.finishedAt);
   const by = (...o: Outcome[]) => report.connections.filter((c) => o.includes(c.outcome));
   const out: string[] = [];
-  out.push(`### ${cell(loc(report.dryRun ? 'SummaryTitleDryRun' : 'SummaryTitle', report.project.name))}`);
-  out.push(loc('SummaryCounts', t.converted, t.planned, t.failed, t.pending, t.skipped, t.federated));
-  if (report.connections.length === 0) out.push('', loc('SummaryNoConnections', report.project.name));
+  const title = loc(`ActionLabel_${report.action}`) + (report.dryRun && report.action !== 'report' ? loc('DryRunSuffix') : '');
+  out.push(`### ${cell(loc('SummaryTitle', title, report.project.name))}`);
+  if (report.connections.length === 0) {
+    out.push('', loc('SummaryNoConnections', report.project.name));
+    return out.join('\n') + '\n';
+  }
+  if (report.action === 'report') return renderAudit(report, loc, now, out);
+  out.push(countsLine(report, loc));
 
   const attention = by('failed', 'pending');
   if (attention.length > 0) {
@@ -103,39 +197,108 @@ export function renderSummary(report: Report, loc: Localize): string {
   if (converted.length > 0) {
     out.push('', `#### ${loc('SummaryChanged')}`, '');
     out.push(table([loc('ColConnection'), loc('ColCreationMode'), loc('ColIssuer'), loc('ColSubject'), loc('ColRevertUntil')],
-      converted.map((c) => [cell(c.name), cell(c.creationMode), cell(code(c.issuer)), cell(code(c.subject)), cell(c.revertDeadline)])));
+      converted.map((c) => [cell(c.name), cell(c.creationMode), cell(code(c.issuer)), cell(code(c.subject)), cell(deadlineText(c.revertDeadline, now, loc))])));
+  }
+  const reverted = by('reverted');
+  if (reverted.length > 0) {
+    out.push('', `#### ${loc('SummaryReverted')}`, '');
+    out.push(table([loc('ColConnection'), loc('ColScheme'), loc('ColCreationMode')], reverted.map((c) => [cell(c.name), cell(c.scheme), cell(c.creationMode)])));
   }
   const planned = by('planned');
   if (planned.length > 0) {
-    out.push('', `#### ${loc('SummaryPlanned')}`, '');
-    out.push(table([loc('ColConnection'), loc('ColCreationMode'), loc('ColShared'), loc('ColNote')],
-      planned.map((c) => [cell(c.name), cell(c.creationMode), c.isShared ? loc('Yes') : '', cell(c.reason)])));
+    out.push('', `#### ${loc(report.action === 'revert' ? 'SummaryPlannedRevert' : 'SummaryPlanned')}`, '');
+    out.push(table([loc('ColConnection'), loc('ColCreationMode'), loc('ColShared'), loc('ColRevertUntil'), loc('ColNote')],
+      planned.map((c) => [cell(c.name), cell(c.creationMode), c.isShared ? loc('Yes') : '', cell(deadlineText(c.revertDeadline, now, loc)), cell(c.reason)])));
   }
   const skipped = by('skipped');
   if (skipped.length > 0) {
     out.push('', `#### ${loc('SummarySkipped')}`, '');
-    out.push(table([loc('ColConnection'), loc('ColScheme'), loc('ColReason')], skipped.map((c) => [cell(c.name), cell(c.scheme), cell(c.reason)])));
+    out.push(table([loc('ColConnection'), loc('ColScheme'), loc('ColRevertUntil'), loc('ColReason')],
+      skipped.map((c) => [cell(c.name), cell(c.scheme), cell(deadlineText(c.revertDeadline, now, loc)), cell(c.reason)])));
   }
   const federated = by('federated');
   if (federated.length > 0) {
     out.push('', `#### ${loc('SummaryFederated')}`, '');
-    out.push(table([loc('ColConnection'), loc('ColIssuer')], federated.map((c) => [cell(c.name), cell(code(c.issuer))])));
+    out.push(table([loc('ColConnection'), loc('ColIssuer'), loc('ColRevertUntil'), loc('ColNote')],
+      federated.map((c) => [cell(c.name), cell(code(c.issuer)), cell(deadlineText(c.revertDeadline, now, loc)), cell(c.reason)])));
   }
   return out.join('\n') + '\n';
 }
 
-/** One log line per connection that needs a line: changed, planned, failed or pending. Quiet otherwise. */
-export function logLine(c: ReportEntry, loc: Localize): string | undefined {
-  switch (c.outcome) {
-    case 'converted':
-      return loc('LogConverted', c.name, c.issuer ?? '?', c.subject ?? '?');
-    case 'planned':
-      return c.reason ? loc('LogPlannedWarning', c.name, c.reason) : loc('LogPlanned', c.name);
-    case 'failed':
-      return c.serviceMessage ? loc('LogFailedService', c.name, c.reason ?? '', c.serviceMessage) : loc('LogFailed', c.name, c.reason ?? '');
-    case 'pending':
-      return loc('LogPending', c.name, c.reason ?? '');
-    default:
-      return undefined;
+/** `action: report`: the counts, then one table per group (on secrets / retiring issuer / Entra issuer / other). */
+function renderAudit(report: Report, loc: Localize, now: Date, out: string[]): string {
+  const a = report.audit;
+  out.push(loc('AuditCounts', a.onSecrets, a.federatedRetiringIssuer, a.federatedEntraIssuer));
+  const group = (g: Group) => report.connections.filter((c) => groupOf(c) === g);
+  const where = (c: ReportEntry) => [cell(scopeText(c.scope)), cell(c.homeProject), cell((c.sharedWith ?? []).join(', '))];
+  const headers = [loc('ColConnection'), loc('ColScope'), loc('ColHome'), loc('ColSharedWith')];
+
+  const secrets = group('secret');
+  if (secrets.length > 0) {
+    out.push('', `#### ${loc('AuditSecrets')}`, '');
+    out.push(table([...headers, loc('ColCreationMode'), loc('ColConvert')],
+      secrets.map((c) => [cell(c.name), ...where(c), cell(c.creationMode), cell(c.outcome === 'planned' ? loc('AuditWouldConvert') : c.reason)])));
   }
+  const retiring = group('retiring');
+  if (retiring.length > 0) {
+    out.push('', `#### ${loc('AuditRetiring', ISSUER_RETIREMENT.slice(0, 10))}`, '');
+    out.push(table([...headers, loc('ColDaysLeft'), loc('ColWhatToDo'), loc('ColRevertUntil')],
+      retiring.map((c) => [cell(c.name), ...where(c), String(c.issuerDaysLeft ?? ''), cell(c.reason), cell(deadlineText(c.revertDeadline, now, loc))])));
+  }
+  const fine = [...group('entra'), ...group('otherIssuer')];
+  if (fine.length > 0) {
+    out.push('', `#### ${loc('AuditEntra')}`, '');
+    out.push(table([...headers, loc('ColIssuer'), loc('ColRevertUntil')],
+      fine.map((c) => [cell(c.name), ...where(c), cell(code(c.issuer)), cell(deadlineText(c.revertDeadline, now, loc))])));
+  }
+  const other = group('otherScheme');
+  if (other.length > 0) {
+    out.push('', `#### ${loc('AuditOther')}`, '');
+    out.push(table([...headers, loc('ColScheme')], other.map((c) => [cell(c.name), ...where(c), cell(c.scheme)])));
+  }
+  return out.join('\n') + '\n';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Log
+
+export interface LogLine {
+  level: 'info' | 'warning' | 'error';
+  text: string;
+}
+
+/**
+ * What the pipeline log says: one line per connection that changed, is planned, failed or is
+ * pending; for a report, one warning per finding (an error with failOnFindings). Quiet otherwise.
+ */
+export function logLines(report: Report, loc: Localize, failOnFindings = false): LogLine[] {
+  const lines: LogLine[] = [];
+  for (const c of report.connections) {
+    if (report.action === 'report') {
+      const g = groupOf(c);
+      if (g === 'secret') lines.push({ level: failOnFindings ? 'error' : 'warning', text: loc('FindingSecret', c.name, c.outcome === 'planned' ? loc('AuditWouldConvert') : c.reason ?? '') });
+      else if (g === 'retiring') lines.push({ level: 'warning', text: loc('FindingRetiring', c.name, c.reason ?? '') });
+      continue;
+    }
+    switch (c.outcome) {
+      case 'converted':
+        lines.push({ level: 'info', text: loc('LogConverted', c.name, c.issuer ?? '?', c.subject ?? '?') });
+        break;
+      case 'reverted':
+        lines.push({ level: 'info', text: loc('LogReverted', c.name) });
+        break;
+      case 'planned':
+        lines.push(c.reason ? { level: 'warning', text: loc('LogPlannedWarning', c.name, c.reason) } : { level: 'info', text: loc(report.action === 'revert' ? 'LogPlannedRevert' : 'LogPlanned', c.name) });
+        break;
+      case 'failed':
+        lines.push({ level: 'error', text: c.serviceMessage ? loc('LogFailedService', c.name, c.reason ?? '', c.serviceMessage) : loc('LogFailed', c.name, c.reason ?? '') });
+        break;
+      case 'pending':
+        lines.push({ level: 'warning', text: loc('LogPending', c.name, c.reason ?? '') });
+        break;
+      default:
+        break;
+    }
+  }
+  return lines;
 }
