@@ -1,18 +1,36 @@
 // ConvertToWif@1 entry: wires the task-lib adapter and the REST adapter to the pure core.
 
 import * as path from 'path';
-import { ServiceClient } from './src/adapters/serviceClient';
+import { ServiceClient, toServiceError } from './src/adapters/serviceClient';
 import { TaskIO } from './src/adapters/taskio';
-import { Clock, DryRunPreview, startConversions } from './src/core/conversion';
+import { Clock, ConversionRun, DryRunPreview, startConversions } from './src/core/conversion';
 import { classify } from './src/core/eligibility';
 import { isTokenProblem } from './src/core/failures';
 import { parseInputs } from './src/core/inputs';
 import { ConnectionResult, Endpoint, Message, Options, RunContext, msg } from './src/core/model';
 import { buildReport, decideResult, logLines, renderSummary } from './src/core/report';
 import { makeSelection } from './src/core/selection';
-import { toServiceError } from './src/adapters/serviceClient';
 
-const clock: Clock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+/** After a cancellation, how long conversions already sent may take to answer before the report is written. */
+const CANCEL_GRACE_MS = 5000;
+
+/** Real time, with sleeps that end at once when the run is cancelled. */
+function abortableClock(signal: AbortSignal): Clock {
+  return {
+    now: () => Date.now(),
+    sleep: (ms) =>
+      new Promise<void>((resolve) => {
+        if (signal.aborted) return resolve();
+        const timer = setTimeout(done, ms);
+        function done(): void {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', done);
+          resolve();
+        }
+        signal.addEventListener('abort', done);
+      }),
+  };
+}
 
 async function run(io: TaskIO): Promise<void> {
   const startedAt = new Date();
@@ -32,50 +50,70 @@ async function run(io: TaskIO): Promise<void> {
   if (!token) return io.result('Failed', io.loc('NoToken'));
   io.secret(token);
 
+  // The agent sends SIGINT (then SIGTERM) when the run is cancelled or times out: start nothing
+  // new, give what was sent a moment to answer, and write the report either way.
+  const abort = new AbortController();
+  const clock = abortableClock(abort.signal);
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
   const client = new ServiceClient({
     collectionUrl: organization,
     projectId: project.id ?? project.name!,
     token,
     clock,
+    maxInFlight: opts.concurrency,
+    signal: abort.signal,
     proxy: io.proxy(organization),
     cert: io.cert(),
     debug: (m) => io.debug(m),
   });
 
-  let endpoints;
+  let ctx: RunContext = { organization, project: { id: project.id ?? '', name: project.name ?? project.id ?? '' } };
+  let conversion: ConversionRun | undefined;
+  let failure: Message | undefined;
   try {
-    endpoints = await client.list();
+    let listing: { endpoints: Endpoint[]; malformed: number };
+    try {
+      listing = await client.list();
+    } catch (err) {
+      const f = toServiceError(err);
+      const key = isTokenProblem(f) ? 'ListTokenRejected' : f.status === 403 ? 'ListForbidden' : 'ListFailed';
+      failure = msg(key, ctx.project.name, f.message);
+      return;
+    }
+    const { endpoints, malformed } = listing;
+    if (malformed > 0) io.warning(io.loc('ListingMalformed', malformed));
+    if (!ctx.project.id) ctx = { ...ctx, project: { ...ctx.project, id: projectIdByName(endpoints, ctx.project.name) ?? '' } };
+
+    const selection = makeSelection(opts.connections, opts.excludeConnections);
+    const classified = classify(endpoints, opts, ctx, selection);
+    for (const pattern of selection.unmatched(classified.map((c) => c.endpoint))) io.warning(io.loc('PatternMatchedNothing', pattern));
+    const toChange = classified.filter((c) => c.decision.kind === 'change').length;
+    io.info(io.loc(`Plan_${opts.action}${opts.dryRun && opts.action !== 'report' ? '_dryRun' : ''}`, ctx.project.name, classified.length, toChange));
+
+    const preview = opts.dryRun && opts.action !== 'report' && toChange > 0 ? await previewPermissions(io, client) : undefined;
+    const started = startConversions(classified, opts, ctx, client, clock, preview);
+    conversion = started;
+    const cancelled = new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve()));
+    await Promise.race([
+      started.done,
+      cancelled.then(() => {
+        started.stop();
+        return Promise.race([started.done, new Promise((r) => setTimeout(r, CANCEL_GRACE_MS))]);
+      }),
+    ]);
   } catch (err) {
-    const f = toServiceError(err);
-    const key = isTokenProblem(f) ? 'ListTokenRejected' : f.status === 403 ? 'ListForbidden' : 'ListFailed';
-    return io.result('Failed', io.loc(key, project.name ?? project.id ?? '', f.message));
-  }
-
-  const ctx: RunContext = {
-    organization,
-    project: { id: project.id ?? projectIdByName(endpoints, project.name!) ?? '', name: project.name ?? project.id ?? '' },
-  };
-  const selection = makeSelection(opts.connections, opts.excludeConnections);
-  const classified = classify(endpoints, opts, ctx, selection);
-  for (const pattern of selection.unmatched(classified.map((c) => c.endpoint))) io.warning(io.loc('PatternMatchedNothing', pattern));
-
-  const toChange = classified.filter((c) => c.decision.kind === 'change').length;
-  io.info(io.loc(`Plan_${opts.action}${opts.dryRun && opts.action !== 'report' ? '_dryRun' : ''}`, ctx.project.name, classified.length, toChange));
-
-  const preview = opts.dryRun && opts.action !== 'report' && toChange > 0 ? await previewPermissions(io, client) : undefined;
-  const conversion = startConversions(classified, opts, ctx, client, clock, preview);
-  const finish = (): void => finishRun(io, opts, ctx, startedAt, conversion.results, parsed.reportPath);
-  const onSignal = (): void => conversion.stop();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    await conversion.done;
+    failure = msg('Unexpected', err instanceof Error ? err.message : String(err));
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
     // Written whatever happened above, so the record of what was changed is never lost.
-    finish();
+    finishRun(io, opts, ctx, startedAt, conversion?.results ?? [], parsed.reportPath, { failure, cancelled: abort.signal.aborted });
   }
+  // Requests still open after a cancellation must not keep the process alive.
+  if (abort.signal.aborted) setImmediate(() => process.exit());
 }
 
 /**
@@ -102,11 +140,25 @@ function projectIdByName(endpoints: Endpoint[], name: string): string | undefine
   return undefined;
 }
 
-function finishRun(io: TaskIO, opts: Options, ctx: RunContext, startedAt: Date, results: ConnectionResult[], reportPathInput?: string): void {
-  const report = buildReport({ action: opts.action, dryRun: opts.dryRun, ctx, startedAt, finishedAt: new Date() }, results, io.loc);
+function finishRun(
+  io: TaskIO,
+  opts: Options,
+  ctx: RunContext,
+  startedAt: Date,
+  results: ConnectionResult[],
+  reportPathInput: string | undefined,
+  end: { failure?: Message; cancelled: boolean },
+): void {
+  const report = buildReport({ action: opts.action, dryRun: opts.dryRun, ctx, startedAt, finishedAt: new Date(), ...end }, results, io.loc);
   for (const line of logLines(report, io.loc, opts.failOnFindings)) io[line.level](line.text);
   const reportPath = reportPathInput ? path.resolve(reportPathInput) : path.join(io.tempDir(), 'ConvertToWif-report.json');
-  io.writeFile(reportPath, JSON.stringify(report, null, 2) + '\n');
+  let notWritten: string | undefined;
+  try {
+    io.writeFile(reportPath, JSON.stringify(report, null, 2) + '\n');
+    io.info(io.loc('ReportWritten', reportPath));
+  } catch (err) {
+    notWritten = io.loc('ReportNotWritten', reportPath, err instanceof Error ? err.message : String(err));
+  }
   io.uploadSummary(renderSummary(report, io.loc));
   const t = report.totals;
   io.output('convertedCount', t.converted);
@@ -116,9 +168,10 @@ function finishRun(io: TaskIO, opts: Options, ctx: RunContext, startedAt: Date, 
   io.output('pendingCount', t.pending);
   io.output('plannedCount', t.planned);
   io.output('reportPath', reportPath);
-  io.info(io.loc('ReportWritten', reportPath));
   const result = decideResult(report, opts.failOnFindings);
-  io.result(result.kind, io.render(result.message));
+  // Without the report file the record of what changed would live only in this log: fail loudly.
+  if (notWritten) io.result('Failed', notWritten);
+  else io.result(result.kind, io.render(result.message));
 }
 
 const io = new TaskIO(__dirname);

@@ -93,8 +93,11 @@ describe('L0 (MockTestRunner)', function () {
   });
 
   it('fails with a token message when the listing is refused with 401', async () => {
-    const { tr } = await runScenario({ listError: { status: 401, message: 'Unauthorized' } });
+    const { tr, temp } = await runScenario({ listError: { status: 401, message: 'Unauthorized' } });
     assert.equal(tr.failed, true);
-    assert.ok(tr.errorIssues.some((m) => m.startsWith('loc_mock_ListTokenRejected Payments')), tr.errorIssues.join('\n'));
+    assert.ok(tr.errorIssues.some((m) => m.includes('loc_mock_ListTokenRejected Payments')), tr.errorIssues.join('\n'));
+    const report = JSON.parse(fs.readFileSync(path.join(temp, 'ConvertToWif-report.json'), 'utf8'));
+    assert.match(report.error, /ListTokenRejected/, 'the report is written even when the listing fails');
+    assert.deepEqual(report.connections, []);
   });
 });

@@ -24,9 +24,9 @@ class FakeServiceClient {
   constructor(o: { token: string; projectId: string }) {
     console.log(`FAKE_CLIENT project=${o.projectId} tokenMatches=${o.token === s.expectToken}`);
   }
-  async list(): Promise<Endpoint[]> {
+  async list(): Promise<{ endpoints: Endpoint[]; malformed: number }> {
     if (s.listError) throw new ServiceError(s.listError);
-    return s.endpoints ?? [];
+    return { endpoints: s.endpoints ?? [], malformed: 0 };
   }
   async get(id: string): Promise<Endpoint | null> {
     return (s.endpoints ?? []).find((e) => e.id === id) ?? null;

@@ -7,13 +7,19 @@ import { ServiceEndpointActionFilter } from 'azure-devops-node-api/interfaces/Se
 import { IProxyConfiguration, IRequestOptions, ICertConfiguration } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
 import { Clock, ConversionBody, EndpointPort } from '../core/conversion';
 import { ServiceError, isTransient } from '../core/failures';
+import { Pacer, RateLimitSignal } from './pacer';
 import { Endpoint } from '../core/model';
+import { normalizeEndpoint, normalizeListing } from '../core/normalize';
 
 export interface ServiceClientOptions {
   collectionUrl: string;
   projectId: string;
   token: string;
   clock: Clock;
+  /** Requests in flight at most (the task's concurrency); fewer while the service throttles. */
+  maxInFlight: number;
+  /** Aborted when the run is cancelled: no retry starts after that. */
+  signal?: AbortSignal;
   proxy?: IProxyConfiguration;
   cert?: ICertConfiguration;
   debug?: (message: string) => void;
@@ -21,14 +27,26 @@ export interface ServiceClientOptions {
 
 const MAX_429_TRIES = 6;
 const MAX_TRANSIENT_RETRIES = 3;
+/** One wait never exceeds this, whatever Retry-After says (the service delays up to ~30 s, reference §9). */
 const MAX_SINGLE_WAIT_MS = 30_000;
+
+/** What node-api copies from the X-RateLimit-* and Retry-After headers (reference §9, conventions §5). */
+interface RateLimit {
+  retryAfter?: number;
+  delay?: number;
+  remaining?: number;
+  limit?: number;
+}
 
 interface NodeApiError extends Error {
   statusCode?: number;
   result?: { message?: string; typeKey?: string } | null;
-  rateLimit?: { retryAfter?: number; delay?: number };
+  rateLimit?: RateLimit;
   code?: string;
 }
+
+const signalOf = (rl: RateLimit | undefined): RateLimitSignal | undefined =>
+  rl ? { delaySeconds: rl.retryAfter ?? rl.delay, remaining: rl.remaining, limit: rl.limit } : undefined;
 
 /** Normalises what node-api / typed-rest-client throw into a ServiceError without secrets. */
 export function toServiceError(err: unknown): ServiceError {
@@ -48,8 +66,10 @@ export function toServiceError(err: unknown): ServiceError {
 
 export class ServiceClient implements EndpointPort {
   private readonly api: ServiceEndpointApi;
+  private readonly pacer: Pacer;
 
   constructor(private readonly o: ServiceClientOptions) {
+    this.pacer = new Pacer(o.maxInFlight, o.clock, (limit) => o.debug?.(`service throttling: at most ${limit} request(s) in flight now`));
     const base = o.collectionUrl.endsWith('/') ? o.collectionUrl : `${o.collectionUrl}/`;
     const requestOptions: IRequestOptions = { allowRetries: false, socketTimeout: 60_000 };
     if (o.proxy) requestOptions.proxy = o.proxy;
@@ -60,7 +80,7 @@ export class ServiceClient implements EndpointPort {
   }
 
   /** Every azurerm connection of the project, failed ones included; never filtered by actionFilter. */
-  async list(): Promise<Endpoint[]> {
+  async list(): Promise<{ endpoints: Endpoint[]; malformed: number }> {
     const value = await this.retry('list connections', true, () =>
       this.api.getServiceEndpoints(this.o.projectId, 'azurerm', undefined, undefined, undefined, true),
     );
@@ -69,7 +89,7 @@ export class ServiceClient implements EndpointPort {
     if (!Array.isArray(value)) {
       throw new ServiceError({ status: undefined, message: 'The listing came back empty or not as JSON (a sign-in page or an unknown project).', signInPage: true });
     }
-    return value as unknown as Endpoint[];
+    return normalizeListing(value);
   }
 
   /** Ids (lower-case) of the azurerm connections this identity administers: actionFilter=manage (2). Used only to preview a dry run. */
@@ -84,7 +104,10 @@ export class ServiceClient implements EndpointPort {
   get(id: string): Promise<Endpoint | null> {
     return this.retry(`read connection ${id}`, true, async () => {
       const e = await this.api.getServiceEndpointDetails(this.o.projectId, id);
-      return (e ?? null) as unknown as Endpoint | null;
+      if (e === null || e === undefined) return null;
+      const endpoint = normalizeEndpoint(e, id);
+      if (!endpoint) throw new ServiceError({ message: `The answer for connection ${id} was not a service connection.` });
+      return endpoint;
     });
   }
 
@@ -94,8 +117,9 @@ export class ServiceClient implements EndpointPort {
     return this.retry(`convert connection ${id}`, false, async () => {
       const e = await this.api.updateServiceEndpoint(body as never, id, 'ConvertAuthenticationScheme');
       // node-api resolves null for a 404 (unknown id) and for a 2xx body that is not JSON.
-      if (!e || typeof e !== 'object') throw new ServiceError({ status: 404, message: 'No service connection found with this id (or the answer was not JSON).' });
-      return e as unknown as Endpoint;
+      const endpoint = e ? normalizeEndpoint(e, id) : undefined;
+      if (!endpoint) throw new ServiceError({ status: 404, message: 'No service connection found with this id (or the answer was not JSON).' });
+      return endpoint;
     });
   }
 
@@ -114,11 +138,15 @@ export class ServiceClient implements EndpointPort {
     let throttled = 0;
     let transient = 0;
     for (;;) {
+      if (this.o.signal?.aborted) throw new ServiceError({ message: 'The run was cancelled before this request was sent.', cancelled: true });
       try {
-        return await op();
+        const value = await this.pacer.run(op);
+        this.pacer.observe(signalOf((value as { rateLimit?: RateLimit } | null)?.rateLimit), false);
+        return value;
       } catch (raw) {
         const err = toServiceError(raw);
         const rl = (raw as NodeApiError)?.rateLimit;
+        this.pacer.observe(signalOf(rl), err.status === 429);
         let waitMs: number | undefined;
         if (err.status === 429 && ++throttled < MAX_429_TRIES) {
           // Azure DevOps says how long to back off (reference §9); node-api never retries 429.

@@ -118,7 +118,7 @@ export class TaskIO {
     tl.uploadSummary(file);
   }
 
-  result(kind: 'Succeeded' | 'SucceededWithIssues' | 'Failed', message: string): void {
+  result(kind: 'Succeeded' | 'SucceededWithIssues' | 'Failed' | 'Cancelled', message: string): void {
     tl.setResult(tl.TaskResult[kind], this.redact(message));
   }
 }

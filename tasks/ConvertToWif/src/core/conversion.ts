@@ -119,7 +119,12 @@ export function initialResults(classified: Classified[], opts: Options, ctx: Run
   });
 }
 
-type Step = { done: ConnectionResult } | { waiting: Endpoint } | { failedInBackground: string };
+type Step =
+  | { done: ConnectionResult }
+  | { waiting: Endpoint }
+  | { failedInBackground: string }
+  /** Cancelled: `applied` when an earlier attempt may have reached the service. */
+  | { interrupted: { applied: boolean } };
 
 export interface ConversionRun {
   /** One entry per classified connection, updated in place as conversions progress. */
@@ -185,7 +190,10 @@ export function startConversions(classified: Classified[], opts: Options, ctx: R
   const settle = async (e: Endpoint, step: Step): Promise<boolean> => {
     if ('done' in step) put(e, step.done);
     else if ('failedInBackground' in step) put(e, await failed(e, { status: 400, message: step.failedInBackground }, true));
-    else return false;
+    else if ('interrupted' in step) {
+      if (step.interrupted.applied) pending(e, msg('PendingInFlight'));
+      else put(e, { ...baseResult(e), outcome: 'skipped', reason: msg('SkipNotAttempted') });
+    } else return false;
     return true;
   };
 
@@ -196,6 +204,7 @@ export function startConversions(classified: Classified[], opts: Options, ctx: R
         return interpret(e, await port.convert(e.id, body));
       } catch (err) {
         const f = toFailure(err);
+        if (f.cancelled) return { interrupted: { applied: attempt > 1 } };
         if (!isTransient(f) || attempt >= PUT_ATTEMPTS) return { done: await failed(e, f) };
         // The PUT may have been applied even though its answer was lost: look before resending,
         // so a conversion is never sent twice blind.
@@ -223,6 +232,7 @@ export function startConversions(classified: Classified[], opts: Options, ctx: R
     let interval = POLL_FIRST_MS;
     while (waiting.size > 0 && clock.now() < deadline && !stopped) {
       await clock.sleep(Math.min(interval, deadline - clock.now()));
+      if (stopped) break;
       interval = Math.min(interval * 2, POLL_MAX_MS);
       await Promise.all(
         [...waiting.values()].map((e) =>
@@ -232,7 +242,7 @@ export function startConversions(classified: Classified[], opts: Options, ctx: R
               current = await port.get(e.id);
             } catch (err) {
               const f = toFailure(err);
-              if (isTransient(f)) return; // try again next round
+              if (isTransient(f) || f.cancelled) return; // try again next round (or stay pending)
               put(e, await failed(e, f));
               waiting.delete(e.id);
               return;
@@ -247,7 +257,7 @@ export function startConversions(classified: Classified[], opts: Options, ctx: R
         ),
       );
     }
-    for (const e of waiting.values()) pending(e, msg('PendingTimeout', opts.waitTimeoutSeconds));
+    for (const e of waiting.values()) pending(e, stopped ? msg('PendingCancelled') : msg('PendingTimeout', opts.waitTimeoutSeconds));
   };
 
   const toConvert = changesNothing(opts) ? [] : classified.filter((c) => c.decision.kind === 'change').map((c) => c.endpoint);

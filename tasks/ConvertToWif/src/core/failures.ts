@@ -13,24 +13,28 @@ export interface ServiceFailure {
   typeKey?: string;
   /** The answer was an HTML sign-in page or not JSON (bad token on some routes, reference §8). */
   signInPage?: boolean;
+  /** Not sent: the run was cancelled. */
+  cancelled?: boolean;
 }
 
 export class ServiceError extends Error implements ServiceFailure {
   status?: number;
   typeKey?: string;
   signInPage?: boolean;
+  cancelled?: boolean;
   constructor(f: ServiceFailure) {
     super(f.message);
     this.name = 'ServiceError';
     this.status = f.status;
     this.typeKey = f.typeKey;
     this.signInPage = f.signInPage;
+    this.cancelled = f.cancelled;
   }
 }
 
 export const isTokenProblem = (f: ServiceFailure): boolean => f.status === 401 || f.signInPage === true;
 export const isTransient = (f: ServiceFailure): boolean =>
-  !f.signInPage && (f.status === undefined || f.status === 429 || (f.status >= 500 && !isAadSilentFailure(f)));
+  !f.signInPage && !f.cancelled && (f.status === undefined || f.status === 429 || (f.status >= 500 && !isAadSilentFailure(f)));
 
 /** Azure DevOps could not get a Microsoft Entra token for the caller (reference §8, §11 question 1). */
 export function isAadSilentFailure(f: Pick<ServiceFailure, 'message' | 'typeKey'>): boolean {

@@ -58,6 +58,13 @@ export function parseInputs(raw: RawInputs): ParsedInputs {
     failOnFindings: bool('failOnFindings', false),
   };
 
+  for (const name of ['connections', 'excludeConnections'] as const) {
+    for (const entry of options[name]) {
+      // Entries are names, ids or * / ? wildcards; a control character or an over-long entry is a paste error.
+      if (/[\u0000-\u001f\u007f]/.test(entry) || entry.length > 400) errors.push(msg('InputBadPattern', name, JSON.stringify(entry).slice(0, 80)));
+    }
+  }
+
   let accessToken: string | undefined;
   if (raw.accessToken !== undefined && raw.accessToken !== '') {
     // Never echo the value: it is a secret.

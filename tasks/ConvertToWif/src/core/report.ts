@@ -43,6 +43,10 @@ export interface Report {
   connections: ReportEntry[];
   totals: Totals;
   audit: Audit;
+  /** Set when the run stopped early: the service could not be read, or an unexpected error. */
+  error?: string;
+  /** Set when the run was cancelled: connections in flight are `pending`, the rest not attempted. */
+  cancelled?: boolean;
 }
 
 /** Microsoft retires the Azure DevOps issuer for public-cloud single-tenant apps and managed identities (reference §6). */
@@ -79,7 +83,7 @@ export function auditOf(entries: ReportEntry[]): Audit {
 export const render = (loc: Localize, m: Message | undefined): string | undefined => (m ? loc(m.key, ...m.args) : undefined);
 
 export function buildReport(
-  run: { action: Action; dryRun: boolean; ctx: RunContext; startedAt: Date; finishedAt: Date },
+  run: { action: Action; dryRun: boolean; ctx: RunContext; startedAt: Date; finishedAt: Date; failure?: Message; cancelled?: boolean },
   results: ConnectionResult[],
   loc: Localize,
 ): Report {
@@ -102,10 +106,12 @@ export function buildReport(
     connections,
     totals: totalsOf(results),
     audit: auditOf(connections),
+    ...(run.failure ? { error: render(loc, run.failure) } : {}),
+    ...(run.cancelled ? { cancelled: true } : {}),
   };
 }
 
-export type ResultKind = 'Succeeded' | 'SucceededWithIssues' | 'Failed';
+export type ResultKind = 'Succeeded' | 'SucceededWithIssues' | 'Failed' | 'Cancelled';
 
 /**
  * Failed when any connection failed (or, for a report with failOnFindings, while any connection
@@ -115,6 +121,8 @@ export type ResultKind = 'Succeeded' | 'SucceededWithIssues' | 'Failed';
 export function decideResult(report: Report, failOnFindings = false): { kind: ResultKind; message: Message } {
   const t = report.totals;
   const a = report.audit;
+  if (report.error) return { kind: 'Failed', message: msg('ResultError', report.error) };
+  if (report.cancelled) return { kind: 'Cancelled', message: msg('ResultCancelled', t.converted + t.reverted, t.pending) };
   if (report.action === 'report') {
     if (failOnFindings && a.onSecrets > 0) return { kind: 'Failed', message: msg('ResultFindings', a.onSecrets) };
     return { kind: 'Succeeded', message: msg('ResultReport', a.onSecrets, a.federatedRetiringIssuer, a.federatedEntraIssuer) };
@@ -180,7 +188,10 @@ export function renderSummary(report: Report, loc: Localize): string {
   const out: string[] = [];
   const title = loc(`ActionLabel_${report.action}`) + (report.dryRun && report.action !== 'report' ? loc('DryRunSuffix') : '');
   out.push(`### ${cell(loc('SummaryTitle', title, report.project.name))}`);
+  if (report.error) out.push('', `**${cell(report.error)}**`);
+  if (report.cancelled) out.push('', `**${loc('SummaryCancelled')}**`);
   if (report.connections.length === 0) {
+    if (report.error) return out.join('\n') + '\n';
     out.push('', loc('SummaryNoConnections', report.project.name));
     return out.join('\n') + '\n';
   }

@@ -1,0 +1,66 @@
+// Turns what the service returned into Endpoint objects the rest of the core can trust: keys
+// matched case-insensitively (the casing varies, reference §2), booleans that arrive as strings,
+// and entries without an id counted rather than crashing the run.
+
+import { Endpoint, ProjectReference } from './model';
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The value of `key` in `obj`, whatever its casing. */
+function pick(obj: Json, key: string): unknown {
+  if (key in obj) return obj[key];
+  const k = Object.keys(obj).find((x) => x.toLowerCase() === key.toLowerCase());
+  return k === undefined ? undefined : obj[k];
+}
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);
+const bool = (v: unknown): boolean | undefined => (typeof v === 'boolean' ? v : v === 'true' || v === 'True' ? true : v === 'false' || v === 'False' ? false : undefined);
+const stringMap = (v: unknown): Record<string, string | null> | null => {
+  if (!isObject(v)) return null;
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, x === null || x === undefined ? null : typeof x === 'object' ? JSON.stringify(x) : String(x)]));
+};
+
+/** One endpoint, or undefined when it has no usable id. `fallbackId` is used for answers about a known connection. */
+export function normalizeEndpoint(raw: unknown, fallbackId?: string): Endpoint | undefined {
+  if (!isObject(raw)) return undefined;
+  const id = str(pick(raw, 'id')) || fallbackId;
+  if (!id) return undefined;
+  const auth = pick(raw, 'authorization');
+  const status = pick(raw, 'operationStatus');
+  const refs = pick(raw, 'serviceEndpointProjectReferences');
+  return {
+    id,
+    name: str(pick(raw, 'name')) ?? id,
+    // The listing asks for type=azurerm; an entry that does not say otherwise is one.
+    type: str(pick(raw, 'type')) ?? 'azurerm',
+    url: str(pick(raw, 'url')),
+    owner: str(pick(raw, 'owner')),
+    isShared: bool(pick(raw, 'isShared')),
+    isReady: bool(pick(raw, 'isReady')),
+    operationStatus: isObject(status) ? { state: str(pick(status, 'state')), statusMessage: str(pick(status, 'statusMessage')) } : null,
+    authorization: isObject(auth) ? { scheme: str(pick(auth, 'scheme')), parameters: stringMap(pick(auth, 'parameters')) } : null,
+    data: stringMap(pick(raw, 'data')),
+    serviceEndpointProjectReferences: Array.isArray(refs)
+      ? refs.filter(isObject).map((r): ProjectReference => {
+          const p = pick(r, 'projectReference');
+          return {
+            projectReference: isObject(p) ? { id: str(pick(p, 'id')), name: str(pick(p, 'name')) } : null,
+            name: str(pick(r, 'name')),
+            description: str(pick(r, 'description')),
+          };
+        })
+      : null,
+  };
+}
+
+/** A listing: every usable endpoint, and how many entries had to be left out (reported, never silent). */
+export function normalizeListing(raw: unknown[]): { endpoints: Endpoint[]; malformed: number } {
+  const endpoints: Endpoint[] = [];
+  let malformed = 0;
+  for (const item of raw) {
+    const e = normalizeEndpoint(item);
+    if (e) endpoints.push(e);
+    else malformed++;
+  }
+  return { endpoints, malformed };
+}
