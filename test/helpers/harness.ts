@@ -5,7 +5,7 @@ import * as path from 'path';
 import { Emulator, Seed, startEmulator } from '../emulator/server';
 import { PROJECT } from './endpoints';
 import { repoRoot } from './localize';
-import { TaskRun, runTask } from './runTask';
+import { RunTaskOptions, TaskRun, runTask } from './runTask';
 import { JOB_TOKEN, SeedEndpoint, seed } from './seed';
 
 export const ENTRY = path.join(repoRoot, 'build', 'tasks', 'ConvertToWif', 'index.js');
@@ -22,6 +22,8 @@ export interface ReportJson {
   }>;
   totals: Record<string, number>;
   audit: Record<string, number>;
+  error?: string;
+  cancelled?: boolean;
 }
 
 export class Harness {
@@ -35,7 +37,7 @@ export class Harness {
   }
 
   /** Runs the task once on the current emulator; requests are those sent by this run only. */
-  async run(inputs: Record<string, string> = {}, o: { token?: string | null; entry?: string } = {}) {
+  async run(inputs: Record<string, string> = {}, o: { token?: string | null; entry?: string; signalAfterMs?: RunTaskOptions['signalAfterMs'] } = {}) {
     const emu = this.emu!;
     const first = emu.requests.length;
     const run = await runTask({
@@ -45,6 +47,7 @@ export class Harness {
       projectId: PROJECT.id,
       projectName: PROJECT.name,
       jobToken: o.token === undefined ? JOB_TOKEN : o.token,
+      signalAfterMs: o.signalAfterMs,
     });
     this.runs.push(run);
     const report = run.report as ReportJson;

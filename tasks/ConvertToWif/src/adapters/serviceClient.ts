@@ -116,9 +116,10 @@ export class ServiceClient implements EndpointPort {
     // looks at the connection before it sends again.
     return this.retry(`convert connection ${id}`, false, async () => {
       const e = await this.api.updateServiceEndpoint(body as never, id, 'ConvertAuthenticationScheme');
-      // node-api resolves null for a 404 (unknown id) and for a 2xx body that is not JSON.
+      // node-api resolves null both for a 404 and for a 2xx body that is not JSON, so whether the
+      // PUT was applied is unknown: no status, and the core reads the connection before resending.
       const endpoint = e ? normalizeEndpoint(e, id) : undefined;
-      if (!endpoint) throw new ServiceError({ status: 404, message: 'No service connection found with this id (or the answer was not JSON).' });
+      if (!endpoint) throw new ServiceError({ message: 'The service answered the conversion without a usable body (not JSON, or the connection was not found).' });
       return endpoint;
     });
   }

@@ -1,0 +1,32 @@
+import * as assert from 'node:assert/strict';
+import { normalizeEndpoint, normalizeListing } from '../../tasks/ConvertToWif/src/core/normalize';
+
+describe('normalize (service answers)', () => {
+  it('matches keys case-insensitively and reads string booleans', () => {
+    const e = normalizeEndpoint({
+      ID: 'x1', Name: 'conn', TYPE: 'azurerm', IsShared: 'false', isready: 'False',
+      OperationStatus: { State: 'Failed', StatusMessage: 'boom' },
+      AUTHORIZATION: { SCHEME: 'ServicePrincipal', Parameters: { TenantId: 't', serviceprincipalkey: null } },
+      Data: { creationMode: 'Automatic', nested: { a: 1 } },
+      serviceEndpointProjectReferences: [{ ProjectReference: { ID: 'p1', Name: 'Payments' }, Name: 'conn' }, 'junk'],
+    })!;
+    assert.deepEqual(e, {
+      id: 'x1', name: 'conn', type: 'azurerm', url: undefined, owner: undefined, isShared: false, isReady: false,
+      operationStatus: { state: 'Failed', statusMessage: 'boom' },
+      authorization: { scheme: 'ServicePrincipal', parameters: { TenantId: 't', serviceprincipalkey: null } },
+      data: { creationMode: 'Automatic', nested: '{"a":1}' },
+      serviceEndpointProjectReferences: [{ projectReference: { id: 'p1', name: 'Payments' }, name: 'conn', description: undefined }],
+    });
+  });
+
+  it('counts entries it cannot use instead of failing', () => {
+    const r = normalizeListing([{ id: 'a' }, { name: 'no id' }, null, 42, 'x', []]);
+    assert.deepEqual(r.endpoints.map((e) => [e.id, e.name, e.type]), [['a', 'a', 'azurerm']]);
+    assert.equal(r.malformed, 5);
+  });
+
+  it('uses the known id for an answer about one connection', () => {
+    assert.equal(normalizeEndpoint({ name: 'n' }, 'known')!.id, 'known');
+    assert.equal(normalizeEndpoint('<html>', 'known'), undefined);
+  });
+});
