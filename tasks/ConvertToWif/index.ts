@@ -3,9 +3,10 @@
 import * as path from 'path';
 import { ServiceClient, toServiceError } from './src/adapters/serviceClient';
 import { TaskIO } from './src/adapters/taskio';
-import { Clock, ConversionRun, DryRunPreview, startConversions } from './src/core/conversion';
+import { Clock, ConversionRun, DryRunPreview, Findings, startConversions } from './src/core/conversion';
 import { classify } from './src/core/eligibility';
 import { isTokenProblem } from './src/core/failures';
+import { applyImpact, assessImpact, parseTaskList } from './src/core/impact';
 import { parseInputs } from './src/core/inputs';
 import { ConnectionResult, Endpoint, Message, Options, RunContext, msg } from './src/core/model';
 import { buildReport, decideResult, logLines, renderSummary } from './src/core/report';
@@ -88,13 +89,24 @@ async function run(io: TaskIO): Promise<void> {
     if (!ctx.project.id) ctx = { ...ctx, project: { ...ctx.project, id: projectIdByName(endpoints, ctx.project.name) ?? '' } };
 
     const selection = makeSelection(opts.connections, opts.excludeConnections);
-    const classified = classify(endpoints, opts, ctx, selection);
+    let classified = classify(endpoints, opts, ctx, selection);
     for (const pattern of selection.unmatched(classified.map((c) => c.endpoint))) io.warning(io.loc('PatternMatchedNothing', pattern));
-    const toChange = classified.filter((c) => c.decision.kind === 'change').length;
-    io.info(io.loc(`Plan_${opts.action}${opts.dryRun && opts.action !== 'report' ? '_dryRun' : ''}`, ctx.project.name, classified.length, toChange));
+    const changing = classified.filter((c) => c.decision.kind === 'change').map((c) => c.endpoint.id);
+    io.info(io.loc(`Plan_${opts.action}${opts.dryRun && opts.action !== 'report' ? '_dryRun' : ''}`, ctx.project.name, classified.length, changing.length));
 
-    const preview = opts.dryRun && opts.action !== 'report' && toChange > 0 ? await previewPermissions(io, client) : undefined;
-    const started = startConversions(classified, opts, ctx, client, clock, preview);
+    const findings: Findings = {};
+    if (opts.impactCheck !== 'off' && opts.action !== 'revert' && changing.length > 0) {
+      io.info(io.loc('ImpactChecking', changing.length, opts.impactDays));
+      findings.impacts = await assessImpact(changing, client, {
+        days: opts.impactDays,
+        now: new Date(),
+        concurrency: opts.concurrency,
+        userList: parseTaskList(opts.incompatibleTasks).match,
+      });
+      classified = applyImpact(classified, findings.impacts, opts.impactCheck);
+    }
+    if (opts.dryRun && opts.action !== 'report' && changing.length > 0) findings.preview = await previewPermissions(io, client);
+    const started = startConversions(classified, opts, ctx, client, clock, findings);
     conversion = started;
     const cancelled = new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve()));
     await Promise.race([

@@ -61,6 +61,9 @@ export function options(o: Partial<Options> = {}): Options {
     concurrency: 4,
     waitTimeoutSeconds: 300,
     failOnFindings: false,
+    impactCheck: 'off',
+    impactDays: 30,
+    incompatibleTasks: [],
     ...o,
   };
 }

@@ -8,6 +8,7 @@ describe('inputs', () => {
     assert.deepEqual(p.options, {
       action: 'convert', connections: [], excludeConnections: [], skipShared: true, includeManual: false,
       dryRun: false, maxConnections: 0, concurrency: 4, waitTimeoutSeconds: 300, failOnFindings: false,
+      impactCheck: 'warn', impactDays: 30, incompatibleTasks: [],
     });
     assert.equal(p.accessToken, undefined);
     assert.equal(p.reportPath, undefined);
@@ -17,11 +18,13 @@ describe('inputs', () => {
     const p = parseInputs({
       action: 'Convert', connections: 'a\nb', excludeConnections: 'c', skipShared: 'FALSE', includeManual: 'true',
       dryRun: 'True', maxConnections: '2', concurrency: '16', waitTimeoutSeconds: '0', reportPath: ' out/r.json ', accessToken: 'pat123', failOnFindings: 'true',
+      impactCheck: 'Skip', impactDays: '7', incompatibleTasks: 'MyDeploy@2, LegacyTool\n0f9a4b5c-0000-4000-8000-000000000001',
     });
     assert.deepEqual(p.errors, []);
     assert.deepEqual(p.options, {
       action: 'convert', connections: ['a', 'b'], excludeConnections: ['c'], skipShared: false, includeManual: true,
       dryRun: true, maxConnections: 2, concurrency: 16, waitTimeoutSeconds: 0, failOnFindings: true,
+      impactCheck: 'skip', impactDays: 7, incompatibleTasks: ['MyDeploy@2', 'LegacyTool', '0f9a4b5c-0000-4000-8000-000000000001'],
     });
     assert.equal(p.accessToken, 'pat123');
     assert.equal(p.reportPath, 'out/r.json');
@@ -37,6 +40,12 @@ describe('inputs', () => {
       { key: 'InputNotInteger', args: ['concurrency', '17', 1, 16] },
       { key: 'InputNotInteger', args: ['waitTimeoutSeconds', '1.5', 0, 3600] },
     ]);
+  });
+
+  it('rejects an unknown impactCheck, a malformed task entry and a pattern with control characters', () => {
+    const p = parseInputs({ impactCheck: 'loud', incompatibleTasks: 'AzureFileCopy@v5', connections: 'prod-\u0007' });
+    assert.deepEqual(p.errors.map((e) => e.key), ['InputBadChoice', 'InputBadTask', 'InputBadPattern']);
+    assert.deepEqual(p.errors[0].args, ['impactCheck', 'loud', 'warn, skip, off']);
   });
 
   it('rejects a blank or multi-word accessToken without echoing it', () => {

@@ -1,12 +1,15 @@
 // The REST adapter: azure-devops-node-api's ServiceEndpointApi with one retry policy, and every
 // failure turned into a ServiceError the core understands. It never logs a token.
 
+import { BuildApi } from 'azure-devops-node-api/BuildApi';
+import { PipelinesApi } from 'azure-devops-node-api/PipelinesApi';
 import { ServiceEndpointApi } from 'azure-devops-node-api/ServiceEndpointApi';
 import { BearerCredentialHandler } from 'azure-devops-node-api/handlers/bearertoken';
 import { ServiceEndpointActionFilter } from 'azure-devops-node-api/interfaces/ServiceEndpointInterfaces';
 import { IProxyConfiguration, IRequestOptions, ICertConfiguration } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
 import { Clock, ConversionBody, EndpointPort } from '../core/conversion';
 import { ServiceError, isTransient } from '../core/failures';
+import { ExecutionRecord, ImpactPort, TaskDefinitionInfo, TaskRef } from '../core/impact';
 import { Pacer, RateLimitSignal } from './pacer';
 import { Endpoint } from '../core/model';
 import { normalizeEndpoint, normalizeListing } from '../core/normalize';
@@ -64,19 +67,23 @@ export function toServiceError(err: unknown): ServiceError {
   return new ServiceError({ status, message: message.slice(0, 2000), typeKey: e.result?.typeKey, signInPage: noLocation || (html && (status === 203 || status === 401)) });
 }
 
-export class ServiceClient implements EndpointPort {
+export class ServiceClient implements EndpointPort, ImpactPort {
   private readonly api: ServiceEndpointApi;
   private readonly pacer: Pacer;
+  private readonly base: string;
+  private readonly handler: BearerCredentialHandler;
+  private readonly requestOptions: IRequestOptions;
 
   constructor(private readonly o: ServiceClientOptions) {
     this.pacer = new Pacer(o.maxInFlight, o.clock, (limit) => o.debug?.(`service throttling: at most ${limit} request(s) in flight now`));
-    const base = o.collectionUrl.endsWith('/') ? o.collectionUrl : `${o.collectionUrl}/`;
-    const requestOptions: IRequestOptions = { allowRetries: false, socketTimeout: 60_000 };
-    if (o.proxy) requestOptions.proxy = o.proxy;
-    if (o.cert) requestOptions.cert = o.cert;
-    // Importing ServiceEndpointApi alone keeps the bundle small; it skips WebApi, so proxy and
-    // certificates are passed here (conventions §6).
-    this.api = new ServiceEndpointApi(base, [new BearerCredentialHandler(o.token)], requestOptions);
+    this.base = o.collectionUrl.endsWith('/') ? o.collectionUrl : `${o.collectionUrl}/`;
+    this.requestOptions = { allowRetries: false, socketTimeout: 60_000 };
+    if (o.proxy) this.requestOptions.proxy = o.proxy;
+    if (o.cert) this.requestOptions.cert = o.cert;
+    this.handler = new BearerCredentialHandler(o.token);
+    // Importing the few clients used, not the package root, keeps the bundle small; that skips
+    // WebApi, so proxy and certificates are passed here (conventions §6).
+    this.api = new ServiceEndpointApi(this.base, [this.handler], this.requestOptions);
   }
 
   /** Every azurerm connection of the project, failed ones included; never filtered by actionFilter. */
@@ -122,6 +129,63 @@ export class ServiceClient implements EndpointPort {
       if (!endpoint) throw new ServiceError({ message: 'The service answered the conversion without a usable body (not JSON, or the connection was not found).' });
       return endpoint;
     });
+  }
+
+  // ---- impact check (ImpactPort) ----
+
+  async executionHistory(endpointId: string, continuationToken?: string): Promise<{ records: ExecutionRecord[]; continuationToken?: string }> {
+    const page = await this.retry(`read the execution history of ${endpointId}`, true, () =>
+      // node-api types the token as a number but sends it as given; it hands the next one back
+      // from the x-ms-continuationtoken header as `continuationToken` on the result.
+      this.api.getServiceEndpointExecutionRecords(this.o.projectId, endpointId, 100, continuationToken as unknown as number),
+    );
+    if (!Array.isArray(page)) throw new ServiceError({ message: 'The execution history came back empty or not as JSON.' });
+    const records = page.flatMap((r): ExecutionRecord[] => {
+      const d = r?.data;
+      if (!d?.definition?.id || !d.owner?.id) return [];
+      const start = d.startTime as unknown;
+      return [{
+        planType: String(d.planType ?? 'Build'),
+        definitionId: Number(d.definition.id),
+        definitionName: String(d.definition.name ?? d.definition.id),
+        runId: Number(d.owner.id),
+        startTime: start instanceof Date ? start.toISOString() : typeof start === 'string' ? start : undefined,
+      }];
+    });
+    const next = (page as { continuationToken?: unknown }).continuationToken;
+    return { records, continuationToken: next === undefined || next === null || next === '' ? undefined : String(next) };
+  }
+
+  async buildTasks(buildId: number): Promise<TaskRef[]> {
+    const timeline = await this.retry(`read the timeline of build ${buildId}`, true, () => this.builds().getBuildTimeline(this.o.projectId, buildId));
+    if (!timeline) throw new ServiceError({ status: 404, message: `Build ${buildId} has no timeline (deleted or retained no longer).` });
+    return (timeline.records ?? [])
+      .filter((r) => r?.task?.id && r.task.name)
+      .map((r) => ({ id: r.task!.id!, name: r.task!.name!, version: r.task!.version ?? '0' }));
+  }
+
+  async pipelineYaml(pipelineId: number): Promise<string> {
+    const run = await this.retry(`preview pipeline ${pipelineId}`, true, () => this.pipelines().preview({ previewRun: true }, this.o.projectId, pipelineId));
+    if (!run || typeof run.finalYaml !== 'string') throw new ServiceError({ status: 404, message: `Pipeline ${pipelineId} has no YAML to preview.` });
+    return run.finalYaml;
+  }
+
+  /** GET _apis/distributedtask/tasks: a plain REST call keeps the large TaskAgent client out of the bundle. */
+  async taskDefinitions(): Promise<TaskDefinitionInfo[]> {
+    const url = `${this.api.baseUrl.replace(/\/?$/, '/')}_apis/distributedtask/tasks`;
+    const res = await this.retry('read the task catalogue', true, () =>
+      this.api.rest.get<{ value?: Array<{ id?: string; name?: string; author?: string }> }>(url, { acceptHeader: 'application/json;api-version=7.1' }),
+    );
+    return (res.result?.value ?? []).filter((d) => d.id && d.name).map((d) => ({ id: d.id!, name: d.name!, author: d.author }));
+  }
+
+  private buildApi?: BuildApi;
+  private pipelinesApi?: PipelinesApi;
+  private builds(): BuildApi {
+    return (this.buildApi ??= new BuildApi(this.base, [this.handler], this.requestOptions));
+  }
+  private pipelines(): PipelinesApi {
+    return (this.pipelinesApi ??= new PipelinesApi(this.base, [this.handler], this.requestOptions));
   }
 
   /** The display name of the identity behind the token, to name it in permission instructions. */

@@ -11,6 +11,7 @@ import { Localize, Message } from '../core/model';
 const INPUT_NAMES: Array<keyof RawInputs> = [
   'action', 'connections', 'excludeConnections', 'skipShared', 'includeManual', 'dryRun',
   'maxConnections', 'concurrency', 'waitTimeoutSeconds', 'reportPath', 'accessToken', 'failOnFindings',
+  'impactCheck', 'impactDays', 'incompatibleTasks',
 ];
 
 export class TaskIO {

@@ -8,6 +8,7 @@
 import pLimit from 'p-limit';
 import { Classified, creationModeOf, getCI, isSharedEndpoint, projectRefs, schemeOf } from './eligibility';
 import { ServiceError, ServiceFailure, explainBackgroundFailure, explainFailure, isAadSilentFailure, isTransient } from './failures';
+import type { Impact } from './impact';
 import { ConnectionResult, Endpoint, IssuerKind, Options, RunContext, Scheme, changesNothing, msg } from './model';
 
 /** What the core needs from the REST adapter. Both calls throw ServiceError on failure. */
@@ -104,10 +105,18 @@ export interface DryRunPreview {
   identity?: string;
 }
 
+/** What was learnt before anything is sent: the dry-run permission preview and the impact check. */
+export interface Findings {
+  preview?: DryRunPreview;
+  impacts?: Map<string, Impact>;
+}
+
 /** The outcome of every connection before anything is sent: skips, federated, planned, and the ones to convert. */
-export function initialResults(classified: Classified[], opts: Options, ctx: RunContext, preview?: DryRunPreview): ConnectionResult[] {
+export function initialResults(classified: Classified[], opts: Options, ctx: RunContext, findings: Findings = {}): ConnectionResult[] {
+  const { preview, impacts } = findings;
   return classified.map(({ endpoint: e, decision }) => {
-    const r = baseResult(e);
+    const impact = impacts?.get(e.id);
+    const r = impact ? { ...baseResult(e), impact } : baseResult(e);
     if (decision.kind === 'federated') return { ...r, outcome: 'federated', ...federationFields(e) };
     if (decision.kind === 'skip') return { ...r, outcome: 'skipped', reason: decision.reason };
     if (changesNothing(opts)) {
@@ -140,16 +149,18 @@ const POLL_MAX_MS = 15000;
 const PUT_ATTEMPTS = 3;
 
 /** Starts the action's change for every connection classified `change` (nothing is sent on a dry run or a report). */
-export function startConversions(classified: Classified[], opts: Options, ctx: RunContext, port: EndpointPort, clock: Clock, preview?: DryRunPreview): ConversionRun {
-  const results = initialResults(classified, opts, ctx, preview);
+export function startConversions(classified: Classified[], opts: Options, ctx: RunContext, port: EndpointPort, clock: Clock, findings: Findings = {}): ConversionRun {
+  const results = initialResults(classified, opts, ctx, findings);
   let stopped = false;
   const limit = pLimit(opts.concurrency);
   const indexOf = new Map(classified.map((c, i) => [c.endpoint.id, i]));
   const target = opts.action === 'revert' ? Scheme.ServicePrincipal : Scheme.WorkloadIdentityFederation;
   const doneOutcome = opts.action === 'revert' ? 'reverted' : 'converted';
-  /** Records a final result, replacing what was there. */
+  /** Records a final result, replacing what was there (the impact found before the change stays). */
   const put = (e: Endpoint, r: ConnectionResult) => {
-    results[indexOf.get(e.id)!] = r;
+    const i = indexOf.get(e.id)!;
+    const impact = results[i].impact;
+    results[i] = impact ? { ...r, impact } : r;
   };
   /** Marks a connection as in flight / still converting. */
   const pending = (e: Endpoint, reason: ConnectionResult['reason']) => {

@@ -2,15 +2,18 @@
 // what is allowed) before anything is sent to the service.
 
 import { Action, Message, Options, msg } from './model';
+import { parseTaskList } from './impact';
 import { splitList } from './selection';
 
 export type RawInputs = Partial<Record<
   'action' | 'connections' | 'excludeConnections' | 'skipShared' | 'includeManual' | 'dryRun' |
-  'maxConnections' | 'concurrency' | 'waitTimeoutSeconds' | 'reportPath' | 'accessToken' | 'failOnFindings',
+  'maxConnections' | 'concurrency' | 'waitTimeoutSeconds' | 'reportPath' | 'accessToken' | 'failOnFindings' |
+  'impactCheck' | 'impactDays' | 'incompatibleTasks',
   string
 >>;
 
 export const ACTIONS: Action[] = ['convert', 'revert', 'report'];
+export const IMPACT_MODES: Array<Options['impactCheck']> = ['warn', 'skip', 'off'];
 
 export interface ParsedInputs {
   options?: Options;
@@ -45,6 +48,12 @@ export function parseInputs(raw: RawInputs): ParsedInputs {
   const action = ACTIONS.find((a) => a === actionRaw.toLowerCase());
   if (!action) errors.push(msg('InputBadAction', actionRaw, ACTIONS.join(', ')));
 
+  const impactRaw = (raw.impactCheck ?? '').trim().toLowerCase() || 'warn';
+  const impactCheck = IMPACT_MODES.find((m) => m === impactRaw);
+  if (!impactCheck) errors.push(msg('InputBadChoice', 'impactCheck', raw.impactCheck ?? '', IMPACT_MODES.join(', ')));
+  const incompatibleTasks = splitList(raw.incompatibleTasks);
+  for (const bad of parseTaskList(incompatibleTasks).invalid) errors.push(msg('InputBadTask', bad));
+
   const options: Options = {
     action: action ?? 'convert',
     connections: splitList(raw.connections),
@@ -56,6 +65,9 @@ export function parseInputs(raw: RawInputs): ParsedInputs {
     concurrency: int('concurrency', 4, 1, 16),
     waitTimeoutSeconds: int('waitTimeoutSeconds', 300, 0, 3600),
     failOnFindings: bool('failOnFindings', false),
+    impactCheck: impactCheck ?? 'warn',
+    impactDays: int('impactDays', 30, 1, 365),
+    incompatibleTasks,
   };
 
   for (const name of ['connections', 'excludeConnections'] as const) {

@@ -1,5 +1,7 @@
 // Domain types shared by the pure core. Nothing here knows about task-lib or HTTP.
 
+import type { Impact } from './impact';
+
 /** The subset of an Azure DevOps ServiceEndpoint the task reads (reference §2). */
 export interface Endpoint {
   id: string;
@@ -56,6 +58,11 @@ export interface Options {
   waitTimeoutSeconds: number;
   /** report: fail the task while any secret-based connection remains. */
   failOnFindings: boolean;
+  /** Check which pipelines used each connection and what would break: warn, skip flagged ones, or off. */
+  impactCheck: 'warn' | 'skip' | 'off';
+  impactDays: number;
+  /** Extra tasks known to break: `Name@Major`, `Name` or task ids. */
+  incompatibleTasks: string[];
 }
 
 /** Where the task runs. */
@@ -90,6 +97,8 @@ export interface ConnectionResult {
   homeProject?: string;
   /** The other projects it is shared with (beyond the home project). */
   sharedWith?: string[];
+  /** Which pipelines used it recently and what would break (convert and report). */
+  impact?: Impact;
 }
 
 /** `azuredevops`: https://vstoken.dev.azure.com/… (retired 2027-07-01); `entra`: login.microsoftonline.com. */

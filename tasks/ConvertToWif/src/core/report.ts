@@ -1,6 +1,7 @@
 // What the run says: the JSON report, the run summary (markdown), the log lines and the task
 // result. Pure: messages are rendered with the Localize function handed in.
 
+import { Impact, isFlagged } from './impact';
 import { Action, ConnectionResult, IssuerKind, Localize, Message, Outcome, RunContext, Scheme, Totals, msg } from './model';
 
 export interface ReportEntry {
@@ -22,6 +23,24 @@ export interface ReportEntry {
   scope?: Record<string, string>;
   homeProject?: string;
   sharedWith?: string[];
+  impact?: ImpactEntry;
+}
+
+/** The impact check as the report shows it: pipelines that used the connection, and what would break. */
+export interface ImpactEntry {
+  days: number;
+  flagged: boolean;
+  pipelines: Array<{ id: number; name: string; type: string; lastUsed?: string; runId: number; tasks: string[]; flags: Array<{ task: string; severity: string; why: string }> }>;
+  partial: string[];
+}
+
+function renderImpact(i: Impact, loc: Localize): ImpactEntry {
+  return {
+    days: i.days,
+    flagged: isFlagged(i),
+    pipelines: i.pipelines.map((p) => ({ ...p, flags: p.flags.map((f) => ({ task: f.task, severity: f.severity, why: loc(f.why.key, ...f.why.args) })) })),
+    partial: i.partial.map((m) => loc(m.key, ...m.args)),
+  };
 }
 
 /** The inventory view: where the project stands, whatever the action. */
@@ -88,11 +107,17 @@ export function buildReport(
   loc: Localize,
 ): Report {
   const daysLeft = Math.max(0, Math.ceil((Date.parse(ISSUER_RETIREMENT) - run.finishedAt.getTime()) / DAY));
-  const connections = results.map(({ reason, ...r }) => {
+  const connections = results.map(({ reason, impact, ...r }) => {
     let why = reason;
     const retiring = r.issuerKind === 'azuredevops' && isScheme(r, Scheme.WorkloadIdentityFederation);
     if (retiring && !why && r.outcome === 'federated') why = msg('FederatedRetiringIssuer', ISSUER_RETIREMENT.slice(0, 10), daysLeft);
-    const entry: ReportEntry = { ...r, reason: render(loc, why), reasonCode: why?.key, issuerDaysLeft: retiring ? daysLeft : undefined };
+    const entry: ReportEntry = {
+      ...r,
+      reason: render(loc, why),
+      reasonCode: why?.key,
+      issuerDaysLeft: retiring ? daysLeft : undefined,
+      impact: impact ? renderImpact(impact, loc) : undefined,
+    };
     for (const k of Object.keys(entry) as Array<keyof ReportEntry>) if (entry[k] === undefined) delete entry[k];
     return entry;
   });
@@ -181,6 +206,25 @@ function countsLine(report: Report, loc: Localize): string {
   return parts.join(' · ');
 }
 
+/** Which pipelines used the checked connections, and what would break (impact check). */
+function impactSection(report: Report, loc: Localize, out: string[]): void {
+  const checked = report.connections.filter((c) => c.impact);
+  if (checked.length === 0) return;
+  const days = checked[0].impact!.days;
+  const rows: string[][] = [];
+  for (const c of checked) {
+    const i = c.impact!;
+    if (i.pipelines.length === 0 && i.partial.length === 0) rows.push([cell(c.name), loc('ImpactNoUse', days), '', '']);
+    for (const p of i.pipelines) {
+      const flags = p.flags.map((f) => `${f.severity === 'breaks' ? '⛔' : '⚠️'} ${f.why}`).join('<br>');
+      rows.push([cell(c.name), cell(`${p.name} (${p.type})`), cell(p.lastUsed?.slice(0, 10)), cell(flags || loc('ImpactNothingFound'))]);
+    }
+    for (const note of i.partial) rows.push([cell(c.name), '', '', cell(`ℹ️ ${note}`)]);
+  }
+  out.push('', `#### ${loc('SummaryImpact', days)}`, '');
+  out.push(table([loc('ColConnection'), loc('ColPipeline'), loc('ColLastRun'), loc('ColRisks')], rows));
+}
+
 /** The run summary shown on the pipeline run's Extensions tab. */
 export function renderSummary(report: Report, loc: Localize): string {
   const now = new Date(report.finishedAt);
@@ -221,6 +265,7 @@ export function renderSummary(report: Report, loc: Localize): string {
     out.push(table([loc('ColConnection'), loc('ColCreationMode'), loc('ColShared'), loc('ColRevertUntil'), loc('ColNote')],
       planned.map((c) => [cell(c.name), cell(c.creationMode), c.isShared ? loc('Yes') : '', cell(deadlineText(c.revertDeadline, now, loc)), cell(c.reason)])));
   }
+  impactSection(report, loc, out);
   const skipped = by('skipped');
   if (skipped.length > 0) {
     out.push('', `#### ${loc('SummarySkipped')}`, '');
@@ -267,6 +312,7 @@ function renderAudit(report: Report, loc: Localize, now: Date, out: string[]): s
     out.push('', `#### ${loc('AuditOther')}`, '');
     out.push(table([...headers, loc('ColScheme')], other.map((c) => [cell(c.name), ...where(c), cell(c.scheme)])));
   }
+  impactSection(report, loc, out);
   return out.join('\n') + '\n';
 }
 
@@ -285,6 +331,9 @@ export interface LogLine {
 export function logLines(report: Report, loc: Localize, failOnFindings = false): LogLine[] {
   const lines: LogLine[] = [];
   for (const c of report.connections) {
+    for (const p of c.impact?.pipelines ?? []) {
+      for (const f of p.flags) lines.push({ level: 'warning', text: loc('LogImpact', c.name, p.name, f.why) });
+    }
     if (report.action === 'report') {
       const g = groupOf(c);
       if (g === 'secret') lines.push({ level: failOnFindings ? 'error' : 'warning', text: loc('FindingSecret', c.name, c.outcome === 'planned' ? loc('AuditWouldConvert') : c.reason ?? '') });

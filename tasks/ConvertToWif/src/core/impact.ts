@@ -1,0 +1,224 @@
+// What would break: which pipelines used a connection recently, which tasks they ran, and which
+// of those cannot use workload identity federation (reference §10). The conversion itself checks
+// none of this, and a pipeline that breaks does so on its next run.
+//
+// Cost grows with pipelines, not runs: for each pipeline only its most recent run is read, and
+// every run timeline, pipeline YAML and the task catalogue are fetched at most once per task run.
+
+import pLimit from 'p-limit';
+import { ServiceFailure } from './failures';
+import { Message, msg } from './model';
+
+/** One use of a connection, from its execution history. */
+export interface ExecutionRecord {
+  planType: string; // 'Build' | 'Release'
+  definitionId: number;
+  definitionName: string;
+  runId: number;
+  startTime?: string;
+}
+
+export interface TaskRef {
+  id: string;
+  name: string;
+  version: string; // "5.244.1"
+}
+
+export interface TaskDefinitionInfo {
+  id: string;
+  name: string;
+  author?: string;
+}
+
+/** What the impact check needs from the REST adapter. Calls throw ServiceError. */
+export interface ImpactPort {
+  executionHistory(endpointId: string, continuationToken?: string): Promise<{ records: ExecutionRecord[]; continuationToken?: string }>;
+  /** The tasks that ran in a build (its timeline's Task records). */
+  buildTasks(buildId: number): Promise<TaskRef[]>;
+  /** The pipeline's expanded YAML (Pipelines preview run API). */
+  pipelineYaml(pipelineId: number): Promise<string>;
+  /** The organization's task catalogue, to tell Microsoft's tasks from others. */
+  taskDefinitions(): Promise<TaskDefinitionInfo[]>;
+}
+
+export interface ImpactFlag {
+  /** `Name@Major`, or `YAML` for a finding in the pipeline's YAML. */
+  task: string;
+  severity: 'breaks' | 'verify';
+  why: Message;
+}
+
+export interface PipelineImpact {
+  id: number;
+  name: string;
+  type: 'Build' | 'Release';
+  lastUsed?: string;
+  runId: number;
+  tasks: string[];
+  flags: ImpactFlag[];
+}
+
+export interface Impact {
+  days: number;
+  pipelines: PipelineImpact[];
+  /** What could not be checked, so the check is partial. */
+  partial: Message[];
+}
+
+export const isFlagged = (i: Impact | undefined): boolean => !!i && i.pipelines.some((p) => p.flags.length > 0);
+
+/**
+ * Tasks that fail once their connection uses workload identity federation. Each entry cites its
+ * public source: MicrosoftDocs/azure-devops-docs docs/pipelines/release/troubleshoot-workload-identity.md
+ * ("Review known limitations" / task support), summarised in ../shared/reference §10.
+ */
+export const KNOWN_INCOMPATIBLE: Array<{ name: RegExp; majors?: number[]; why: string }> = [
+  // troubleshoot-workload-identity.md: AzureFileCopy supports federation from version 6.
+  { name: /^AzureFileCopy$/i, majors: [1, 2, 3, 4, 5], why: 'AzureFileCopyOld' },
+  // troubleshoot-workload-identity.md, known limitations: these tasks do not support federation.
+  { name: /^AzureNLBManagement$/i, majors: [1], why: 'TaskNoFederation' },
+  { name: /^ContainerBuild$/i, majors: [0], why: 'TaskNoFederation' },
+  { name: /^ContainerStructureTest$/i, majors: [0], why: 'TaskNoFederation' },
+  { name: /^Notation$/i, majors: [0], why: 'TaskNoFederation' },
+  { name: /^PublishToAzureServiceBus$/i, majors: [1], why: 'TaskNoFederation' },
+  { name: /^ServiceFabric/i, why: 'TaskNoFederation' },
+];
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Parses `incompatibleTasks` entries: `Name@Major`, `Name` (any version) or a task id. */
+export function parseTaskList(entries: string[]): { match: (t: TaskRef) => boolean; invalid: string[] } {
+  const invalid = entries.filter((e) => !GUID.test(e) && !/^[A-Za-z][\w.-]*(@\d+)?$/.test(e));
+  const valid = entries.filter((e) => !invalid.includes(e));
+  return {
+    invalid,
+    match: (t) =>
+      valid.some((e) => {
+        if (GUID.test(e)) return e.toLowerCase() === t.id.toLowerCase();
+        const [name, major] = e.split('@');
+        return name.toLowerCase() === t.name.toLowerCase() && (major === undefined || major === majorOf(t));
+      }),
+  };
+}
+
+const majorOf = (t: TaskRef): string => String(t.version).split('.')[0];
+const label = (t: TaskRef): string => `${t.name}@${majorOf(t)}`;
+
+/** Looks at a pipeline's expanded YAML for scripts that read the secret (reference §10). */
+export function scanYaml(yaml: string): ImpactFlag[] {
+  const addSpn = /addSpnToEnvironment\s*:\s*['"]?true\b/i.test(yaml);
+  if (!addSpn) return [];
+  if (/servicePrincipalKey/i.test(yaml)) return [{ task: 'YAML', severity: 'breaks', why: msg('ImpactYamlReadsKey') }];
+  return [{ task: 'YAML', severity: 'verify', why: msg('ImpactYamlAddSpn') }];
+}
+
+export function flagTasks(tasks: TaskRef[], userList: (t: TaskRef) => boolean, authors: Map<string, string> | undefined): ImpactFlag[] {
+  const flags: ImpactFlag[] = [];
+  for (const t of tasks) {
+    const known = KNOWN_INCOMPATIBLE.find((k) => k.name.test(t.name) && (!k.majors || k.majors.includes(Number(majorOf(t)))));
+    if (known) flags.push({ task: label(t), severity: 'breaks', why: msg(known.why, label(t)) });
+    else if (userList(t)) flags.push({ task: label(t), severity: 'breaks', why: msg('ImpactUserListed', label(t)) });
+    else if (authors && !/^microsoft/i.test(authors.get(t.id.toLowerCase()) ?? '') && !/^ConvertToWif/i.test(t.name)) {
+      flags.push({ task: label(t), severity: 'verify', why: msg('ImpactNotMicrosoft', label(t), authors.get(t.id.toLowerCase()) ?? '?') });
+    }
+  }
+  return flags;
+}
+
+const failureText = (err: unknown): string => {
+  const f = err as Partial<ServiceFailure>;
+  return f?.status ? `HTTP ${f.status}: ${f.message ?? ''}` : String((err as Error)?.message ?? err);
+};
+
+/** Reads the recent use of each connection and flags what would break. One Impact per id. */
+export async function assessImpact(
+  endpointIds: string[],
+  port: ImpactPort,
+  o: { days: number; now: Date; concurrency: number; userList: (t: TaskRef) => boolean },
+): Promise<Map<string, Impact>> {
+  const since = o.now.getTime() - o.days * 86_400_000;
+  const limit = pLimit(o.concurrency);
+  const once = <K, V>(cache: Map<K, Promise<V>>, key: K, load: () => Promise<V>): Promise<V> => {
+    if (!cache.has(key)) cache.set(key, limit(load));
+    return cache.get(key)!;
+  };
+  const timelines = new Map<number, Promise<TaskRef[]>>();
+  const yamls = new Map<number, Promise<string>>();
+  let catalogue: Promise<Map<string, string> | undefined> | undefined;
+  const authors = () =>
+    (catalogue ??= limit(() => port.taskDefinitions())
+      .then((defs) => new Map(defs.map((d) => [d.id.toLowerCase(), d.author ?? ''])))
+      .catch(() => undefined));
+
+  const one = async (id: string): Promise<Impact> => {
+    const partial: Message[] = [];
+    const recent: ExecutionRecord[] = [];
+    try {
+      let token: string | undefined;
+      for (let page = 0; page < 50; page++) {
+        const res = await limit(() => port.executionHistory(id, token));
+        const inWindow = res.records.filter((r) => !r.startTime || Date.parse(r.startTime) >= since);
+        recent.push(...inWindow);
+        // Newest first: a page that reaches past the window ends the reading.
+        if (!res.continuationToken || inWindow.length < res.records.length) break;
+        token = res.continuationToken;
+      }
+    } catch (err) {
+      return { days: o.days, pipelines: [], partial: [msg('ImpactNoHistory', failureText(err))] };
+    }
+
+    const latest = new Map<string, ExecutionRecord>();
+    for (const r of recent) {
+      const key = `${r.planType}:${r.definitionId}`;
+      const seen = latest.get(key);
+      if (!seen || Date.parse(r.startTime ?? '') > Date.parse(seen.startTime ?? '')) latest.set(key, r);
+    }
+    const pipelines = await Promise.all(
+      [...latest.values()].map(async (r): Promise<PipelineImpact> => {
+        const type = /release/i.test(r.planType) ? 'Release' : 'Build';
+        const p: PipelineImpact = { id: r.definitionId, name: r.definitionName, type, lastUsed: r.startTime, runId: r.runId, tasks: [], flags: [] };
+        if (type === 'Release') {
+          partial.push(msg('ImpactReleaseNotInspected', r.definitionName));
+          return p;
+        }
+        try {
+          const tasks = await once(timelines, r.runId, () => port.buildTasks(r.runId));
+          p.tasks = [...new Set(tasks.map(label))];
+          p.flags.push(...flagTasks(tasks, o.userList, await authors()));
+        } catch (err) {
+          partial.push(msg('ImpactNoTimeline', r.definitionName, failureText(err)));
+        }
+        try {
+          p.flags.push(...scanYaml(await once(yamls, r.definitionId, () => port.pipelineYaml(r.definitionId))));
+        } catch (err) {
+          partial.push(msg('ImpactNoYaml', r.definitionName, failureText(err)));
+        }
+        return p;
+      }),
+    );
+    if ((await authors()) === undefined && pipelines.some((p) => p.tasks.length > 0)) partial.push(msg('ImpactNoCatalogue'));
+    pipelines.sort((a, b) => a.name.localeCompare(b.name));
+    return { days: o.days, pipelines, partial };
+  };
+
+  const entries = await Promise.all(endpointIds.map(async (id) => [id, await one(id)] as const));
+  return new Map(entries);
+}
+
+/** The reason a connection is left alone under `impactCheck: skip`: the first flagged pipeline and task. */
+export function impactSkipReason(i: Impact): Message | undefined {
+  for (const p of i.pipelines) {
+    const f = p.flags[0];
+    if (f) return msg('SkipImpact', p.name, f.task, p.flags.length + i.pipelines.filter((q) => q !== p).reduce((n, q) => n + q.flags.length, 0));
+  }
+  return undefined;
+}
+
+/** Under `impactCheck: skip`, a flagged connection is left alone with the pipeline and task named. */
+export function applyImpact<C extends { endpoint: { id: string }; decision: { kind: string } }>(classified: C[], impacts: Map<string, Impact>, mode: 'warn' | 'skip' | 'off'): C[] {
+  if (mode !== 'skip') return classified;
+  return classified.map((c) => {
+    const reason = c.decision.kind === 'change' ? impactSkipReason(impacts.get(c.endpoint.id) ?? { days: 0, pipelines: [], partial: [] }) : undefined;
+    return reason ? { ...c, decision: { kind: 'skip', reason } } : c;
+  });
+}
