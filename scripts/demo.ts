@@ -50,6 +50,7 @@ async function main(): Promise<void> {
     const sent = emu.requests.slice(before);
     console.log(`Requests the conversion run sent: ${sent.length} (${sent.filter((r) => r.method === 'PUT').length} conversion PUTs, ${sent.filter((r) => r.method === 'GET').length} GETs).`);
     console.log(`JSON report of the conversion run: ${real.variables['reportPath']?.value}`);
+    for (const r of [dry, real]) fs.rmSync(r.tempDir, { recursive: true, force: true });
   } finally {
     await emu.close();
     fs.rmSync(unzipped, { recursive: true, force: true });

@@ -23,7 +23,13 @@ describe('packaged .vsix', function () {
     const pkg = await packageExtension({ outDir: path.join(work, 'out'), quiet: true });
     assert.ok(pkg.bytes < 1024 * 1024, `VSIX is ${pkg.bytes} bytes`);
     const files = await extractVsix(pkg.vsixPath, path.join(work, 'vsix'));
-    assert.deepEqual(files.filter((f) => f.startsWith('tasks/')), ['tasks/ConvertToWif/icon.png', 'tasks/ConvertToWif/index.js', 'tasks/ConvertToWif/task.json']);
+    assert.deepEqual(files.filter((f) => f.startsWith('tasks/')), [
+      'tasks/ConvertToWif/Strings/resources.resjson/en-US/resources.resjson',
+      'tasks/ConvertToWif/icon.png',
+      'tasks/ConvertToWif/index.js',
+      'tasks/ConvertToWif/task.json',
+      'tasks/ConvertToWif/task.loc.json',
+    ]);
     entry = path.join(work, 'vsix', 'tasks', 'ConvertToWif', 'index.js');
   });
   beforeEach(async () => {

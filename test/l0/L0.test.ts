@@ -8,10 +8,12 @@ import { PROJECT, endpoint } from '../helpers/endpoints';
 import type { Scenario } from './scenario';
 
 const scenarioFile = path.join(__dirname, 'scenario.js');
+const temps: string[] = [];
 const JOB_TOKEN = 'job-token-0123456789abcdef';
 
 async function runScenario(partial: Partial<Scenario> & { inputs?: Record<string, string> }, opts: { jobToken?: boolean } = {}) {
   const temp = fs.mkdtempSync(path.join(os.tmpdir(), 'cwif-l0-'));
+  temps.push(temp);
   const env: Record<string, string> = {
     SYSTEM_COLLECTIONURI: 'https://dev.azure.com/contoso/',
     SYSTEM_TEAMPROJECTID: PROJECT.id,
@@ -35,6 +37,9 @@ async function runScenario(partial: Partial<Scenario> & { inputs?: Record<string
 
 describe('L0 (MockTestRunner)', function () {
   this.timeout(30000);
+  after(() => {
+    for (const t of temps.splice(0)) fs.rmSync(t, { recursive: true, force: true });
+  });
 
   it('rejects bad inputs with messages naming input and value, and sends nothing', async () => {
     const { tr } = await runScenario({ inputs: { concurrency: '17', dryRun: 'yes', action: 'convert' } });
@@ -72,6 +77,7 @@ describe('L0 (MockTestRunner)', function () {
   it('converts the selected connections with the job token and writes the report where asked', async () => {
     const endpoints = [endpoint({ name: 'prod-a' }), endpoint({ name: 'dev-a' })];
     const reportDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cwif-l0-report-'));
+    temps.push(reportDir);
     const { tr, vars, converted } = await runScenario({ inputs: { connections: 'prod-*', reportPath: path.join(reportDir, 'r.json') }, endpoints });
     assert.equal(tr.succeeded, true, tr.stdout);
     assert.match(tr.stdout, /FAKE_CLIENT project=.* tokenMatches=true/);
