@@ -3,6 +3,8 @@
 // It answers exactly what azure-devops-node-api 17 sends (location OPTIONS, listing, GET by id,
 // the undocumented ConvertAuthenticationScheme PUT) and imitates the behaviour described in
 // /work/shared/reference/azure-devops-service-connections.md (cited below as "ref §N").
+// For the impact check it also answers a connection's execution history (paged), build timelines,
+// the Pipelines "preview" run and the task catalogue (see "impact check" below).
 // Node built-ins only; no state survives close().
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -28,6 +30,64 @@ export interface EndpointBehaviour {
   recovery?: { parameters: Record<string, unknown>; secret?: string };
   /** State kept by the emulator: an accepted async conversion waiting for its background job. */
   pending?: { gets: number; mode: string; identityId: string };
+  /** Runs that used this connection: served by GET {project}/_apis/serviceendpoint/{id}/executionhistory. */
+  executions?: ExecutionSeed[];
+}
+
+export type ExecutionResult = 'succeeded' | 'succeededWithIssues' | 'failed' | 'canceled' | 'skipped' | 'abandoned';
+
+/**
+ * One use of a connection by a pipeline run. startTime / finishTime are ISO strings or offsets
+ * before the emulator's start: "-3d", "-12h", "-45m" (resolved by startEmulator).
+ */
+export interface ExecutionSeed {
+  planType: 'Build' | 'Release';
+  /** Build or release definition (the pipeline). */
+  definitionId: number;
+  definitionName: string;
+  /** Build id or release id (the run): the record's owner.id. */
+  runId: number;
+  /** owner.name; default: a build number "yyyymmdd.1" for builds, "Release-{runId}" for releases. */
+  runName?: string;
+  startTime: string;
+  /** Default: startTime + 3 minutes. */
+  finishTime?: string;
+  /** Default 'succeeded'. */
+  result?: ExecutionResult;
+}
+
+export interface TimelineRecordSeed {
+  id: string;
+  parentId?: string;
+  type: string; // 'Stage' | 'Phase' | 'Job' | 'Task' (also 'Checkpoint' in real timelines)
+  name: string;
+  task?: { id: string; name: string; version: string };
+  /** Default 'succeeded'. */
+  result?: ExecutionResult;
+}
+
+export interface BuildSeed {
+  definitionId: number;
+  records: TimelineRecordSeed[];
+}
+
+export interface PipelineSeed {
+  name: string;
+  /** What preview answers for an 'ok' pipeline; default: a minimal YAML naming the pipeline. */
+  finalYaml?: string;
+  /** 'ok' (default) -> 200 {finalYaml}; 'forbidden' -> 403; 'not-yaml' (classic pipeline) -> 400. */
+  preview?: 'ok' | 'forbidden' | 'not-yaml';
+}
+
+export interface TaskDefinitionSeed {
+  id: string;
+  name: string;
+  author: string;
+  version: { major: number; minor: number; patch: number };
+  friendlyName?: string;
+  /** Set for tasks installed from a Marketplace extension, e.g. "contoso.tools". */
+  contributionIdentifier?: string;
+  contributionVersion?: string;
 }
 
 export interface Seed {
@@ -39,6 +99,17 @@ export interface Seed {
   conversionDisabled?: boolean;
   badTokenResponse?: '401' | '203';
   endpoints: Array<Record<string, unknown> & { emulator?: EndpointBehaviour }>;
+  /**
+   * Largest execution-history page the emulator returns: the page is min(top ?? 50, this), so a
+   * test can force several pages whatever `top` the client sends. Default: no cap.
+   */
+  executionPageSize?: number;
+  /** Build timelines by build id (GET {project}/_apis/build/builds/{buildId}/Timeline). */
+  builds?: Record<string, BuildSeed>;
+  /** Pipelines by definition id, for POST {project}/_apis/pipelines/{id}/preview. */
+  pipelines?: Record<string, PipelineSeed>;
+  /** The task catalogue (GET _apis/distributedtask/tasks); default DEFAULT_TASK_DEFINITIONS. */
+  taskDefinitions?: TaskDefinitionSeed[];
 }
 
 export interface RecordedRequest {
@@ -106,10 +177,67 @@ const LOCATION_LOCATIONS: ApiLocation[] = [
   { id: '00d9565f-ed9c-4a06-9a50-00e7896ccab4', area: 'Location', resourceName: 'connectionData', routeTemplate: '_apis/{resource}',
     resourceVersion: 1, minVersion: '1.0', maxVersion: '7.2', releasedVersion: '7.1' },
 ];
+// Impact check. resourceVersion is what node-api 17 asks for ("7.2-preview.N" -> N); a
+// releasedVersion of '0.0' means the resource is preview-only (the docs list it as 7.1-preview.1).
+const SE_EXECUTION_HISTORY_LOCATION: ApiLocation = {
+  id: '10a16738-9299-4cd1-9a81-fd23ad6200d0', area: 'serviceendpoint', resourceName: 'executionhistory',
+  routeTemplate: '{project}/_apis/{area}/{endpointId}/{resource}',
+  resourceVersion: 1, minVersion: '4.1', maxVersion: '7.2', releasedVersion: '0.0',
+};
+const BUILD_TIMELINE_LOCATION: ApiLocation = {
+  id: '8baac422-4c6e-4de5-8532-db96d92acffa', area: 'build', resourceName: 'Timeline',
+  routeTemplate: '{project}/_apis/{area}/builds/{buildId}/{resource}/{timelineId}',
+  resourceVersion: 3, minVersion: '2.0', maxVersion: '7.2', releasedVersion: '7.1',
+};
+const PIPELINES_PREVIEW_LOCATION: ApiLocation = {
+  id: '53df2d18-29ea-46a9-bee0-933540f80abf', area: 'pipelines', resourceName: 'preview',
+  routeTemplate: '{project}/_apis/{area}/{pipelineId}/{resource}',
+  resourceVersion: 1, minVersion: '5.1', maxVersion: '7.2', releasedVersion: '0.0',
+};
+// Not in the public REST reference; released at 7.1 here so a plain api-version=7.1 is accepted
+// (an assumption: whether the service insists on "-preview" for this route is unverified).
+const TASK_DEFINITIONS_LOCATION: ApiLocation = {
+  id: '60aac929-f0cd-4bc8-9ce4-6b30e8f1b1bd', area: 'distributedtask', resourceName: 'tasks',
+  routeTemplate: '_apis/{area}/{resource}/{taskId}/{versionString}',
+  resourceVersion: 1, minVersion: '2.0', maxVersion: '7.2', releasedVersion: '7.1',
+};
 const AREA_LOCATIONS: Record<string, ApiLocation[]> = {
-  serviceendpoint: [SE_PROJECT_LOCATION, SE_ORG_LOCATION],
+  serviceendpoint: [SE_PROJECT_LOCATION, SE_ORG_LOCATION, SE_EXECUTION_HISTORY_LOCATION],
+  build: [BUILD_TIMELINE_LOCATION],
+  pipelines: [PIPELINES_PREVIEW_LOCATION],
+  distributedtask: [TASK_DEFINITIONS_LOCATION],
   location: LOCATION_LOCATIONS,
 };
+/** Resource area ids (GET _apis/ResourceAreas), as the service publishes them. */
+const RESOURCE_AREAS: Record<string, string> = {
+  serviceendpoint: SERVICEENDPOINT_AREA_ID,
+  build: '5d6898bb-45ec-463f-95f9-54d49c71752e',
+  pipelines: '2e0bf237-8973-4ec9-a581-9c3d679d1776',
+  distributedtask: 'a85b8835-c1a1-4aac-ae97-1c3d0ba72dbd',
+};
+
+/**
+ * The catalogue served when a seed has no taskDefinitions: Microsoft tasks with their real ids
+ * (task.json of microsoft/azure-pipelines-tasks; a task keeps its id across major versions).
+ * Minor/patch numbers are plausible, not tracked.
+ */
+export const DEFAULT_TASK_DEFINITIONS: readonly TaskDefinitionSeed[] = Object.freeze([
+  { id: '46e4be58-730b-4389-8a2f-ea10b3e5e815', name: 'AzureCLI', friendlyName: 'Azure CLI', author: 'Microsoft Corporation', version: { major: 2, minor: 265, patch: 0 } },
+  { id: '72a1931b-effb-4d2e-8fd8-f8472a07cb62', name: 'AzurePowerShell', friendlyName: 'Azure PowerShell', author: 'Microsoft Corporation', version: { major: 5, minor: 273, patch: 3 } },
+  { id: 'eb72cb01-a7e5-427b-a8a1-1b31ccac8a43', name: 'AzureFileCopy', friendlyName: 'Azure file copy', author: 'Microsoft Corporation', version: { major: 5, minor: 259, patch: 0 } },
+  { id: 'eb72cb01-a7e5-427b-a8a1-1b31ccac8a43', name: 'AzureFileCopy', friendlyName: 'Azure file copy', author: 'Microsoft Corporation', version: { major: 6, minor: 259, patch: 0 } },
+  { id: '497d490f-eea7-4f2b-ab94-48d9c1acdcb1', name: 'AzureRmWebAppDeployment', friendlyName: 'Azure App Service deploy', author: 'Microsoft Corporation', version: { major: 4, minor: 266, patch: 0 } },
+  { id: '94a74903-f93f-4075-884f-dc11f34058b4', name: 'AzureResourceManagerTemplateDeployment', friendlyName: 'ARM template deployment', author: 'Microsoft Corporation', version: { major: 3, minor: 261, patch: 0 } },
+  // What `script:` and `bash:` steps run as; the checkout step (task 6d15af64-176c-496d-b583-fd2ae21d4df4,
+  // "Checkout" 1.0.0 in timelines) is built into the agent and not in the catalogue.
+  { id: 'd9bafed4-0b18-4f58-968d-86655b4d2ce9', name: 'CmdLine', friendlyName: 'Command line', author: 'Microsoft Corporation', version: { major: 2, minor: 276, patch: 0 } },
+  { id: '6c731c3c-3c68-459a-a5c9-bde6e6595b5b', name: 'Bash', friendlyName: 'Bash', author: 'Microsoft Corporation', version: { major: 3, minor: 274, patch: 1 } },
+].map((d) => Object.freeze(d)));
+
+const EXECUTION_RESULTS: ExecutionResult[] = ['succeeded', 'succeededWithIssues', 'failed', 'canceled', 'skipped', 'abandoned'];
+const DEFAULT_EXECUTION_PAGE = 50;
+const RELATIVE_TIME_RE = /^-(\d+)([dhm])$/;
+const TIME_UNIT_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000 };
 
 const TYPE_NAMES: Record<string, string> = {
   ServiceEndpointNotFoundException: 'Microsoft.VisualStudio.Services.ServiceEndpoints.WebApi.ServiceEndpointNotFoundException, Microsoft.VisualStudio.Services.ServiceEndpoints.WebApi',
@@ -123,6 +251,12 @@ const TYPE_NAMES: Record<string, string> = {
   VssInvalidPreviewVersionException: 'Microsoft.VisualStudio.Services.WebApi.VssInvalidPreviewVersionException, Microsoft.VisualStudio.Services.WebApi',
   RequestBlockedException: 'Microsoft.TeamFoundation.Framework.Server.RequestBlockedException, Microsoft.TeamFoundation.Framework.Server',
   NotFoundException: 'Microsoft.VisualStudio.Services.Common.VssResourceNotFoundException, Microsoft.VisualStudio.Services.Common',
+  BuildNotFoundException: 'Microsoft.TeamFoundation.Build.WebApi.BuildNotFoundException, Microsoft.TeamFoundation.Build2.WebApi',
+  TimelineNotFoundException: 'Microsoft.TeamFoundation.Build.WebApi.TimelineNotFoundException, Microsoft.TeamFoundation.Build2.WebApi',
+  AccessDeniedException: 'Microsoft.TeamFoundation.Build.WebApi.AccessDeniedException, Microsoft.TeamFoundation.Build2.WebApi',
+  PipelineNotFoundException: 'Microsoft.Azure.Pipelines.WebApi.PipelineNotFoundException, Microsoft.Azure.Pipelines.WebApi',
+  PipelineValidationException: 'Microsoft.Azure.Pipelines.WebApi.PipelineValidationException, Microsoft.Azure.Pipelines.WebApi',
+  TaskDefinitionNotFoundException: 'Microsoft.TeamFoundation.DistributedTask.WebApi.TaskDefinitionNotFoundException, Microsoft.TeamFoundation.DistributedTask.WebApi',
   InternalServerError: 'System.Exception, mscorlib',
 };
 
@@ -183,6 +317,11 @@ const badRequest = (message: string, detail?: string) =>
 const invalidOperation = (message: string) => errorReply(400, 'InvalidOperationException', message);
 const notFoundEndpoint = (id: string) =>
   errorReply(404, 'ServiceEndpointNotFoundException', `No service connection found with identifier ${id}.`);
+const projectNotFound = (projectSeg: string) =>
+  errorReply(404, 'ProjectDoesNotExistWithNameException',
+    `VS800075: The project with id 'vstfs:///Classification/TeamProject/${projectSeg}' does not exist, or you do not have permission to access it.`);
+const methodNotAllowed = (method: string) =>
+  errorReply(405, 'InvalidOperationException', `The requested resource does not support http method '${method}'.`);
 const notFoundRoute = (path: string) =>
   errorReply(404, 'NotFoundException', `The controller for path '${path}' was not found or does not implement IController.`);
 
@@ -242,11 +381,18 @@ class EmulatorImpl implements Emulator {
   private latencyMs: number;
   private now: () => number = Date.now;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly executionIds = new WeakMap<object, number>();
 
   constructor(private readonly seed: Seed, latencyMs: number) {
     this.latencyMs = latencyMs;
     this.endpoints = seed.endpoints as Obj[];
     this.identities = new Map(seed.identities.map((i) => [i.token, { name: i.name, id: identityId(i.name) }]));
+    // Execution records get increasing ids in start order, across all connections (the service's
+    // ids are a global sequence); the continuation token is the id of the first record of the next page.
+    const all = this.endpoints.flatMap((ep) => (ep.emulator?.executions ?? []) as ExecutionSeed[]);
+    all.map((x, i) => ({ x, i, t: Date.parse(x.startTime) }))
+      .sort((a, b) => a.t - b.t || a.x.runId - b.x.runId || a.i - b.i)
+      .forEach((e, n) => this.executionIds.set(e.x, 7_300_001 + n));
     this.server = http.createServer((req, res) => {
       this.onRequest(req, res).catch((e) => {
         if (!res.headersSent) this.send(res, errorReply(500, 'InternalServerError', `Emulator error: ${String(e)}`));
@@ -415,6 +561,8 @@ class EmulatorImpl implements Emulator {
     }
     if (!identity) return this.unauthorized();
     if (method === 'GET' && areaL === 'connectiondata' && !projectSeg && !resource) return this.connectionData(identity);
+    const impact = this.routeImpact(method, path, projectSeg, segs.slice(apis + 1), query, identity, body, apiVersion);
+    if (impact) return impact;
     if (areaL !== 'serviceendpoint' || !ieq(resource, 'endpoints') || extra.length) return notFoundRoute(path);
 
     const versionError = this.checkApiVersion(apiVersion, projectSeg ? SE_PROJECT_LOCATION : SE_ORG_LOCATION);
@@ -422,17 +570,14 @@ class EmulatorImpl implements Emulator {
     let project: { id: string; name: string } | undefined;
     if (projectSeg !== undefined) {
       project = this.findProject(projectSeg);
-      if (!project) {
-        return errorReply(404, 'ProjectDoesNotExistWithNameException',
-          `VS800075: The project with id 'vstfs:///Classification/TeamProject/${projectSeg}' does not exist, or you do not have permission to access it.`);
-      }
+      if (!project) return projectNotFound(projectSeg);
     }
     if (method === 'GET' && !endpointId) {
       return project ? this.list(project, query, identity) : notFoundRoute(path);
     }
     if (method === 'GET') return this.getById(endpointId, project);
     if (method === 'PUT' && endpointId) return this.put(endpointId, query, identity, body);
-    return errorReply(405, 'InvalidOperationException', `The requested resource does not support http method '${method}'.`);
+    return methodNotAllowed(method);
   }
 
   /** The requested api-version must be in range; a version above the released one needs "-preview". */
@@ -452,7 +597,7 @@ class EmulatorImpl implements Emulator {
   }
 
   private resourceAreas(areaId: string | undefined): Reply {
-    const value = [{ id: SERVICEENDPOINT_AREA_ID, name: 'serviceendpoint', locationUrl: this.url }];
+    const value = Object.entries(RESOURCE_AREAS).map(([name, id]) => ({ id, name, locationUrl: this.url }));
     if (areaId) {
       const a = value.find((x) => ieq(x.id, areaId));
       return a ? { status: 200, body: a } : notFoundRoute(`/_apis/ResourceAreas/${areaId}`);
@@ -474,6 +619,192 @@ class EmulatorImpl implements Emulator {
         locationServiceData: { serviceOwner: '00025394-6065-48ca-87d9-7f5672854ef7', defaultAccessMappingMoniker: 'PublicAccessMapping', lastChangeId: 1, lastChangeId64: 1 },
       },
     };
+  }
+
+  // --- impact check: execution history, build timelines, pipeline preview, task catalogue ------
+
+  /** Routes of the impact check; undefined when the request is none of them. */
+  private routeImpact(method: string, path: string, projectSeg: string | undefined, rest: string[], query: Record<string, string>,
+    identity: Identity, body: unknown, apiVersion: string | undefined): Reply | undefined {
+    const [area = '', a, b, c, d] = rest;
+    const areaL = area.toLowerCase();
+    let loc: ApiLocation;
+    let verb = 'GET';
+    let answer: (project: { id: string; name: string } | undefined) => Reply;
+    if (areaL === 'serviceendpoint' && rest.length === 3 && ieq(b, 'executionhistory')) {
+      loc = SE_EXECUTION_HISTORY_LOCATION;
+      answer = (project) => this.executionHistory(project!, a!, query);
+    } else if (areaL === 'build' && (rest.length === 4 || rest.length === 5) && ieq(a, 'builds') && ieq(c, 'timeline')) {
+      loc = BUILD_TIMELINE_LOCATION;
+      answer = (project) => this.timeline(project!, b!, d, path);
+    } else if (areaL === 'pipelines' && rest.length === 3 && ieq(b, 'preview')) {
+      loc = PIPELINES_PREVIEW_LOCATION;
+      verb = 'POST';
+      answer = (project) => this.preview(project!, a!, body, identity, path);
+    } else if (areaL === 'distributedtask' && rest.length >= 2 && rest.length <= 4 && ieq(a, 'tasks')) {
+      loc = TASK_DEFINITIONS_LOCATION;
+      answer = () => this.taskDefinitions(b, c);
+    } else {
+      return areaL === 'serviceendpoint' ? undefined : notFoundRoute(path);
+    }
+    const projectScoped = loc.routeTemplate.startsWith('{project}');
+    if (projectScoped !== (projectSeg !== undefined)) return notFoundRoute(path);
+    if (method !== verb) return methodNotAllowed(method);
+    const versionError = this.checkApiVersion(apiVersion, loc);
+    if (versionError) return versionError;
+    if (projectSeg === undefined) return answer(undefined);
+    const project = this.findProject(projectSeg);
+    return project ? answer(project) : projectNotFound(projectSeg);
+  }
+
+  /**
+   * GET {project}/_apis/serviceendpoint/{endpointId}/executionhistory?top=&continuationToken=
+   * {count, value} newest first; when more remain, the id of the next record is sent in the
+   * X-MS-ContinuationToken header and the next call passes it back as continuationToken.
+   */
+  private executionHistory(project: { id: string }, endpointId: string, query: Record<string, string>): Reply {
+    const ep = this.find(endpointId);
+    if (!ep || !this.sharedWith(ep, project.id)) return notFoundEndpoint(endpointId);
+    const int = (name: string): number | undefined | Reply => {
+      const raw = prop(query, name) as string | undefined;
+      if (raw === undefined || raw === '') return undefined;
+      return /^-?\d+$/.test(raw) ? Number(raw) : badRequest(`The value '${raw}' is not valid for ${name}.`);
+    };
+    const top = int('top');
+    const token = int('continuationToken');
+    if (isObj(top)) return top;
+    if (isObj(token)) return token;
+    const cap = this.seed.executionPageSize ?? Infinity;
+    const size = Math.max(1, Math.min(top !== undefined && top > 0 ? top : DEFAULT_EXECUTION_PAGE, cap));
+    const all = ((ep.emulator?.executions ?? []) as ExecutionSeed[])
+      .map((x) => ({ x, id: this.executionIds.get(x) ?? 0 }))
+      .sort((p, q) => q.id - p.id);
+    const start = token === undefined ? 0 : all.findIndex((r) => r.id <= token);
+    const page = start < 0 ? [] : all.slice(start, start + size);
+    const next = start < 0 ? undefined : all[start + size];
+    const value = page.map((r) => this.executionRecord(ep, r.x, r.id, project));
+    return {
+      status: 200,
+      headers: next ? { 'X-MS-ContinuationToken': String(next.id) } : undefined,
+      body: { count: value.length, value },
+    };
+  }
+
+  private executionRecord(ep: Obj, x: ExecutionSeed, id: number, project: { id: string }): Obj {
+    const start = Date.parse(x.startTime);
+    const finish = x.finishTime !== undefined ? Date.parse(x.finishTime) : start + 3 * 60_000;
+    const base = `${this.url}${project.id}`;
+    const release = ieq(x.planType, 'Release');
+    const runName = x.runName ?? (release ? `Release-${x.runId}` : `${new Date(start).toISOString().slice(0, 10).replace(/-/g, '')}.1`);
+    const link = (web: string, self: string) => ({ web: { href: web }, self: { href: self } });
+    return {
+      data: {
+        id,
+        planType: x.planType,
+        definition: {
+          id: x.definitionId, name: x.definitionName,
+          _links: release
+            ? link(`${base}/_release?definitionId=${x.definitionId}`, `${base}/_apis/Release/definitions/${x.definitionId}`)
+            : link(`${base}/_build/definition?definitionId=${x.definitionId}`, `${base}/_apis/build/Definitions/${x.definitionId}`),
+        },
+        owner: {
+          id: x.runId, name: runName,
+          _links: release
+            ? link(`${base}/_release?releaseId=${x.runId}&_a=release-summary`, `${base}/_apis/Release/releases/${x.runId}`)
+            : link(`${base}/_build/results?buildId=${x.runId}`, `${base}/_apis/build/Builds/${x.runId}`),
+        },
+        startTime: new Date(start).toISOString(),
+        finishTime: new Date(finish).toISOString(),
+        result: x.result ?? 'succeeded',
+      },
+      endpointId: ep.id,
+    };
+  }
+
+  /** GET {project}/_apis/build/builds/{buildId}/Timeline[/{timelineId}] */
+  private timeline(project: { id: string }, buildIdSeg: string, timelineIdSeg: string | undefined, path: string): Reply {
+    if (!/^\d+$/.test(buildIdSeg)) return notFoundRoute(path);
+    const buildId = Number(buildIdSeg);
+    const build = this.seed.builds?.[String(buildId)];
+    if (!build) return errorReply(404, 'BuildNotFoundException', `The requested build ${buildId} could not be found.`);
+    const timelineId = identityId(`timeline:${this.seed.organization.id}:${buildId}`);
+    if (timelineIdSeg && !ieq(timelineIdSeg, timelineId)) {
+      return errorReply(404, 'TimelineNotFoundException', `The timeline ${timelineIdSeg} for build ${buildId} could not be found.`);
+    }
+    // Times come from the execution record of this build when there is one.
+    const run = this.endpoints.flatMap((ep) => (ep.emulator?.executions ?? []) as ExecutionSeed[])
+      .find((x) => ieq(x.planType, 'Build') && x.runId === buildId);
+    const start = run ? Date.parse(run.startTime) : this.now() - 10 * 60_000;
+    const finish = run?.finishTime !== undefined ? Date.parse(run.finishTime) : start + 3 * 60_000;
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const base = `${this.url}${project.id}/_apis/build/builds/${buildId}`;
+    const order = new Map<string | undefined, number>();
+    const records = build.records.map((r, i) => {
+      const n = (order.get(r.parentId) ?? 0) + 1;
+      order.set(r.parentId, n);
+      const hasLog = ieq(r.type, 'Task') || ieq(r.type, 'Job');
+      return {
+        previousAttempts: [], id: r.id, parentId: r.parentId ?? null, type: r.type, name: r.name,
+        startTime: iso(start), finishTime: iso(finish), currentOperation: null, percentComplete: 100,
+        state: 'completed', result: r.result ?? 'succeeded', resultCode: null, changeId: i + 1, lastModified: iso(finish),
+        workerName: hasLog ? 'Hosted Agent' : null, order: n, details: null, errorCount: 0, warningCount: 0, url: null,
+        log: hasLog ? { id: i + 2, type: 'Container', url: `${base}/logs/${i + 2}` } : null,
+        task: r.task ? { id: r.task.id, name: r.task.name, version: r.task.version } : null,
+        attempt: 1, identifier: null,
+      };
+    });
+    return {
+      status: 200,
+      body: {
+        records, lastChangedBy: '00000002-0000-8888-8000-000000000000', lastChangedOn: iso(finish),
+        id: timelineId, changeId: records.length, url: `${base}/Timeline/${timelineId}`,
+      },
+    };
+  }
+
+  /** POST {project}/_apis/pipelines/{pipelineId}/preview with RunPipelineParameters -> {finalYaml}. */
+  private preview(project: { name: string }, pipelineIdSeg: string, body: unknown, identity: Identity, path: string): Reply {
+    if (!/^\d+$/.test(pipelineIdSeg)) return notFoundRoute(path);
+    const id = Number(pipelineIdSeg);
+    const p = this.seed.pipelines?.[String(id)];
+    if (!p) return errorReply(404, 'PipelineNotFoundException', `Pipeline with id ${id} not found.`);
+    if (!isObj(body)) return badRequest('Value cannot be null. (Parameter \'runParameters\')');
+    if (p.preview === 'forbidden') {
+      // TF215106 is the Build service's access-denied message; the permission is the one the
+      // preview needs to expand the pipeline's YAML.
+      return errorReply(403, 'AccessDeniedException',
+        `TF215106: Access denied. ${identity.name} needs Edit build pipeline permissions for build pipeline ${p.name} in team project ${project.name} to perform the action. For more information, contact the Azure DevOps Server administrator.`);
+    }
+    if (p.preview === 'not-yaml') {
+      return errorReply(400, 'PipelineValidationException',
+        `Pipeline ${p.name} (id ${id}) is not a YAML pipeline. Only YAML pipelines can be previewed.`);
+    }
+    const override = prop(body, 'yamlOverride');
+    const finalYaml = typeof override === 'string' && override ? override
+      : p.finalYaml ?? `# ${p.name}\ntrigger:\n  branches:\n    include:\n    - main\nsteps:\n- script: echo ${p.name}\n  displayName: Build\n`;
+    return { status: 200, body: { finalYaml } };
+  }
+
+  /** GET _apis/distributedtask/tasks[/{taskId}[/{versionString}]]: the organization's task catalogue. */
+  private taskDefinitions(taskId: string | undefined, versionString: string | undefined): Reply {
+    const defs = (this.seed.taskDefinitions ?? DEFAULT_TASK_DEFINITIONS).map((d) => {
+      const v = d.version;
+      return {
+        id: d.id, name: d.name, friendlyName: d.friendlyName ?? d.name, description: '', category: 'Deploy', author: d.author,
+        version: { major: v.major, minor: v.minor, patch: v.patch, isTest: false },
+        visibility: ['Build', 'Release'], runsOn: ['Agent', 'DeploymentGroup'], definitionType: 'task', serverOwned: !d.contributionIdentifier,
+        ...(d.contributionIdentifier ? { contributionIdentifier: d.contributionIdentifier, contributionVersion: d.contributionVersion ?? `${v.major}.${v.minor}.${v.patch}` } : {}),
+      };
+    });
+    const value = taskId ? defs.filter((d) => ieq(d.id, taskId)) : defs;
+    if (!versionString) return { status: 200, body: { count: value.length, value } };
+    const matches = value.filter((d) => {
+      const v = d.version;
+      return [`${v.major}.${v.minor}.${v.patch}`, `${v.major}`, `${v.major}.*`].includes(versionString);
+    });
+    const one = matches.sort((p, q) => q.version.minor - p.version.minor || q.version.patch - p.version.patch)[0];
+    return one ? { status: 200, body: one }
+      : errorReply(404, 'TaskDefinitionNotFoundException', `Task definition ${taskId} with version ${versionString} could not be found.`);
   }
 
   // --- model helpers ---------------------------------------------------------------------------
@@ -726,10 +1057,72 @@ function validateSeed(seed: Seed, where: string): void {
     ids.add(id);
     const refs = ep.serviceEndpointProjectReferences;
     if (!Array.isArray(refs) || !refs.length) fail(`endpoint ${String(ep.name)} needs serviceEndpointProjectReferences`);
+    const executions = ep.emulator?.executions;
+    if (executions !== undefined && !Array.isArray(executions)) fail(`endpoint ${String(ep.name)}: emulator.executions must be an array`);
+    for (const [i, x] of (executions ?? []).entries()) {
+      const at = `endpoint ${String(ep.name)}: emulator.executions[${i}]`;
+      if (x?.planType !== 'Build' && x?.planType !== 'Release') fail(`${at}.planType must be 'Build' or 'Release'`);
+      if (!Number.isInteger(x.definitionId) || !Number.isInteger(x.runId)) fail(`${at} needs integer definitionId and runId`);
+      if (typeof x.definitionName !== 'string' || !x.definitionName) fail(`${at} needs definitionName`);
+      if (!isTime(x.startTime)) fail(`${at}.startTime must be an ISO date or an offset like "-3d"`);
+      if (x.finishTime !== undefined && !isTime(x.finishTime)) fail(`${at}.finishTime must be an ISO date or an offset like "-3d"`);
+      if (x.result !== undefined && !EXECUTION_RESULTS.includes(x.result)) fail(`${at}.result must be one of ${EXECUTION_RESULTS.join(', ')}`);
+    }
+  }
+  if (seed.executionPageSize !== undefined && !(Number.isInteger(seed.executionPageSize) && seed.executionPageSize > 0)) {
+    fail('executionPageSize must be a positive integer');
+  }
+  for (const [id, b] of Object.entries(seed.builds ?? {})) {
+    if (!/^\d+$/.test(id) || !b || !Number.isInteger(b.definitionId) || !Array.isArray(b.records)) {
+      fail(`builds["${id}"] needs a numeric key, an integer definitionId and records[]`);
+    }
+    for (const r of b.records) {
+      if (!r?.id || !r.type || typeof r.name !== 'string') fail(`builds["${id}"]: each record needs id, type and name`);
+      if (r.task && !(r.task.id && r.task.name && r.task.version)) fail(`builds["${id}"]: record ${r.name}: task needs id, name and version`);
+    }
+  }
+  for (const [id, pl] of Object.entries(seed.pipelines ?? {})) {
+    if (!/^\d+$/.test(id) || !pl?.name) fail(`pipelines["${id}"] needs a numeric key and a name`);
+    if (pl.preview !== undefined && !['ok', 'forbidden', 'not-yaml'].includes(pl.preview)) fail(`pipelines["${id}"].preview must be 'ok', 'forbidden' or 'not-yaml'`);
+  }
+  if (seed.taskDefinitions !== undefined) {
+    if (!Array.isArray(seed.taskDefinitions)) fail('taskDefinitions must be an array');
+    for (const d of seed.taskDefinitions) {
+      const v = d?.version;
+      if (!d?.id || !d.name || typeof d.author !== 'string' || !v || ![v.major, v.minor, v.patch].every(Number.isInteger)) {
+        fail(`taskDefinitions: ${JSON.stringify(d?.name ?? d)} needs id, name, author and version {major, minor, patch}`);
+      }
+    }
   }
 }
 
-/** Reads a seed file; top-level keys starting with "comment" are ignored. */
+function isTime(v: unknown): boolean {
+  return typeof v === 'string' && (RELATIVE_TIME_RE.test(v) || !Number.isNaN(Date.parse(v)));
+}
+
+/**
+ * Replaces relative times ("-3d", "-12h", "-45m": that long before nowMs) in every startTime /
+ * finishTime field of the seed with ISO strings. Other values are left as they are.
+ */
+export function resolveRelativeTimes<T>(value: T, nowMs: number): T {
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (isObj(v)) {
+      for (const [k, x] of Object.entries(v)) {
+        const m = (k === 'startTime' || k === 'finishTime') && typeof x === 'string' ? RELATIVE_TIME_RE.exec(x) : null;
+        if (m) v[k] = new Date(nowMs - Number(m[1]) * TIME_UNIT_MS[m[2]]).toISOString();
+        else walk(x);
+      }
+    }
+  };
+  walk(value);
+  return value;
+}
+
+/**
+ * Reads a seed file; top-level keys starting with "comment" are ignored. Relative times ("-3d")
+ * are kept as written here and resolved by startEmulator.
+ */
 export function loadSeed(file: string): Seed {
   const seed = JSON.parse(fs.readFileSync(file, 'utf8')) as Seed & Record<string, unknown>;
   for (const k of Object.keys(seed)) if (k.toLowerCase().startsWith('comment')) delete seed[k];
@@ -737,10 +1130,15 @@ export function loadSeed(file: string): Seed {
   return seed;
 }
 
-/** Starts an emulator on a loopback port (0 = any free port). The seed is deep-copied. */
-export async function startEmulator(seed: Seed, options: { port?: number; host?: string; latencyMs?: number } = {}): Promise<Emulator> {
+/**
+ * Starts an emulator on a loopback port (0 = any free port). The seed is deep-copied; relative
+ * times in it ("-3d") are resolved against options.relativeTo (default: now).
+ */
+export async function startEmulator(seed: Seed,
+  options: { port?: number; host?: string; latencyMs?: number; relativeTo?: number } = {}): Promise<Emulator> {
   const copy = clone(seed);
   validateSeed(copy, 'startEmulator');
+  resolveRelativeTimes(copy, options.relativeTo ?? Date.now());
   const emu = new EmulatorImpl(copy, options.latencyMs ?? 0);
   await emu.listen(options.port ?? 0, options.host ?? '127.0.0.1');
   return emu;

@@ -4,6 +4,10 @@ import * as assert from 'node:assert/strict';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { ServiceEndpointApi } from 'azure-devops-node-api/ServiceEndpointApi';
+import { BuildApi } from 'azure-devops-node-api/BuildApi';
+import { PipelinesApi } from 'azure-devops-node-api/PipelinesApi';
+import { TaskAgentApi } from 'azure-devops-node-api/TaskAgentApi';
+import type { TaskAgentApiBase } from 'azure-devops-node-api/TaskAgentApiBase';
 import { BearerCredentialHandler } from 'azure-devops-node-api/handlers/bearertoken';
 import type { ServiceEndpoint } from 'azure-devops-node-api/interfaces/ServiceEndpointInterfaces';
 import { Emulator, Seed, loadSeed, startEmulator } from '../emulator/server';
@@ -362,5 +366,301 @@ describe('Azure DevOps service-endpoint emulator (through azure-devops-node-api)
     assert.equal(await get('api-version=7.2-preview.4'), 200);
     assert.equal(await get('api-version=7.2'), 400);
     assert.equal(await get('api-version=9.0'), 400);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Impact check: execution history, build timelines, pipeline preview and the task catalogue,
+// through the same node-api clients the task uses.
+
+function endpoints(emu: Emulator, token = JOB): ServiceEndpointApi {
+  return new ServiceEndpointApi(emu.url, [new BearerCredentialHandler(token)], { allowRetries: false });
+}
+function builds(emu: Emulator, token = JOB): BuildApi {
+  return new BuildApi(emu.url, [new BearerCredentialHandler(token)], { allowRetries: false });
+}
+function pipelines(emu: Emulator, token = JOB): PipelinesApi {
+  return new PipelinesApi(emu.url, [new BearerCredentialHandler(token)], { allowRetries: false });
+}
+/** TaskAgentApi (its getTaskDefinitions wrapper runs), typed as the base whose parameters are optional. */
+function taskAgent(emu: Emulator, token = JOB): TaskAgentApiBase {
+  return new TaskAgentApi(emu.url, [new BearerCredentialHandler(token)], { allowRetries: false }) as unknown as TaskAgentApiBase;
+}
+
+/** A raw request (no node-api), to see statuses, headers and bodies the clients hide. */
+function raw(emu: Emulator, method: string, relative: string, o: { token?: string; body?: unknown } = {}) {
+  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: any }>((resolve, reject) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const payload = o.body === undefined ? undefined : JSON.stringify(o.body);
+    const req = http.request(`${emu.url}${relative}`, {
+      method,
+      headers: {
+        ...(o.token ? { Authorization: `Bearer ${o.token}` } : {}),
+        ...(payload ? { 'Content-Type': 'application/json' } : {}),
+      },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown = text;
+        try { body = JSON.parse(text); } catch { /* not JSON */ }
+        resolve({ status: res.statusCode!, headers: res.headers, body });
+      });
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+describe('impact-check routes of the emulator (through azure-devops-node-api)', function () {
+  this.timeout(5000);
+  let emu: Emulator | undefined;
+  let seed: Seed;
+  const NOW = Date.parse('2026-03-01T12:00:00Z');
+
+  async function start(s: Seed = demoSeed(), relativeTo = NOW): Promise<Emulator> {
+    seed = s;
+    emu = await startEmulator(s, { relativeTo });
+    return emu;
+  }
+  const seen = (e: Emulator) => e.requests.map((r) => `${r.method} ${r.path}`);
+
+  afterEach(async () => {
+    await emu?.close();
+    emu = undefined;
+  });
+
+  it('execution history: newest first, 3 pages by top; node-api returns an array with a string continuationToken', async () => {
+    const e = await start();
+    const api = endpoints(e);
+    const id = idOf(seed, 'prod-payments-api'); // 6 executions
+    const p1 = await api.getServiceEndpointExecutionRecords('Payments', id, 2);
+    assert.ok(Array.isArray(p1), 'the {count, value} envelope is unwrapped to value');
+    assert.equal(p1.length, 2);
+    assert.equal(typeof p1.continuationToken, 'string', 'copied from the X-MS-ContinuationToken header, a string');
+    assert.match(p1.continuationToken!, /^\d+$/);
+    // node-api types the token it sends as a number but puts whatever it is given in the query.
+    const p2 = await api.getServiceEndpointExecutionRecords('Payments', id, 2, p1.continuationToken as unknown as number);
+    const p3 = await api.getServiceEndpointExecutionRecords('Payments', id, 2, p2.continuationToken as unknown as number);
+    assert.equal(p2.length, 2);
+    assert.equal(p3.length, 2);
+    assert.equal(p3.continuationToken, undefined, 'last page: no header, no property');
+    assert.ok(!('continuationToken' in p3));
+
+    assert.deepEqual(seen(e), [
+      'OPTIONS /contoso/_apis/serviceendpoint',
+      ...Array(3).fill(`GET /contoso/Payments/_apis/serviceendpoint/${id}/executionhistory`),
+    ]);
+    assert.deepEqual(e.requests.slice(1).map((r) => r.query), [
+      { top: '2' }, { top: '2', continuationToken: p1.continuationToken }, { top: '2', continuationToken: p2.continuationToken },
+    ]);
+    assert.ok(e.requests.slice(1).every((r) => r.apiVersion === '7.2-preview.1'));
+
+    const all = [...p1, ...p2, ...p3];
+    assert.deepEqual(all.map((r) => r.data!.owner!.id), [4711, 4698, 4693, 4671, 4655, 4602]);
+    assert.deepEqual(all.map((r) => r.data!.definition!.id), [41, 41, 44, 41, 41, 41]);
+    const starts = all.map((r) => r.data!.startTime!);
+    assert.ok(starts.every((d) => d instanceof Date), 'node-api turns startTime/finishTime into Dates');
+    assert.deepEqual(starts.map((d) => d.getTime()), [2, 6, 9, 17, 26, 41].map((days) => NOW - days * DAY), 'relative seed times ("-2d")');
+    const first = all[0];
+    assert.equal(first.endpointId, id);
+    assert.equal(first.data!.planType, 'Build');
+    assert.equal(first.data!.definition!.name, 'payments-api-deploy');
+    assert.equal(first.data!.finishTime!.getTime(), NOW - 2870 * 60_000);
+    assert.match(first.data!.owner!._links.web.href, /\/_build\/results\?buildId=4711$/);
+    // result is an enum: node-api maps "succeeded" -> 0 (falsy!), "failed" -> 2.
+    assert.equal(first.data!.result, 0);
+    assert.equal(all.find((r) => r.data!.owner!.id === 4671)!.data!.result, 2);
+    assert.ok(all.every((r, i) => i === 0 || r.data!.id! < all[i - 1].data!.id!), 'record ids fall as the pages go back in time');
+  });
+
+  it('the raw answer: {count, value} and the X-MS-ContinuationToken header; a bad token value is a 400', async () => {
+    const e = await start();
+    const id = idOf(seed, 'prod-payments-api');
+    const page = await raw(e, 'GET', `Payments/_apis/serviceendpoint/${id}/executionhistory?top=4&api-version=7.1-preview.1`, { token: JOB });
+    assert.equal(page.status, 200);
+    assert.equal(page.body.count, 4);
+    assert.equal(page.body.value.length, 4);
+    assert.deepEqual(Object.keys(page.body.value[0]), ['data', 'endpointId']);
+    assert.equal(page.body.value[0].data.result, 'succeeded');
+    assert.match(String(page.headers['x-ms-continuationtoken']), /^\d+$/);
+    const rest = await raw(e, 'GET', `Payments/_apis/serviceendpoint/${id}/executionhistory?continuationToken=${page.headers['x-ms-continuationtoken']}`, { token: JOB });
+    assert.deepEqual(rest.body.value.map((r: { data: { owner: { id: number } } }) => r.data.owner.id), [4655, 4602]);
+    assert.equal(rest.headers['x-ms-continuationtoken'], undefined);
+    const bad = await raw(e, 'GET', `Payments/_apis/serviceendpoint/${id}/executionhistory?continuationToken=abc`, { token: JOB });
+    assert.equal(bad.status, 400);
+    const released = await raw(e, 'GET', `Payments/_apis/serviceendpoint/${id}/executionhistory?api-version=7.1`, { token: JOB });
+    assert.equal(released.status, 400, 'preview-only resource: 7.1 without -preview is refused');
+    assert.equal(released.body.typeKey, 'VssInvalidPreviewVersionException');
+  });
+
+  it('executionPageSize caps the page whatever top says; the default page is 50; no history is an empty page', async () => {
+    const e = await start(demoSeed((s) => {
+      s.executionPageSize = 2;
+      const ep = s.endpoints.find((x) => x.name === 'prod-ledger')!;
+      ep.emulator!.executions = Array.from({ length: 60 }, (_, i) => ({
+        planType: 'Build' as const, definitionId: 43, definitionName: 'ledger-nightly', runId: 5000 + i, startTime: `-${i + 1}h`,
+      }));
+    }));
+    const api = endpoints(e);
+    const id = idOf(seed, 'prod-payments-api');
+    const pages: number[] = [];
+    let token: string | undefined;
+    do {
+      const page = await api.getServiceEndpointExecutionRecords('Payments', id, 100, token as unknown as number);
+      pages.push(page.length);
+      token = page.continuationToken;
+    } while (token);
+    assert.deepEqual(pages, [2, 2, 2]);
+
+    await e.close();
+    const e2 = await start(demoSeed((s) => {
+      s.endpoints.find((x) => x.name === 'prod-ledger')!.emulator!.executions = Array.from({ length: 60 }, (_, i) => ({
+        planType: 'Build' as const, definitionId: 43, definitionName: 'ledger-nightly', runId: 5000 + i, startTime: `-${i + 1}h`,
+      }));
+    }));
+    const api2 = endpoints(e2);
+    const first = await api2.getServiceEndpointExecutionRecords('Payments', idOf(seed, 'prod-ledger'));
+    assert.equal(first.length, 50);
+    assert.deepEqual(first.slice(0, 2).map((r) => r.data!.owner!.id), [5000, 5001]);
+    const second = await api2.getServiceEndpointExecutionRecords('Payments', idOf(seed, 'prod-ledger'), undefined, first.continuationToken as unknown as number);
+    assert.equal(second.length, 10);
+    assert.equal(second.continuationToken, undefined);
+    const none = await api2.getServiceEndpointExecutionRecords('Payments', idOf(seed, 'legacy-manual-app'));
+    assert.deepEqual([...none], []);
+    assert.equal(none.continuationToken, undefined);
+  });
+
+  it('demo connections: a release-only connection, one unused for 90 days; unknown or unshared connection and unknown project resolve null (404)', async () => {
+    const e = await start();
+    const api = endpoints(e);
+    const sandbox = await api.getServiceEndpointExecutionRecords('Payments', idOf(seed, 'dev-sandbox'));
+    assert.deepEqual(sandbox.map((r) => [r.data!.planType, r.data!.definition!.name, r.data!.owner!.id, r.data!.owner!.name]), [
+      ['Release', 'sandbox-release', 212, 'Release-212'],
+      ['Release', 'sandbox-release', 209, 'Release-209'],
+    ]);
+    const zurich = await api.getServiceEndpointExecutionRecords('Payments', idOf(seed, 'Prod – Zürich (payments)'));
+    assert.equal(zurich.length, 1);
+    assert.equal(zurich[0].data!.startTime!.getTime(), NOW - 90 * DAY);
+    assert.equal(loadSeed(DEMO).endpoints.find((x) => x.name === 'dev-sandbox')!.emulator!.executions![0].startTime, '-5d', 'loadSeed keeps relative times');
+
+    assert.equal(await api.getServiceEndpointExecutionRecords('Payments', '00000000-0000-0000-0000-000000000000'), null);
+    assert.equal(e.requests.at(-1)!.status, 404);
+    assert.equal(await api.getServiceEndpointExecutionRecords('Shared Services', idOf(seed, 'prod-ledger')), null, 'not shared with that project');
+    assert.equal(await api.getServiceEndpointExecutionRecords('No Such Project', idOf(seed, 'prod-ledger')), null);
+    const body = await raw(e, 'GET', `Payments/_apis/serviceendpoint/00000000-0000-0000-0000-000000000000/executionhistory`, { token: JOB });
+    assert.equal(body.body.typeKey, 'ServiceEndpointNotFoundException');
+  });
+
+  it('build timeline: Stage/Phase/Job/Task records with task references; an unknown build resolves null (404 BuildNotFoundException)', async () => {
+    const e = await start();
+    const api = builds(e);
+    const t = await api.getBuildTimeline('Payments', 4711);
+    assert.deepEqual(seen(e), ['OPTIONS /contoso/_apis/build', 'GET /contoso/Payments/_apis/build/builds/4711/Timeline']);
+    assert.equal(e.requests[1].apiVersion, '7.2-preview.3');
+    assert.deepEqual(e.requests[1].query, {});
+    assert.match(t.id!, /^[0-9a-f-]{36}$/);
+    assert.equal(typeof t.changeId, 'number');
+    const records = t.records!;
+    assert.deepEqual([...new Set(records.map((r) => r.type))], ['Stage', 'Phase', 'Job', 'Task']);
+    const tasks = records.filter((r) => r.task).map((r) => `${r.task!.name}@${r.task!.version}`);
+    assert.deepEqual(tasks, ['Checkout@1.0.0', 'AzureCLI@2.265.0', 'Checkout@1.0.0', 'AzureFileCopy@5.259.0', 'AzureCLI@2.265.0']);
+    const copy = records.find((r) => r.task?.name === 'AzureFileCopy')!;
+    assert.equal(copy.task!.id, 'eb72cb01-a7e5-427b-a8a1-1b31ccac8a43');
+    const job = records.find((r) => r.id === copy.parentId)!;
+    assert.equal(job.type, 'Job');
+    assert.equal(job.name, 'Deploy to production');
+    assert.equal(records.find((r) => r.id === job.parentId)!.type, 'Phase');
+    // state and result are enums: completed -> 2, succeeded -> 0; times are Dates.
+    assert.ok(records.every((r) => r.state === 2 && r.result === 0 && r.startTime instanceof Date));
+
+    assert.equal(await api.getBuildTimeline('Payments', 9999), null);
+    const missing = await raw(e, 'GET', 'Payments/_apis/build/builds/9999/Timeline', { token: JOB });
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.typeKey, 'BuildNotFoundException');
+    assert.equal(missing.body.message, 'The requested build 9999 could not be found.');
+    assert.ok((await api.getBuildTimeline('Payments', 4711, t.id)).records, 'the timeline id route works too');
+  });
+
+  it('pipeline preview: 200 {finalYaml} (POST body recorded), 403 throws, classic pipeline 400 throws, unknown 404 resolves null', async () => {
+    const e = await start();
+    const api = pipelines(e);
+    const run = await api.preview({ previewRun: true }, 'Payments', 42);
+    assert.deepEqual(seen(e), ['OPTIONS /contoso/_apis/pipelines', 'POST /contoso/Payments/_apis/pipelines/42/preview']);
+    assert.equal(e.requests[1].apiVersion, '7.2-preview.1');
+    assert.deepEqual(e.requests[1].body, { previewRun: true });
+    assert.deepEqual(Object.keys(run), ['finalYaml']);
+    assert.match(run.finalYaml!, /addSpnToEnvironment: true/);
+    assert.match(run.finalYaml!, /\$servicePrincipalKey/);
+    assert.match(run.finalYaml!, /- task: ContosoConfigPush@1/);
+    const override = await api.preview({ previewRun: true, yamlOverride: 'steps:\n- script: echo hi\n' }, 'Payments', 41);
+    assert.equal(override.finalYaml, 'steps:\n- script: echo hi\n');
+
+    const denied = await rejection(api.preview({ previewRun: true }, 'Payments', 43));
+    assert.equal(denied.statusCode, 403);
+    assert.match(denied.message, /^TF215106: Access denied\. Payments Build Service \(contoso\) needs Edit build pipeline permissions for build pipeline ledger-nightly/);
+    assert.equal(denied.result.typeKey, 'AccessDeniedException');
+    const classic = await rejection(api.preview({ previewRun: true }, 'Payments', 44));
+    assert.equal(classic.statusCode, 400);
+    assert.match(classic.message, /is not a YAML pipeline/);
+    assert.equal(classic.result.typeKey, 'PipelineValidationException');
+    assert.equal(await api.preview({ previewRun: true }, 'Payments', 999), null);
+    assert.equal(e.requests.at(-1)!.status, 404);
+    assert.equal((await raw(e, 'GET', 'Payments/_apis/pipelines/42/preview', { token: JOB })).status, 405);
+  });
+
+  it('task definitions: the seed catalogue (Marketplace task with contributionIdentifier), or the default Microsoft set', async () => {
+    const e = await start();
+    const api = taskAgent(e);
+    const defs = await api.getTaskDefinitions();
+    assert.deepEqual(seen(e), ['OPTIONS /contoso/_apis/distributedtask', 'GET /contoso/_apis/distributedtask/tasks'], 'one OPTIONS, org-level route');
+    assert.equal(e.requests[1].apiVersion, '7.2-preview.1');
+    const contoso = defs.find((d) => d.name === 'ContosoConfigPush')!;
+    assert.equal(contoso.author, 'Contoso Tools');
+    assert.equal(contoso.contributionIdentifier, 'contoso.tools');
+    assert.deepEqual(contoso.version, { major: 1, minor: 4, patch: 2, isTest: false });
+    const one = await api.getTaskDefinitions('EB72CB01-A7E5-427B-A8A1-1B31CCAC8A43');
+    assert.deepEqual(one.map((d) => `${d.name}@${d.version!.major}`), ['AzureFileCopy@5', 'AzureFileCopy@6']);
+    // a plain GET with a released api-version, as the task sends it
+    const plain = await raw(e, 'GET', '_apis/distributedtask/tasks?api-version=7.1', { token: JOB });
+    assert.equal(plain.status, 200);
+    assert.equal(plain.body.count, defs.length);
+
+    await e.close();
+    const e2 = await start(demoSeed((s) => { delete s.taskDefinitions; }));
+    const defaults = await taskAgent(e2).getTaskDefinitions();
+    assert.deepEqual(defaults.map((d) => `${d.name}@${d.version!.major}`), [
+      'AzureCLI@2', 'AzurePowerShell@5', 'AzureFileCopy@5', 'AzureFileCopy@6', 'AzureRmWebAppDeployment@4',
+      'AzureResourceManagerTemplateDeployment@3', 'CmdLine@2', 'Bash@3',
+    ]);
+    assert.ok(defaults.every((d) => d.author === 'Microsoft Corporation' && d.serverOwned === true && d.contributionIdentifier === undefined));
+  });
+
+  it('new areas answer OPTIONS (ResourceAreas too); every impact route needs a known identity', async () => {
+    const e = await start();
+    const ids = async (area: string) => ((await raw(e, 'OPTIONS', `_apis/${area}`)).body.value as Array<{ id: string }>).map((l) => l.id);
+    assert.ok((await ids('serviceendpoint')).includes('10a16738-9299-4cd1-9a81-fd23ad6200d0'));
+    assert.deepEqual(await ids('build'), ['8baac422-4c6e-4de5-8532-db96d92acffa']);
+    assert.deepEqual(await ids('pipelines'), ['53df2d18-29ea-46a9-bee0-933540f80abf']);
+    assert.deepEqual(await ids('distributedtask'), ['60aac929-f0cd-4bc8-9ce4-6b30e8f1b1bd']);
+    const areas = (await raw(e, 'GET', '_apis/ResourceAreas')).body.value.map((a: { name: string }) => a.name);
+    assert.deepEqual(areas.sort(), ['build', 'distributedtask', 'pipelines', 'serviceendpoint']);
+
+    const id = idOf(seed, 'prod-payments-api');
+    for (const [method, route] of [
+      ['GET', `Payments/_apis/serviceendpoint/${id}/executionhistory`], ['GET', 'Payments/_apis/build/builds/4711/Timeline'],
+      ['POST', 'Payments/_apis/pipelines/41/preview'], ['GET', '_apis/distributedtask/tasks'],
+    ]) {
+      assert.equal((await raw(e, method, route, { body: method === 'POST' ? {} : undefined })).status, 401, `${method} ${route} without a token`);
+      assert.equal((await raw(e, method, route, { token: 'expired-token', body: method === 'POST' ? {} : undefined })).status, 401);
+    }
+    for (const call of [
+      () => endpoints(e, 'expired-token').getServiceEndpointExecutionRecords('Payments', id),
+      () => builds(e, 'expired-token').getBuildTimeline('Payments', 4711),
+      () => pipelines(e, 'expired-token').preview({ previewRun: true }, 'Payments', 41),
+      () => taskAgent(e, 'expired-token').getTaskDefinitions(),
+    ]) {
+      assert.equal((await rejection(call())).statusCode, 401, 'a fresh client rejects on the location OPTIONS');
+    }
   });
 });

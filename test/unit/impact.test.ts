@@ -11,7 +11,10 @@ describe('impact check', () => {
   it('flags AzureFileCopy before v6, Microsoft-listed tasks, user-listed tasks, and non-Microsoft tasks to verify', () => {
     const authors = new Map([['id-azurecli', 'Microsoft Corporation'], ['id-azurefilecopy', 'Microsoft Corporation'], ['id-mydeploy', 'Contoso'], ['id-publishtoazureservicebus', 'Microsoft Corporation']]);
     const flags = flagTasks(
-      [task('AzureCLI', '2.250.0'), task('AzureFileCopy', '5.1.0'), task('AzureFileCopy', '6.0.1'), task('MyDeploy', '2.0.0'), task('PublishToAzureServiceBus', '1.2.3'), task('Legacy', '1.0.0', 'id-azurecli')],
+      [
+        task('Checkout', '1.0.0', '6d15af64-176c-496d-b583-fd2ae21d4df4'), task('AzureCLI', '2.250.0'), task('AzureFileCopy', '5.1.0'), task('AzureFileCopy', '5.1.0'),
+        task('AzureFileCopy', '6.0.1'), task('MyDeploy', '2.0.0'), task('PublishToAzureServiceBus', '1.2.3'), task('Legacy', '1.0.0', 'id-legacy'), task('NotInCatalogue', '1.0.0'),
+      ],
       parseTaskList(['Legacy@1']).match,
       authors,
     );

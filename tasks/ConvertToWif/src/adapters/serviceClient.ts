@@ -174,7 +174,7 @@ export class ServiceClient implements EndpointPort, ImpactPort {
   async taskDefinitions(): Promise<TaskDefinitionInfo[]> {
     const url = `${this.api.baseUrl.replace(/\/?$/, '/')}_apis/distributedtask/tasks`;
     const res = await this.retry('read the task catalogue', true, () =>
-      this.api.rest.get<{ value?: Array<{ id?: string; name?: string; author?: string }> }>(url, { acceptHeader: 'application/json;api-version=7.1' }),
+      this.api.rest.get<{ value?: Array<{ id?: string; name?: string; author?: string }> }>(url, { acceptHeader: 'application/json;api-version=7.1-preview.1' }),
     );
     return (res.result?.value ?? []).filter((d) => d.id && d.name).map((d) => ({ id: d.id!, name: d.name!, author: d.author }));
   }

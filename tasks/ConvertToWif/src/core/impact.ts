@@ -112,14 +112,26 @@ export function scanYaml(yaml: string): ImpactFlag[] {
   return [{ task: 'YAML', severity: 'verify', why: msg('ImpactYamlAddSpn') }];
 }
 
+/** Steps the agent runs itself (not in the task catalogue), e.g. `checkout:` and its post-job step. */
+const AGENT_BUILT_IN = new Set(['6d15af64-176c-496d-b583-fd2ae21d4df4']);
+
 export function flagTasks(tasks: TaskRef[], userList: (t: TaskRef) => boolean, authors: Map<string, string> | undefined): ImpactFlag[] {
   const flags: ImpactFlag[] = [];
+  const seen = new Set<string>();
   for (const t of tasks) {
+    // A timeline lists a task once per step (and again for post-job steps): judge each task once.
+    const key = `${t.id.toLowerCase()}@${majorOf(t)}`;
+    if (seen.has(key) || AGENT_BUILT_IN.has(t.id.toLowerCase())) continue;
+    seen.add(key);
     const known = KNOWN_INCOMPATIBLE.find((k) => k.name.test(t.name) && (!k.majors || k.majors.includes(Number(majorOf(t)))));
     if (known) flags.push({ task: label(t), severity: 'breaks', why: msg(known.why, label(t)) });
     else if (userList(t)) flags.push({ task: label(t), severity: 'breaks', why: msg('ImpactUserListed', label(t)) });
-    else if (authors && !/^microsoft/i.test(authors.get(t.id.toLowerCase()) ?? '') && !/^ConvertToWif/i.test(t.name)) {
-      flags.push({ task: label(t), severity: 'verify', why: msg('ImpactNotMicrosoft', label(t), authors.get(t.id.toLowerCase()) ?? '?') });
+    else {
+      // Only a task the catalogue knows can be told apart; one it does not list is not guessed at.
+      const author = authors?.get(t.id.toLowerCase());
+      if (author !== undefined && !/^microsoft/i.test(author) && !/^ConvertToWif/i.test(t.name)) {
+        flags.push({ task: label(t), severity: 'verify', why: msg('ImpactNotMicrosoft', label(t), author || '?') });
+      }
     }
   }
   return flags;
