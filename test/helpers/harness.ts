@@ -2,6 +2,7 @@
 // the outcome: the parsed run, the JSON report, and what the emulator saw and now stores.
 import * as fs from 'fs';
 import * as path from 'path';
+import type { ImpactEntry } from '../../tasks/ConvertToWif/src/core/report';
 import { Emulator, Seed, startEmulator } from '../emulator/server';
 import { PROJECT } from './endpoints';
 import { repoRoot } from './localize';
@@ -19,6 +20,7 @@ export interface ReportJson {
     id: string; name: string; scheme: string; outcome: string; reason?: string; reasonCode?: string; serviceMessage?: string;
     issuer?: string; subject?: string; revertDeadline?: string; isShared: boolean; creationMode: string;
     issuerKind?: string; issuerDaysLeft?: number; scope?: Record<string, string>; homeProject?: string; sharedWith?: string[];
+    impact?: ImpactEntry;
   }>;
   totals: Record<string, number>;
   audit: Record<string, number>;
