@@ -154,13 +154,16 @@ export function decideResult(report: Report, failOnFindings = false): { kind: Re
   }
   if (t.failed > 0) return { kind: 'Failed', message: msg(report.action === 'revert' ? 'ResultRevertFailed' : 'ResultFailed', t.failed) };
   if (t.pending > 0) return { kind: 'SucceededWithIssues', message: msg('ResultPending', t.pending) };
+  // Converted (or about to be) while the impact check found something that breaks or needs checking.
+  const atRisk = report.connections.filter((c) => (c.outcome === 'converted' || c.outcome === 'planned') && c.impact?.flagged).length;
   if (report.dryRun) {
     const warned = report.connections.filter((c) => c.outcome === 'planned' && c.reasonCode).length;
-    if (warned > 0) return { kind: 'SucceededWithIssues', message: msg('ResultDryRunIssues', t.planned, warned) };
+    if (warned > 0 || atRisk > 0) return { kind: 'SucceededWithIssues', message: msg('ResultDryRunIssues', t.planned, warned, atRisk) };
     return { kind: 'Succeeded', message: msg(report.action === 'revert' ? 'ResultRevertDryRun' : 'ResultDryRun', t.planned) };
   }
   if (report.action === 'revert') return { kind: 'Succeeded', message: t.reverted === 0 ? msg('ResultNothingToRevert') : msg('ResultReverted', t.reverted) };
   if (t.converted === 0) return { kind: 'Succeeded', message: msg('ResultNothingToDo') };
+  if (atRisk > 0) return { kind: 'SucceededWithIssues', message: msg('ResultConvertedAtRisk', t.converted, atRisk) };
   return { kind: 'Succeeded', message: msg('ResultConverted', t.converted) };
 }
 
@@ -262,8 +265,9 @@ export function renderSummary(report: Report, loc: Localize): string {
   const planned = by('planned');
   if (planned.length > 0) {
     out.push('', `#### ${loc(report.action === 'revert' ? 'SummaryPlannedRevert' : 'SummaryPlanned')}`, '');
-    out.push(table([loc('ColConnection'), loc('ColCreationMode'), loc('ColShared'), loc('ColRevertUntil'), loc('ColNote')],
-      planned.map((c) => [cell(c.name), cell(c.creationMode), c.isShared ? loc('Yes') : '', cell(deadlineText(c.revertDeadline, now, loc)), cell(c.reason)])));
+    const revert = report.action === 'revert';
+    out.push(table([loc('ColConnection'), loc('ColCreationMode'), loc('ColShared'), ...(revert ? [loc('ColRevertUntil')] : []), loc('ColNote')],
+      planned.map((c) => [cell(c.name), cell(c.creationMode), c.isShared ? loc('Yes') : '', ...(revert ? [cell(deadlineText(c.revertDeadline, now, loc))] : []), cell(c.reason)])));
   }
   impactSection(report, loc, out);
   const skipped = by('skipped');
