@@ -49,7 +49,7 @@ describe('report', () => {
     assert.match(md, /\| odd \\\| name \| failed \| Another operation is in progress.* \| line one line \\\| two \|/);
     assert.match(md, /#### Converted\n\n\| Connection \| App registration \| Issuer \| Subject \| Revert possible until \|/);
     assert.match(md, /\| ok \| Automatic \| `https:\/\/i` \| `sc:\/\/o\/p\/ok` \|/);
-    assert.match(md, /#### Left alone[\s\S]*\| msi \| ServicePrincipal \| {2}\| Uses a managed identity/);
+    assert.match(md, /#### Left alone\n\n\| Connection \| Scheme \| Why \|[\s\S]*\| msi \| ServicePrincipal \| Uses a managed identity/);
     assert.match(md, /#### Already on workload identity federation[\s\S]*\| wif \| `https:\/\/vstoken.dev.azure.com\/x` \| {2}\| On the Azure DevOps issuer/);
     // Every row of a table has as many (unescaped) cell separators as its header.
     for (const block of md.split(/\n\n/).filter((b) => b.startsWith('|'))) {

@@ -219,10 +219,10 @@ function impactSection(report: Report, loc: Localize, out: string[]): void {
     const i = c.impact!;
     if (i.pipelines.length === 0 && i.partial.length === 0) rows.push([cell(c.name), loc('ImpactNoUse', days), '', '']);
     for (const p of i.pipelines) {
-      const flags = p.flags.map((f) => `${f.severity === 'breaks' ? '⛔' : '⚠️'} ${f.why}`).join('<br>');
+      const flags = p.flags.map((f) => `**${loc(f.severity === 'breaks' ? 'ImpactBreaks' : 'ImpactVerify')}** ${f.why}`).join('<br>');
       rows.push([cell(c.name), cell(`${p.name} (${p.type})`), cell(p.lastUsed?.slice(0, 10)), cell(flags || loc('ImpactNothingFound'))]);
     }
-    for (const note of i.partial) rows.push([cell(c.name), '', '', cell(`ℹ️ ${note}`)]);
+    for (const note of i.partial) rows.push([cell(c.name), '', '', `**${loc('ImpactPartial')}** ${cell(note)}`]);
   }
   out.push('', `#### ${loc('SummaryImpact', days)}`, '');
   out.push(table([loc('ColConnection'), loc('ColPipeline'), loc('ColLastRun'), loc('ColRisks')], rows));
@@ -273,8 +273,9 @@ export function renderSummary(report: Report, loc: Localize): string {
   const skipped = by('skipped');
   if (skipped.length > 0) {
     out.push('', `#### ${loc('SummarySkipped')}`, '');
-    out.push(table([loc('ColConnection'), loc('ColScheme'), loc('ColRevertUntil'), loc('ColReason')],
-      skipped.map((c) => [cell(c.name), cell(c.scheme), cell(deadlineText(c.revertDeadline, now, loc)), cell(c.reason)])));
+    const deadlines = skipped.some((c) => c.revertDeadline);
+    out.push(table([loc('ColConnection'), loc('ColScheme'), ...(deadlines ? [loc('ColRevertUntil')] : []), loc('ColReason')],
+      skipped.map((c) => [cell(c.name), cell(c.scheme), ...(deadlines ? [cell(deadlineText(c.revertDeadline, now, loc))] : []), cell(c.reason)])));
   }
   const federated = by('federated');
   if (federated.length > 0) {
