@@ -387,7 +387,7 @@ export async function packageExtension(opts: PackageOptions = {}): Promise<Packa
     if (fs.existsSync(path.join(srcTask, 'task.loc.json'))) fs.copyFileSync(path.join(srcTask, 'task.loc.json'), path.join(taskStage, 'task.loc.json'));
     if (fs.existsSync(path.join(srcTask, 'Strings'))) fs.cpSync(path.join(srcTask, 'Strings'), path.join(taskStage, 'Strings'), { recursive: true });
 
-    const extensionFiles = ['overview.md', 'LICENSE', 'images/extension-icon.png'];
+    const extensionFiles = ['overview.md', 'LICENSE', 'images/extension-icon.png', 'images/summary.png'];
     copyRequired(path.join(root, 'vss-extension.json'), path.join(stage, 'vss-extension.json'), 'vss-extension.json');
     for (const f of extensionFiles) copyRequired(path.join(root, f), path.join(stage, f), f);
     const taskFiles = listFiles(taskStage);
