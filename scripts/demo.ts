@@ -48,7 +48,9 @@ async function main(): Promise<void> {
     const real = await runTask({ ...common, inputs: { waitTimeoutSeconds: '30', reportPath: path.join(outDir, 'demo-report.json') } });
     show(real);
     const sent = emu.requests.slice(before);
-    console.log(`Requests the conversion run sent: ${sent.length} (${sent.filter((r) => r.method === 'PUT').length} conversion PUTs, ${sent.filter((r) => r.method === 'GET').length} GETs).`);
+    console.log(
+      `Requests the conversion run sent: ${sent.length} (${sent.filter((r) => r.method === 'PUT').length} conversion PUTs, ${sent.filter((r) => r.method === 'GET').length} GETs).`,
+    );
     console.log(`JSON report of the conversion run: ${real.variables['reportPath']?.value}`);
     for (const r of [dry, real]) fs.rmSync(r.tempDir, { recursive: true, force: true });
   } finally {

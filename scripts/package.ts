@@ -112,9 +112,7 @@ async function bundleTask(root: string, taskStage: string, log: (s: string) => v
     });
   } catch (err) {
     const errors = (err as { errors?: esbuild.Message[] }).errors;
-    const detail = errors?.length
-      ? (await esbuild.formatMessages(errors, { kind: 'error', color: false })).join('')
-      : (err as Error).message;
+    const detail = errors?.length ? (await esbuild.formatMessages(errors, { kind: 'error', color: false })).join('') : (err as Error).message;
     fail(`esbuild failed to bundle ${path.relative(root, entry)}:\n${detail}`);
   }
   if (result.warnings.length > 0) {
@@ -144,7 +142,9 @@ async function bundleTask(root: string, taskStage: string, log: (s: string) => v
   if (externals.size > 0) fail(`the bundle still requires non-built-in modules at run time: ${[...externals].join(', ')}`);
 
   const bytes = fs.statSync(outfile).size;
-  log(`bundled ${path.relative(root, entry)} -> ${TASK_DIR}/index.js (${bytes} bytes, ${Object.keys(result.metafile.inputs).length} inputs, task-lib: ${[...taskLibRoots][0]})`);
+  log(
+    `bundled ${path.relative(root, entry)} -> ${TASK_DIR}/index.js (${bytes} bytes, ${Object.keys(result.metafile.inputs).length} inputs, task-lib: ${[...taskLibRoots][0]})`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -186,11 +186,26 @@ function tfxPath(root: string): string {
   }
 }
 
+// tfx colours its output even into a pipe; the escape character is what is matched here.
+// eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-9;]*m/g;
 
 async function runTfx(root: string, stage: string, outDir: string, log: (s: string) => void): Promise<{ path?: string; lines: string[] }> {
   const tfx = tfxPath(root);
-  const args = [tfx, 'extension', 'create', '--root', stage, '--manifest-globs', 'vss-extension.json', '--output-path', outDir, '--no-prompt', '--no-color', '--json'];
+  const args = [
+    tfx,
+    'extension',
+    'create',
+    '--root',
+    stage,
+    '--manifest-globs',
+    'vss-extension.json',
+    '--output-path',
+    outDir,
+    '--no-prompt',
+    '--no-color',
+    '--json',
+  ];
   const res = await run(process.execPath, args, root, 5 * 60 * 1000);
   const lines = `${res.stdout}\n${res.stderr}`
     .replace(ANSI, '')
@@ -432,7 +447,7 @@ if (require.main === module) {
       console.log(`VSIX: ${res.vsixPath} (${res.bytes} bytes, ${(res.bytes / 1024).toFixed(1)} KiB)`);
     },
     (err: unknown) => {
-      const message = err instanceof PackageError ? err.message : (err as Error)?.stack ?? String(err);
+      const message = err instanceof PackageError ? err.message : ((err as Error)?.stack ?? String(err));
       console.error(`package: FAILED: ${message}`);
       process.exitCode = 1;
     },

@@ -50,11 +50,25 @@ async function main(): Promise<void> {
     const page = path.join(work, 'summary.html');
     fs.writeFileSync(page, html);
     const out = path.join(root, 'images', 'summary.png');
-    execFileSync('chromium', [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', `--user-data-dir=${path.join(work, 'profile')}`, '--hide-scrollbars',
-      '--window-size=1280,1000', `--screenshot=${out}`, `file://${page}`,
-    ], { stdio: 'inherit', timeout: 60_000 });
+    execFileSync(
+      'chromium',
+      [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        `--user-data-dir=${path.join(work, 'profile')}`,
+        '--hide-scrollbars',
+        '--window-size=1280,1000',
+        `--screenshot=${out}`,
+        `file://${page}`,
+      ],
+      { stdio: 'inherit', timeout: 60_000 },
+    );
     console.log(`wrote ${path.relative(root, out)}`);
   } finally {
     await emu.close();

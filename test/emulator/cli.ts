@@ -6,10 +6,7 @@ import { loadSeed, startEmulator } from './server';
 
 function defaultSeedPath(): string {
   // build/test/emulator -> repo root; fall back to a seed beside this file (ts-node / copied assets).
-  const candidates = [
-    path.resolve(__dirname, '../../../test/emulator/seeds/demo.json'),
-    path.resolve(__dirname, 'seeds/demo.json'),
-  ];
+  const candidates = [path.resolve(__dirname, '../../../test/emulator/seeds/demo.json'), path.resolve(__dirname, 'seeds/demo.json')];
   return candidates.find((p) => fs.existsSync(p)) ?? candidates[0];
 }
 
@@ -58,7 +55,10 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     console.log(`\n${signal}: stopping (${emu.requests.length} requests served).`);
-    emu.close().then(() => process.exit(0), () => process.exit(1));
+    emu.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -160,46 +160,95 @@ const SERVICEENDPOINT_AREA_ID = '1814ab31-2f4f-4a9f-8761-f4d77dc5a5d7';
 const SECRET_KEYS = ['serviceprincipalkey', 'serviceprincipalcertificate', 'accesstoken', 'password', 'publishprofile'];
 
 interface ApiLocation {
-  id: string; area: string; resourceName: string; routeTemplate: string;
-  resourceVersion: number; minVersion: string; maxVersion: string; releasedVersion: string;
+  id: string;
+  area: string;
+  resourceName: string;
+  routeTemplate: string;
+  resourceVersion: number;
+  minVersion: string;
+  maxVersion: string;
+  releasedVersion: string;
 }
 const SE_PROJECT_LOCATION: ApiLocation = {
-  id: 'e85f1c62-adfc-4b74-b618-11a150fb195e', area: 'serviceendpoint', resourceName: 'endpoints',
+  id: 'e85f1c62-adfc-4b74-b618-11a150fb195e',
+  area: 'serviceendpoint',
+  resourceName: 'endpoints',
   routeTemplate: '{project}/_apis/{area}/{resource}/{endpointId}',
-  resourceVersion: 4, minVersion: '5.0', maxVersion: '7.2', releasedVersion: '7.1',
+  resourceVersion: 4,
+  minVersion: '5.0',
+  maxVersion: '7.2',
+  releasedVersion: '7.1',
 };
 const SE_ORG_LOCATION: ApiLocation = {
-  ...SE_PROJECT_LOCATION, id: '14e48fdc-2c8b-41ce-a0c3-e26f6cc55bd0', routeTemplate: '_apis/{area}/{resource}/{endpointId}',
+  ...SE_PROJECT_LOCATION,
+  id: '14e48fdc-2c8b-41ce-a0c3-e26f6cc55bd0',
+  routeTemplate: '_apis/{area}/{resource}/{endpointId}',
 };
 const LOCATION_LOCATIONS: ApiLocation[] = [
-  { id: 'e81700f7-3be2-46de-8624-2eb35882fcaa', area: 'Location', resourceName: 'ResourceAreas', routeTemplate: '_apis/{resource}/{areaId}',
-    resourceVersion: 1, minVersion: '3.2', maxVersion: '7.2', releasedVersion: '7.1' },
-  { id: '00d9565f-ed9c-4a06-9a50-00e7896ccab4', area: 'Location', resourceName: 'connectionData', routeTemplate: '_apis/{resource}',
-    resourceVersion: 1, minVersion: '1.0', maxVersion: '7.2', releasedVersion: '7.1' },
+  {
+    id: 'e81700f7-3be2-46de-8624-2eb35882fcaa',
+    area: 'Location',
+    resourceName: 'ResourceAreas',
+    routeTemplate: '_apis/{resource}/{areaId}',
+    resourceVersion: 1,
+    minVersion: '3.2',
+    maxVersion: '7.2',
+    releasedVersion: '7.1',
+  },
+  {
+    id: '00d9565f-ed9c-4a06-9a50-00e7896ccab4',
+    area: 'Location',
+    resourceName: 'connectionData',
+    routeTemplate: '_apis/{resource}',
+    resourceVersion: 1,
+    minVersion: '1.0',
+    maxVersion: '7.2',
+    releasedVersion: '7.1',
+  },
 ];
 // Impact check. resourceVersion is what node-api 17 asks for ("7.2-preview.N" -> N); a
 // releasedVersion of '0.0' means the resource is preview-only (the docs list it as 7.1-preview.1).
 const SE_EXECUTION_HISTORY_LOCATION: ApiLocation = {
-  id: '10a16738-9299-4cd1-9a81-fd23ad6200d0', area: 'serviceendpoint', resourceName: 'executionhistory',
+  id: '10a16738-9299-4cd1-9a81-fd23ad6200d0',
+  area: 'serviceendpoint',
+  resourceName: 'executionhistory',
   routeTemplate: '{project}/_apis/{area}/{endpointId}/{resource}',
-  resourceVersion: 1, minVersion: '4.1', maxVersion: '7.2', releasedVersion: '0.0',
+  resourceVersion: 1,
+  minVersion: '4.1',
+  maxVersion: '7.2',
+  releasedVersion: '0.0',
 };
 const BUILD_TIMELINE_LOCATION: ApiLocation = {
-  id: '8baac422-4c6e-4de5-8532-db96d92acffa', area: 'build', resourceName: 'Timeline',
+  id: '8baac422-4c6e-4de5-8532-db96d92acffa',
+  area: 'build',
+  resourceName: 'Timeline',
   routeTemplate: '{project}/_apis/{area}/builds/{buildId}/{resource}/{timelineId}',
-  resourceVersion: 3, minVersion: '2.0', maxVersion: '7.2', releasedVersion: '7.1',
+  resourceVersion: 3,
+  minVersion: '2.0',
+  maxVersion: '7.2',
+  releasedVersion: '7.1',
 };
 const PIPELINES_PREVIEW_LOCATION: ApiLocation = {
-  id: '53df2d18-29ea-46a9-bee0-933540f80abf', area: 'pipelines', resourceName: 'preview',
+  id: '53df2d18-29ea-46a9-bee0-933540f80abf',
+  area: 'pipelines',
+  resourceName: 'preview',
   routeTemplate: '{project}/_apis/{area}/{pipelineId}/{resource}',
-  resourceVersion: 1, minVersion: '5.1', maxVersion: '7.2', releasedVersion: '0.0',
+  resourceVersion: 1,
+  minVersion: '5.1',
+  maxVersion: '7.2',
+  releasedVersion: '0.0',
 };
 // Not in the public REST reference; released at 7.1 here so a plain api-version=7.1 is accepted
 // (an assumption: whether the service insists on "-preview" for this route is unverified).
 const TASK_DEFINITIONS_LOCATION: ApiLocation = {
-  id: '60aac929-f0cd-4bc8-9ce4-6b30e8f1b1bd', area: 'distributedtask', resourceName: 'tasks',
+  id: '60aac929-f0cd-4bc8-9ce4-6b30e8f1b1bd',
+  area: 'distributedtask',
+  resourceName: 'tasks',
   routeTemplate: '_apis/{area}/{resource}/{taskId}/{versionString}',
-  resourceVersion: 1, minVersion: '2.0', maxVersion: '7.2', releasedVersion: '7.1',
+  resourceVersion: 1,
+  minVersion: '2.0',
+  maxVersion: '7.2',
+  releasedVersion: '7.1',
 };
 const AREA_LOCATIONS: Record<string, ApiLocation[]> = {
   serviceendpoint: [SE_PROJECT_LOCATION, SE_ORG_LOCATION, SE_EXECUTION_HISTORY_LOCATION],
@@ -221,18 +270,68 @@ const RESOURCE_AREAS: Record<string, string> = {
  * (task.json of microsoft/azure-pipelines-tasks; a task keeps its id across major versions).
  * Minor/patch numbers are plausible, not tracked.
  */
-export const DEFAULT_TASK_DEFINITIONS: readonly TaskDefinitionSeed[] = Object.freeze([
-  { id: '46e4be58-730b-4389-8a2f-ea10b3e5e815', name: 'AzureCLI', friendlyName: 'Azure CLI', author: 'Microsoft Corporation', version: { major: 2, minor: 265, patch: 0 } },
-  { id: '72a1931b-effb-4d2e-8fd8-f8472a07cb62', name: 'AzurePowerShell', friendlyName: 'Azure PowerShell', author: 'Microsoft Corporation', version: { major: 5, minor: 273, patch: 3 } },
-  { id: 'eb72cb01-a7e5-427b-a8a1-1b31ccac8a43', name: 'AzureFileCopy', friendlyName: 'Azure file copy', author: 'Microsoft Corporation', version: { major: 5, minor: 259, patch: 0 } },
-  { id: 'eb72cb01-a7e5-427b-a8a1-1b31ccac8a43', name: 'AzureFileCopy', friendlyName: 'Azure file copy', author: 'Microsoft Corporation', version: { major: 6, minor: 259, patch: 0 } },
-  { id: '497d490f-eea7-4f2b-ab94-48d9c1acdcb1', name: 'AzureRmWebAppDeployment', friendlyName: 'Azure App Service deploy', author: 'Microsoft Corporation', version: { major: 4, minor: 266, patch: 0 } },
-  { id: '94a74903-f93f-4075-884f-dc11f34058b4', name: 'AzureResourceManagerTemplateDeployment', friendlyName: 'ARM template deployment', author: 'Microsoft Corporation', version: { major: 3, minor: 261, patch: 0 } },
-  // What `script:` and `bash:` steps run as; the checkout step (task 6d15af64-176c-496d-b583-fd2ae21d4df4,
-  // "Checkout" 1.0.0 in timelines) is built into the agent and not in the catalogue.
-  { id: 'd9bafed4-0b18-4f58-968d-86655b4d2ce9', name: 'CmdLine', friendlyName: 'Command line', author: 'Microsoft Corporation', version: { major: 2, minor: 276, patch: 0 } },
-  { id: '6c731c3c-3c68-459a-a5c9-bde6e6595b5b', name: 'Bash', friendlyName: 'Bash', author: 'Microsoft Corporation', version: { major: 3, minor: 274, patch: 1 } },
-].map((d) => Object.freeze(d)));
+export const DEFAULT_TASK_DEFINITIONS: readonly TaskDefinitionSeed[] = Object.freeze(
+  [
+    {
+      id: '46e4be58-730b-4389-8a2f-ea10b3e5e815',
+      name: 'AzureCLI',
+      friendlyName: 'Azure CLI',
+      author: 'Microsoft Corporation',
+      version: { major: 2, minor: 265, patch: 0 },
+    },
+    {
+      id: '72a1931b-effb-4d2e-8fd8-f8472a07cb62',
+      name: 'AzurePowerShell',
+      friendlyName: 'Azure PowerShell',
+      author: 'Microsoft Corporation',
+      version: { major: 5, minor: 273, patch: 3 },
+    },
+    {
+      id: 'eb72cb01-a7e5-427b-a8a1-1b31ccac8a43',
+      name: 'AzureFileCopy',
+      friendlyName: 'Azure file copy',
+      author: 'Microsoft Corporation',
+      version: { major: 5, minor: 259, patch: 0 },
+    },
+    {
+      id: 'eb72cb01-a7e5-427b-a8a1-1b31ccac8a43',
+      name: 'AzureFileCopy',
+      friendlyName: 'Azure file copy',
+      author: 'Microsoft Corporation',
+      version: { major: 6, minor: 259, patch: 0 },
+    },
+    {
+      id: '497d490f-eea7-4f2b-ab94-48d9c1acdcb1',
+      name: 'AzureRmWebAppDeployment',
+      friendlyName: 'Azure App Service deploy',
+      author: 'Microsoft Corporation',
+      version: { major: 4, minor: 266, patch: 0 },
+    },
+    {
+      id: '94a74903-f93f-4075-884f-dc11f34058b4',
+      name: 'AzureResourceManagerTemplateDeployment',
+      friendlyName: 'ARM template deployment',
+      author: 'Microsoft Corporation',
+      version: { major: 3, minor: 261, patch: 0 },
+    },
+    // What `script:` and `bash:` steps run as; the checkout step (task 6d15af64-176c-496d-b583-fd2ae21d4df4,
+    // "Checkout" 1.0.0 in timelines) is built into the agent and not in the catalogue.
+    {
+      id: 'd9bafed4-0b18-4f58-968d-86655b4d2ce9',
+      name: 'CmdLine',
+      friendlyName: 'Command line',
+      author: 'Microsoft Corporation',
+      version: { major: 2, minor: 276, patch: 0 },
+    },
+    {
+      id: '6c731c3c-3c68-459a-a5c9-bde6e6595b5b',
+      name: 'Bash',
+      friendlyName: 'Bash',
+      author: 'Microsoft Corporation',
+      version: { major: 3, minor: 274, patch: 1 },
+    },
+  ].map((d) => Object.freeze(d)),
+);
 
 const EXECUTION_RESULTS: ExecutionResult[] = ['succeeded', 'succeededWithIssues', 'failed', 'canceled', 'skipped', 'abandoned'];
 const DEFAULT_EXECUTION_PAGE = 50;
@@ -240,7 +339,8 @@ const RELATIVE_TIME_RE = /^-(\d+)([dhm])$/;
 const TIME_UNIT_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000 };
 
 const TYPE_NAMES: Record<string, string> = {
-  ServiceEndpointNotFoundException: 'Microsoft.VisualStudio.Services.ServiceEndpoints.WebApi.ServiceEndpointNotFoundException, Microsoft.VisualStudio.Services.ServiceEndpoints.WebApi',
+  ServiceEndpointNotFoundException:
+    'Microsoft.VisualStudio.Services.ServiceEndpoints.WebApi.ServiceEndpointNotFoundException, Microsoft.VisualStudio.Services.ServiceEndpoints.WebApi',
   ProjectDoesNotExistWithNameException: 'Microsoft.TeamFoundation.Core.WebApi.ProjectDoesNotExistWithNameException, Microsoft.TeamFoundation.Core.WebApi',
   AccessCheckException: 'Microsoft.VisualStudio.Services.Security.AccessCheckException, Microsoft.VisualStudio.Services.WebApi',
   UnauthorizedRequestException: 'Microsoft.VisualStudio.Services.WebApi.UnauthorizedRequestException, Microsoft.VisualStudio.Services.WebApi',
@@ -256,7 +356,8 @@ const TYPE_NAMES: Record<string, string> = {
   AccessDeniedException: 'Microsoft.TeamFoundation.Build.WebApi.AccessDeniedException, Microsoft.TeamFoundation.Build2.WebApi',
   PipelineNotFoundException: 'Microsoft.Azure.Pipelines.WebApi.PipelineNotFoundException, Microsoft.Azure.Pipelines.WebApi',
   PipelineValidationException: 'Microsoft.Azure.Pipelines.WebApi.PipelineValidationException, Microsoft.Azure.Pipelines.WebApi',
-  TaskDefinitionNotFoundException: 'Microsoft.TeamFoundation.DistributedTask.WebApi.TaskDefinitionNotFoundException, Microsoft.TeamFoundation.DistributedTask.WebApi',
+  TaskDefinitionNotFoundException:
+    'Microsoft.TeamFoundation.DistributedTask.WebApi.TaskDefinitionNotFoundException, Microsoft.TeamFoundation.DistributedTask.WebApi',
   InternalServerError: 'System.Exception, mscorlib',
 };
 
@@ -271,10 +372,17 @@ const SIGN_IN_PAGE = `<!DOCTYPE html>
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>;
 
-interface Reply { status: number; headers?: Record<string, string>; body?: unknown }
-interface Identity { name: string; id: string }
+interface Reply {
+  status: number;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+interface Identity {
+  name: string;
+  id: string;
+}
 
 const clone = <T>(v: T): T => (v === undefined ? v : JSON.parse(JSON.stringify(v)));
 const ieq = (a: unknown, b: unknown) => typeof a === 'string' && typeof b === 'string' && a.toLowerCase() === b.toLowerCase();
@@ -301,27 +409,32 @@ function identityId(name: string): string {
 /** GUID -> base64url of its .NET byte order (little-endian first three fields), as in "/eid1/c/pub/t/…" subjects. */
 function guidToBase64Url(guid: string): string {
   const b = Buffer.from(guid.replace(/-/g, ''), 'hex');
-  const le = Buffer.concat([Buffer.from(b.subarray(0, 4)).reverse(), Buffer.from(b.subarray(4, 6)).reverse(),
-    Buffer.from(b.subarray(6, 8)).reverse(), b.subarray(8)]);
+  const le = Buffer.concat([
+    Buffer.from(b.subarray(0, 4)).reverse(),
+    Buffer.from(b.subarray(4, 6)).reverse(),
+    Buffer.from(b.subarray(6, 8)).reverse(),
+    b.subarray(8),
+  ]);
   return le.toString('base64url');
 }
 
 function errorReply(status: number, typeKey: string, message: string, headers?: Record<string, string>): Reply {
   return {
-    status, headers,
+    status,
+    headers,
     body: { $id: '1', innerException: null, message, typeName: TYPE_NAMES[typeKey] ?? typeKey, typeKey, errorCode: 0, eventId: 3000 },
   };
 }
-const badRequest = (message: string, detail?: string) =>
-  errorReply(400, 'ArgumentException', message, detail ? { 'X-Emulator-Detail': detail } : undefined);
+const badRequest = (message: string, detail?: string) => errorReply(400, 'ArgumentException', message, detail ? { 'X-Emulator-Detail': detail } : undefined);
 const invalidOperation = (message: string) => errorReply(400, 'InvalidOperationException', message);
-const notFoundEndpoint = (id: string) =>
-  errorReply(404, 'ServiceEndpointNotFoundException', `No service connection found with identifier ${id}.`);
+const notFoundEndpoint = (id: string) => errorReply(404, 'ServiceEndpointNotFoundException', `No service connection found with identifier ${id}.`);
 const projectNotFound = (projectSeg: string) =>
-  errorReply(404, 'ProjectDoesNotExistWithNameException',
-    `VS800075: The project with id 'vstfs:///Classification/TeamProject/${projectSeg}' does not exist, or you do not have permission to access it.`);
-const methodNotAllowed = (method: string) =>
-  errorReply(405, 'InvalidOperationException', `The requested resource does not support http method '${method}'.`);
+  errorReply(
+    404,
+    'ProjectDoesNotExistWithNameException',
+    `VS800075: The project with id 'vstfs:///Classification/TeamProject/${projectSeg}' does not exist, or you do not have permission to access it.`,
+  );
+const methodNotAllowed = (method: string) => errorReply(405, 'InvalidOperationException', `The requested resource does not support http method '${method}'.`);
 const notFoundRoute = (path: string) =>
   errorReply(404, 'NotFoundException', `The controller for path '${path}' was not found or does not implement IController.`);
 
@@ -365,7 +478,11 @@ function readBody(req: http.IncomingMessage): Promise<string> {
 }
 
 function parseJson(text: string): unknown {
-  try { return JSON.parse(text); } catch { return undefined; }
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -383,14 +500,18 @@ class EmulatorImpl implements Emulator {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly executionIds = new WeakMap<object, number>();
 
-  constructor(private readonly seed: Seed, latencyMs: number) {
+  constructor(
+    private readonly seed: Seed,
+    latencyMs: number,
+  ) {
     this.latencyMs = latencyMs;
-    this.endpoints = seed.endpoints as Obj[];
+    this.endpoints = seed.endpoints;
     this.identities = new Map(seed.identities.map((i) => [i.token, { name: i.name, id: identityId(i.name) }]));
     // Execution records get increasing ids in start order, across all connections (the service's
     // ids are a global sequence); the continuation token is the id of the first record of the next page.
     const all = this.endpoints.flatMap((ep) => (ep.emulator?.executions ?? []) as ExecutionSeed[]);
-    all.map((x, i) => ({ x, i, t: Date.parse(x.startTime) }))
+    all
+      .map((x, i) => ({ x, i, t: Date.parse(x.startTime) }))
       .sort((a, b) => a.t - b.t || a.x.runId - b.x.runId || a.i - b.i)
       .forEach((e, n) => this.executionIds.set(e.x, 7_300_001 + n));
     this.server = http.createServer((req, res) => {
@@ -420,9 +541,13 @@ class EmulatorImpl implements Emulator {
     this.faults.push({ ...f, remaining: f.count ?? 1 });
   }
 
-  setLatencyMs(ms: number): void { this.latencyMs = ms; }
+  setLatencyMs(ms: number): void {
+    this.latencyMs = ms;
+  }
 
-  setClock(nowMs: () => number): void { this.now = nowMs; }
+  setClock(nowMs: () => number): void {
+    this.now = nowMs;
+  }
 
   close(): Promise<void> {
     for (const t of this.timers) clearTimeout(t);
@@ -438,7 +563,10 @@ class EmulatorImpl implements Emulator {
   private sleep(ms: number): Promise<void> {
     if (!(ms > 0)) return Promise.resolve();
     return new Promise((resolve) => {
-      const t = setTimeout(() => { this.timers.delete(t); resolve(); }, ms);
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        resolve();
+      }, ms);
       this.timers.add(t);
     });
   }
@@ -454,9 +582,12 @@ class EmulatorImpl implements Emulator {
   }
 
   private takeFault(method: string, path: string): (Fault & { remaining: number }) | undefined {
-    const f = this.faults.find((x) => x.remaining > 0
-      && (!x.method || ieq(x.method, method))
-      && (x.path === undefined || (typeof x.path === 'string' ? path.includes(x.path) : ((x.path.lastIndex = 0), x.path.test(path)))));
+    const f = this.faults.find(
+      (x) =>
+        x.remaining > 0 &&
+        (!x.method || ieq(x.method, method)) &&
+        (x.path === undefined || (typeof x.path === 'string' ? path.includes(x.path) : ((x.path.lastIndex = 0), x.path.test(path)))),
+    );
     if (!f) return undefined;
     f.remaining--;
     this.faults = this.faults.filter((x) => x.remaining > 0);
@@ -467,13 +598,18 @@ class EmulatorImpl implements Emulator {
     const status = f.status ?? 500;
     if (f.body !== undefined) {
       const hasType = Object.keys(f.headers ?? {}).some((h) => h.toLowerCase() === 'content-type');
-      const type = parseJson(f.body) !== undefined ? 'application/json; charset=utf-8'
-        : /^\s*</.test(f.body) ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8';
+      const type =
+        parseJson(f.body) !== undefined ? 'application/json; charset=utf-8' : /^\s*</.test(f.body) ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8';
       return { status, headers: { ...(hasType ? {} : { 'Content-Type': type }), ...f.headers }, body: f.body };
     }
     if (status === 429) {
       // ref §8/§9: the throttling message.
-      return errorReply(429, 'RequestBlockedException', 'TF400733: The request has been canceled: Request was blocked due to exceeding usage of resource \'Concurrency\' in namespace \'User\'.', f.headers);
+      return errorReply(
+        429,
+        'RequestBlockedException',
+        "TF400733: The request has been canceled: Request was blocked due to exceeding usage of resource 'Concurrency' in namespace 'User'.",
+        f.headers,
+      );
     }
     if (status >= 400) return errorReply(status, 'InternalServerError', `Injected fault (${status}).`, f.headers);
     return { status, headers: f.headers };
@@ -496,12 +632,23 @@ class EmulatorImpl implements Emulator {
   private async onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const method = (req.method ?? 'GET').toUpperCase();
     const url = new URL(req.url ?? '/', 'http://emulator');
-    const segments = url.pathname.split('/').filter(Boolean).map((s) => { try { return decodeURIComponent(s); } catch { return s; } });
+    const segments = url.pathname
+      .split('/')
+      .filter(Boolean)
+      .map((s) => {
+        try {
+          return decodeURIComponent(s);
+        } catch {
+          return s;
+        }
+      });
     const path = '/' + segments.join('/');
     const query: Record<string, string> = {};
-    url.searchParams.forEach((v, k) => { query[k] = v; });
+    url.searchParams.forEach((v, k) => {
+      query[k] = v;
+    });
     const identity = this.identify(req.headers.authorization);
-    const apiVersion = /api-version=([^;,\s]+)/i.exec(String(req.headers.accept ?? ''))?.[1] ?? prop(query, 'api-version') as string | undefined;
+    const apiVersion = /api-version=([^;,\s]+)/i.exec(String(req.headers.accept ?? ''))?.[1] ?? (prop(query, 'api-version') as string | undefined);
 
     const rec: RecordedRequest = { method, path, query, status: 0 };
     if (identity) rec.identity = identity.name;
@@ -510,18 +657,23 @@ class EmulatorImpl implements Emulator {
 
     const fault = this.takeFault(method, path);
     if (fault) rec.fault = fault.kind ?? 'respond';
-    if (fault?.kind === 'reset') { req.socket.destroy(); return; }
+    if (fault?.kind === 'reset') {
+      req.socket.destroy();
+      return;
+    }
 
     const raw = await readBody(req);
     const body = raw ? (parseJson(raw) ?? raw) : undefined;
     if (body !== undefined && method !== 'GET' && method !== 'OPTIONS') rec.body = body;
     if (fault?.kind === 'delay') await this.sleep(fault.delayMs ?? 0);
 
-    const reply = fault && rec.fault === 'respond'
-      ? this.faultReply(fault)
-      : this.handle(method, segments, query, identity, !!req.headers.authorization, body, apiVersion);
+    const reply =
+      fault && rec.fault === 'respond' ? this.faultReply(fault) : this.handle(method, segments, query, identity, !!req.headers.authorization, body, apiVersion);
     rec.status = reply.status;
-    if (fault?.kind === 'apply-then-reset') { req.socket.destroy(); return; } // applied, answer lost
+    if (fault?.kind === 'apply-then-reset') {
+      req.socket.destroy();
+      return;
+    } // applied, answer lost
     await this.sleep(this.latencyMs);
     if (!res.destroyed) this.send(res, reply);
   }
@@ -533,14 +685,22 @@ class EmulatorImpl implements Emulator {
       // the request carries X-TFS-FedAuthRedirect: Suppress, which node-api's handlers always send.)
       return { status: 203, headers: { 'Content-Type': 'text/html; charset=utf-8' }, body: SIGN_IN_PAGE };
     }
-    return errorReply(401, 'UnauthorizedRequestException', 'TF400813: The user \'\' is not authorized to access this resource.',
-      { 'WWW-Authenticate': 'Bearer authorization_uri=https://login.microsoftonline.com/common, Basic realm="https://tfsprodweu2.app.visualstudio.com/"' });
+    return errorReply(401, 'UnauthorizedRequestException', "TF400813: The user '' is not authorized to access this resource.", {
+      'WWW-Authenticate': 'Bearer authorization_uri=https://login.microsoftonline.com/common, Basic realm="https://tfsprodweu2.app.visualstudio.com/"',
+    });
   }
 
   // --- routing ---------------------------------------------------------------------------------
 
-  private handle(method: string, segs: string[], query: Record<string, string>, identity: Identity | undefined,
-    hasAuthHeader: boolean, body: unknown, apiVersion: string | undefined): Reply {
+  private handle(
+    method: string,
+    segs: string[],
+    query: Record<string, string>,
+    identity: Identity | undefined,
+    hasAuthHeader: boolean,
+    body: unknown,
+    apiVersion: string | undefined,
+  ): Reply {
     const path = '/' + segs.join('/');
     if (!segs.length || !ieq(segs[0], this.seed.organization.name)) return notFoundRoute(path);
     const apis = segs.findIndex((s) => ieq(s, '_apis'));
@@ -586,12 +746,18 @@ class EmulatorImpl implements Emulator {
     const m = /^(\d+(?:\.\d+)?)(-preview(?:\.\d+)?)?$/i.exec(v);
     if (!m) return errorReply(400, 'VssVersionOutOfRangeException', `The api-version '${v}' is not valid.`);
     if (+m[1] > +loc.maxVersion) {
-      return errorReply(400, 'VssVersionOutOfRangeException',
-        `The requested REST API version of ${m[1]} is out of range for this server. The latest REST API version for this server is ${loc.maxVersion}.`);
+      return errorReply(
+        400,
+        'VssVersionOutOfRangeException',
+        `The requested REST API version of ${m[1]} is out of range for this server. The latest REST API version for this server is ${loc.maxVersion}.`,
+      );
     }
     if (+m[1] > +loc.releasedVersion && !m[2]) {
-      return errorReply(400, 'VssInvalidPreviewVersionException',
-        `The requested version "${v}" of the resource is under preview. The -preview flag must be supplied in the api-version for such requests. For example: "${v}-preview"`);
+      return errorReply(
+        400,
+        'VssInvalidPreviewVersionException',
+        `The requested version "${v}" of the resource is under preview. The -preview flag must be supplied in the api-version for such requests. For example: "${v}-preview"`,
+      );
     }
     return undefined;
   }
@@ -607,16 +773,29 @@ class EmulatorImpl implements Emulator {
 
   private connectionData(identity: Identity): Reply {
     const user = {
-      id: identity.id, descriptor: `Microsoft.TeamFoundation.ServiceIdentity;${identity.id}`,
+      id: identity.id,
+      descriptor: `Microsoft.TeamFoundation.ServiceIdentity;${identity.id}`,
       subjectDescriptor: `svc.${Buffer.from(identity.id).toString('base64url')}`,
-      providerDisplayName: identity.name, isActive: true, properties: {}, resourceVersion: 2, metaTypeId: 0,
+      providerDisplayName: identity.name,
+      isActive: true,
+      properties: {},
+      resourceVersion: 2,
+      metaTypeId: 0,
     };
     return {
       status: 200,
       body: {
-        authenticatedUser: user, authorizedUser: user, instanceId: this.seed.organization.id,
-        deploymentId: identityId(`deployment:${this.seed.organization.id}`), deploymentType: 'hosted',
-        locationServiceData: { serviceOwner: '00025394-6065-48ca-87d9-7f5672854ef7', defaultAccessMappingMoniker: 'PublicAccessMapping', lastChangeId: 1, lastChangeId64: 1 },
+        authenticatedUser: user,
+        authorizedUser: user,
+        instanceId: this.seed.organization.id,
+        deploymentId: identityId(`deployment:${this.seed.organization.id}`),
+        deploymentType: 'hosted',
+        locationServiceData: {
+          serviceOwner: '00025394-6065-48ca-87d9-7f5672854ef7',
+          defaultAccessMappingMoniker: 'PublicAccessMapping',
+          lastChangeId: 1,
+          lastChangeId64: 1,
+        },
       },
     };
   }
@@ -624,8 +803,16 @@ class EmulatorImpl implements Emulator {
   // --- impact check: execution history, build timelines, pipeline preview, task catalogue ------
 
   /** Routes of the impact check; undefined when the request is none of them. */
-  private routeImpact(method: string, path: string, projectSeg: string | undefined, rest: string[], query: Record<string, string>,
-    identity: Identity, body: unknown, apiVersion: string | undefined): Reply | undefined {
+  private routeImpact(
+    method: string,
+    path: string,
+    projectSeg: string | undefined,
+    rest: string[],
+    query: Record<string, string>,
+    identity: Identity,
+    body: unknown,
+    apiVersion: string | undefined,
+  ): Reply | undefined {
     const [area = '', a, b, c, d] = rest;
     const areaL = area.toLowerCase();
     let loc: ApiLocation;
@@ -633,14 +820,14 @@ class EmulatorImpl implements Emulator {
     let answer: (project: { id: string; name: string } | undefined) => Reply;
     if (areaL === 'serviceendpoint' && rest.length === 3 && ieq(b, 'executionhistory')) {
       loc = SE_EXECUTION_HISTORY_LOCATION;
-      answer = (project) => this.executionHistory(project!, a!, query);
+      answer = (project) => this.executionHistory(project!, a, query);
     } else if (areaL === 'build' && (rest.length === 4 || rest.length === 5) && ieq(a, 'builds') && ieq(c, 'timeline')) {
       loc = BUILD_TIMELINE_LOCATION;
-      answer = (project) => this.timeline(project!, b!, d, path);
+      answer = (project) => this.timeline(project!, b, d, path);
     } else if (areaL === 'pipelines' && rest.length === 3 && ieq(b, 'preview')) {
       loc = PIPELINES_PREVIEW_LOCATION;
       verb = 'POST';
-      answer = (project) => this.preview(project!, a!, body, identity, path);
+      answer = (project) => this.preview(project!, a, body, identity, path);
     } else if (areaL === 'distributedtask' && rest.length >= 2 && rest.length <= 4 && ieq(a, 'tasks')) {
       loc = TASK_DEFINITIONS_LOCATION;
       answer = () => this.taskDefinitions(b, c);
@@ -676,9 +863,7 @@ class EmulatorImpl implements Emulator {
     if (isObj(token)) return token;
     const cap = this.seed.executionPageSize ?? Infinity;
     const size = Math.max(1, Math.min(top !== undefined && top > 0 ? top : DEFAULT_EXECUTION_PAGE, cap));
-    const all = ((ep.emulator?.executions ?? []) as ExecutionSeed[])
-      .map((x) => ({ x, id: this.executionIds.get(x) ?? 0 }))
-      .sort((p, q) => q.id - p.id);
+    const all = ((ep.emulator?.executions ?? []) as ExecutionSeed[]).map((x) => ({ x, id: this.executionIds.get(x) ?? 0 })).sort((p, q) => q.id - p.id);
     const start = token === undefined ? 0 : all.findIndex((r) => r.id <= token);
     const page = start < 0 ? [] : all.slice(start, start + size);
     const next = start < 0 ? undefined : all[start + size];
@@ -702,13 +887,15 @@ class EmulatorImpl implements Emulator {
         id,
         planType: x.planType,
         definition: {
-          id: x.definitionId, name: x.definitionName,
+          id: x.definitionId,
+          name: x.definitionName,
           _links: release
             ? link(`${base}/_release?definitionId=${x.definitionId}`, `${base}/_apis/Release/definitions/${x.definitionId}`)
             : link(`${base}/_build/definition?definitionId=${x.definitionId}`, `${base}/_apis/build/Definitions/${x.definitionId}`),
         },
         owner: {
-          id: x.runId, name: runName,
+          id: x.runId,
+          name: runName,
           _links: release
             ? link(`${base}/_release?releaseId=${x.runId}&_a=release-summary`, `${base}/_apis/Release/releases/${x.runId}`)
             : link(`${base}/_build/results?buildId=${x.runId}`, `${base}/_apis/build/Builds/${x.runId}`),
@@ -732,8 +919,7 @@ class EmulatorImpl implements Emulator {
       return errorReply(404, 'TimelineNotFoundException', `The timeline ${timelineIdSeg} for build ${buildId} could not be found.`);
     }
     // Times come from the execution record of this build when there is one.
-    const run = this.endpoints.flatMap((ep) => (ep.emulator?.executions ?? []) as ExecutionSeed[])
-      .find((x) => ieq(x.planType, 'Build') && x.runId === buildId);
+    const run = this.endpoints.flatMap((ep) => (ep.emulator?.executions ?? []) as ExecutionSeed[]).find((x) => ieq(x.planType, 'Build') && x.runId === buildId);
     const start = run ? Date.parse(run.startTime) : this.now() - 10 * 60_000;
     const finish = run?.finishTime !== undefined ? Date.parse(run.finishTime) : start + 3 * 60_000;
     const iso = (ms: number) => new Date(ms).toISOString();
@@ -744,20 +930,41 @@ class EmulatorImpl implements Emulator {
       order.set(r.parentId, n);
       const hasLog = ieq(r.type, 'Task') || ieq(r.type, 'Job');
       return {
-        previousAttempts: [], id: r.id, parentId: r.parentId ?? null, type: r.type, name: r.name,
-        startTime: iso(start), finishTime: iso(finish), currentOperation: null, percentComplete: 100,
-        state: 'completed', result: r.result ?? 'succeeded', resultCode: null, changeId: i + 1, lastModified: iso(finish),
-        workerName: hasLog ? 'Hosted Agent' : null, order: n, details: null, errorCount: 0, warningCount: 0, url: null,
+        previousAttempts: [],
+        id: r.id,
+        parentId: r.parentId ?? null,
+        type: r.type,
+        name: r.name,
+        startTime: iso(start),
+        finishTime: iso(finish),
+        currentOperation: null,
+        percentComplete: 100,
+        state: 'completed',
+        result: r.result ?? 'succeeded',
+        resultCode: null,
+        changeId: i + 1,
+        lastModified: iso(finish),
+        workerName: hasLog ? 'Hosted Agent' : null,
+        order: n,
+        details: null,
+        errorCount: 0,
+        warningCount: 0,
+        url: null,
         log: hasLog ? { id: i + 2, type: 'Container', url: `${base}/logs/${i + 2}` } : null,
         task: r.task ? { id: r.task.id, name: r.task.name, version: r.task.version } : null,
-        attempt: 1, identifier: null,
+        attempt: 1,
+        identifier: null,
       };
     });
     return {
       status: 200,
       body: {
-        records, lastChangedBy: '00000002-0000-8888-8000-000000000000', lastChangedOn: iso(finish),
-        id: timelineId, changeId: records.length, url: `${base}/Timeline/${timelineId}`,
+        records,
+        lastChangedBy: '00000002-0000-8888-8000-000000000000',
+        lastChangedOn: iso(finish),
+        id: timelineId,
+        changeId: records.length,
+        url: `${base}/Timeline/${timelineId}`,
       },
     };
   }
@@ -768,20 +975,24 @@ class EmulatorImpl implements Emulator {
     const id = Number(pipelineIdSeg);
     const p = this.seed.pipelines?.[String(id)];
     if (!p) return errorReply(404, 'PipelineNotFoundException', `Pipeline with id ${id} not found.`);
-    if (!isObj(body)) return badRequest('Value cannot be null. (Parameter \'runParameters\')');
+    if (!isObj(body)) return badRequest("Value cannot be null. (Parameter 'runParameters')");
     if (p.preview === 'forbidden') {
       // TF215106 is the Build service's access-denied message; the permission is the one the
       // preview needs to expand the pipeline's YAML.
-      return errorReply(403, 'AccessDeniedException',
-        `TF215106: Access denied. ${identity.name} needs Edit build pipeline permissions for build pipeline ${p.name} in team project ${project.name} to perform the action. For more information, contact the Azure DevOps Server administrator.`);
+      return errorReply(
+        403,
+        'AccessDeniedException',
+        `TF215106: Access denied. ${identity.name} needs Edit build pipeline permissions for build pipeline ${p.name} in team project ${project.name} to perform the action. For more information, contact the Azure DevOps Server administrator.`,
+      );
     }
     if (p.preview === 'not-yaml') {
-      return errorReply(400, 'PipelineValidationException',
-        `Pipeline ${p.name} (id ${id}) is not a YAML pipeline. Only YAML pipelines can be previewed.`);
+      return errorReply(400, 'PipelineValidationException', `Pipeline ${p.name} (id ${id}) is not a YAML pipeline. Only YAML pipelines can be previewed.`);
     }
     const override = prop(body, 'yamlOverride');
-    const finalYaml = typeof override === 'string' && override ? override
-      : p.finalYaml ?? `# ${p.name}\ntrigger:\n  branches:\n    include:\n    - main\nsteps:\n- script: echo ${p.name}\n  displayName: Build\n`;
+    const finalYaml =
+      typeof override === 'string' && override
+        ? override
+        : (p.finalYaml ?? `# ${p.name}\ntrigger:\n  branches:\n    include:\n    - main\nsteps:\n- script: echo ${p.name}\n  displayName: Build\n`);
     return { status: 200, body: { finalYaml } };
   }
 
@@ -790,10 +1001,20 @@ class EmulatorImpl implements Emulator {
     const defs = (this.seed.taskDefinitions ?? DEFAULT_TASK_DEFINITIONS).map((d) => {
       const v = d.version;
       return {
-        id: d.id, name: d.name, friendlyName: d.friendlyName ?? d.name, description: '', category: 'Deploy', author: d.author,
+        id: d.id,
+        name: d.name,
+        friendlyName: d.friendlyName ?? d.name,
+        description: '',
+        category: 'Deploy',
+        author: d.author,
         version: { major: v.major, minor: v.minor, patch: v.patch, isTest: false },
-        visibility: ['Build', 'Release'], runsOn: ['Agent', 'DeploymentGroup'], definitionType: 'task', serverOwned: !d.contributionIdentifier,
-        ...(d.contributionIdentifier ? { contributionIdentifier: d.contributionIdentifier, contributionVersion: d.contributionVersion ?? `${v.major}.${v.minor}.${v.patch}` } : {}),
+        visibility: ['Build', 'Release'],
+        runsOn: ['Agent', 'DeploymentGroup'],
+        definitionType: 'task',
+        serverOwned: !d.contributionIdentifier,
+        ...(d.contributionIdentifier
+          ? { contributionIdentifier: d.contributionIdentifier, contributionVersion: d.contributionVersion ?? `${v.major}.${v.minor}.${v.patch}` }
+          : {}),
       };
     });
     const value = taskId ? defs.filter((d) => ieq(d.id, taskId)) : defs;
@@ -803,7 +1024,8 @@ class EmulatorImpl implements Emulator {
       return [`${v.major}.${v.minor}.${v.patch}`, `${v.major}`, `${v.major}.*`].includes(versionString);
     });
     const one = matches.sort((p, q) => q.version.minor - p.version.minor || q.version.patch - p.version.patch)[0];
-    return one ? { status: 200, body: one }
+    return one
+      ? { status: 200, body: one }
       : errorReply(404, 'TaskDefinitionNotFoundException', `Task definition ${taskId} with version ${versionString} could not be found.`);
   }
 
@@ -847,7 +1069,13 @@ class EmulatorImpl implements Emulator {
 
   private list(project: { id: string }, query: Record<string, string>, identity: Identity): Reply {
     const q = (name: string) => prop(query, name) as string | undefined;
-    const csv = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean) : undefined);
+    const csv = (v: string | undefined) =>
+      v
+        ? v
+            .split(',')
+            .map((s) => s.trim().toLowerCase())
+            .filter(Boolean)
+        : undefined;
     const type = q('type');
     const schemes = csv(q('authSchemes'));
     const ids = csv(q('endpointIds'));
@@ -884,7 +1112,11 @@ class EmulatorImpl implements Emulator {
     if (pending.gets < Math.max(1, ep.emulator.completeAfterGets ?? 1)) return;
     if (pending.mode === 'async') this.complete(ep);
     else if (pending.mode === 'aad-silent-failure-async') this.fail(ep, this.aadMessage(pending.identityId));
-    else this.fail(ep, `Failed to add a federated identity credential to application ${prop(ep.authorization?.parameters, 'serviceprincipalid')}: Insufficient privileges to complete the operation.`);
+    else
+      this.fail(
+        ep,
+        `Failed to add a federated identity credential to application ${String(prop(ep.authorization?.parameters, 'serviceprincipalid'))}: Insufficient privileges to complete the operation.`,
+      );
   }
 
   private aadMessage(identityIdValue: string): string {
@@ -898,7 +1130,7 @@ class EmulatorImpl implements Emulator {
     emu.recovery = { parameters: clone(params), secret: this.secretOf(ep) };
     delete emu.secret;
     delete emu.pending;
-    const tenantId = String(prop(params, 'tenantid') ?? '');
+    const tenantId = String((prop(params, 'tenantid') as string | undefined) ?? '');
     const org = this.seed.organization;
     const next = clone(params);
     deleteKeys(next, ['authenticationtype', 'serviceprincipalkey', 'serviceprincipalcertificate']);
@@ -931,32 +1163,37 @@ class EmulatorImpl implements Emulator {
     if (!ep) return notFoundEndpoint(id);
     const name = String(ep.name);
 
-    const operation = String(prop(query, 'operation') ?? '');
+    const operation = String((prop(query, 'operation') as string | undefined) ?? '');
     if (!ieq(operation, CONVERT) || this.seed.conversionDisabled) {
       // ref §8: this is also what an organization without the conversion feature answers.
       return invalidOperation(`Operation '${operation || ''}' is invalid. Allowed operation values are: 'Refresh', 'UpdateSecret'.`);
     }
     if (!this.isAdmin(ep, identity)) {
-      return errorReply(403, 'AccessCheckException',
-        `Access denied. ${identity.name} needs Administrator permissions on service connection ${name} to perform this action. You need to be an Administrator on this service connection.`);
+      return errorReply(
+        403,
+        'AccessCheckException',
+        `Access denied. ${identity.name} needs Administrator permissions on service connection ${name} to perform this action. You need to be an Administrator on this service connection.`,
+      );
     }
 
     // Body rules (ref §3): type, authorization.scheme and the scope project reference are required.
-    if (!isObj(body)) return badRequest('Value cannot be null. (Parameter \'endpoint\')');
+    if (!isObj(body)) return badRequest("Value cannot be null. (Parameter 'endpoint')");
     const sentType = prop(body, 'type');
     const target = prop(prop(body, 'authorization') as Obj, 'scheme');
     const sentRefs = prop(body, 'serviceEndpointProjectReferences');
     const scopeId = Array.isArray(sentRefs) ? prop(prop(sentRefs[0], 'projectReference') as Obj, 'id') : undefined;
-    if (typeof sentType !== 'string' || !sentType) return badRequest('Value cannot be null. (Parameter \'endpoint.Type\')');
-    if (typeof target !== 'string' || !target) return badRequest('Value cannot be null. (Parameter \'endpoint.Authorization.Scheme\')');
+    if (typeof sentType !== 'string' || !sentType) return badRequest("Value cannot be null. (Parameter 'endpoint.Type')");
+    if (typeof target !== 'string' || !target) return badRequest("Value cannot be null. (Parameter 'endpoint.Authorization.Scheme')");
     if (typeof scopeId !== 'string' || !scopeId) {
-      return badRequest('Value cannot be null. (Parameter \'endpoint.ServiceEndpointProjectReferences[0].ProjectReference.Id\')');
+      return badRequest("Value cannot be null. (Parameter 'endpoint.ServiceEndpointProjectReferences[0].ProjectReference.Id')");
     }
     const home = this.refs(ep)[0]?.projectReference ?? {};
     if (!ieq(scopeId, home.id)) {
       // ref §5: a shared connection can only be converted from its home project ([0]).
       const other = this.findProject(scopeId)?.name ?? scopeId;
-      return badRequest(`Service connection ${name} can only be converted from its home project '${home.name}', not from project '${other}'. The conversion affects every project the connection is shared with.`);
+      return badRequest(
+        `Service connection ${name} can only be converted from its home project '${home.name}', not from project '${other}'. The conversion affects every project the connection is shared with.`,
+      );
     }
 
     // ref §3: every other field sent must equal the stored value; this is where a client that
@@ -969,7 +1206,7 @@ class EmulatorImpl implements Emulator {
         if (k.toLowerCase() === 'serviceprincipalkey') stored.authorization.parameters[k] = secret;
       }
     }
-    const rest = clone(body) as Obj;
+    const rest = clone<Obj>(body);
     for (const k of Object.keys(rest)) {
       if (k.toLowerCase() === 'type') delete rest[k];
       else if (k.toLowerCase() === 'authorization' && isObj(rest[k])) deleteKeys(rest[k], ['scheme']);
@@ -987,10 +1224,14 @@ class EmulatorImpl implements Emulator {
     const current = String(ep.authorization?.scheme ?? '');
     if (ieq(target, SPN) && ieq(current, WIF)) return this.revert(ep);
     if (!(ieq(target, WIF) && ieq(current, SPN))) {
-      return invalidOperation(`Changing the authentication scheme of service connection ${name} from '${current}' to '${target}' is neither an upgrade or a downgrade.`);
+      return invalidOperation(
+        `Changing the authentication scheme of service connection ${name} from '${current}' to '${target}' is neither an upgrade or a downgrade.`,
+      );
     }
     if (ieq(ep.data?.environment, 'AzureStack')) {
-      return invalidOperation(`Unable to connect to the Azure Stack environment of service connection ${name}: workload identity federation is not supported for Azure Stack.`);
+      return invalidOperation(
+        `Unable to connect to the Azure Stack environment of service connection ${name}: workload identity federation is not supported for Azure Stack.`,
+      );
     }
 
     const emu: EndpointBehaviour = ep.emulator ?? {};
@@ -999,7 +1240,9 @@ class EmulatorImpl implements Emulator {
       if (!ieq(ep.data?.creationMode, 'Manual')) mode = 'async';
       else if (emu.federatedCredential) mode = 'sync';
       else {
-        return invalidOperation(`Service connection ${name} could not be upgraded to use workload identity federation. The service principal could not be configured automatically, and no valid configuration exists.`);
+        return invalidOperation(
+          `Service connection ${name} could not be upgraded to use workload identity federation. The service principal could not be configured automatically, and no valid configuration exists.`,
+        );
       }
     }
     switch (mode) {
@@ -1028,7 +1271,9 @@ class EmulatorImpl implements Emulator {
     const recovery = ep.emulator?.recovery as EndpointBehaviour['recovery'];
     const deadline = Date.parse(String(ep.data?.revertSchemeDeadline ?? ''));
     if (!recovery || !(this.now() < deadline)) {
-      return invalidOperation(`Service connection ${ep.name} could not be downgraded to use a service principal secret as no recovery data exist for this endpoint.`);
+      return invalidOperation(
+        `Service connection ${ep.name} could not be downgraded to use a service principal secret as no recovery data exist for this endpoint.`,
+      );
     }
     ep.authorization = { ...ep.authorization, scheme: SPN, parameters: clone(recovery.parameters) };
     if (recovery.secret !== undefined) ep.emulator.secret = recovery.secret;
@@ -1043,7 +1288,9 @@ class EmulatorImpl implements Emulator {
 // ---------------------------------------------------------------------------------------------
 
 function validateSeed(seed: Seed, where: string): void {
-  const fail = (m: string) => { throw new Error(`Invalid emulator seed (${where}): ${m}`); };
+  const fail = (m: string) => {
+    throw new Error(`Invalid emulator seed (${where}): ${m}`);
+  };
   if (!seed || typeof seed !== 'object') fail('not an object');
   if (!seed.organization?.name || !seed.organization?.id) fail('organization.name and organization.id are required');
   for (const k of ['projects', 'identities', 'defaultAdministrators', 'endpoints'] as const) {
@@ -1051,7 +1298,7 @@ function validateSeed(seed: Seed, where: string): void {
   }
   const ids = new Set<string>();
   for (const ep of seed.endpoints) {
-    const id = String(ep.id ?? '').toLowerCase();
+    const id = String((ep.id as string | undefined) ?? '').toLowerCase();
     if (!id || !ep.name || !ep.type) fail(`endpoint ${JSON.stringify(ep.name ?? ep.id)} needs id, name and type`);
     if (ids.has(id)) fail(`duplicate endpoint id ${id}`);
     ids.add(id);
@@ -1083,7 +1330,8 @@ function validateSeed(seed: Seed, where: string): void {
   }
   for (const [id, pl] of Object.entries(seed.pipelines ?? {})) {
     if (!/^\d+$/.test(id) || !pl?.name) fail(`pipelines["${id}"] needs a numeric key and a name`);
-    if (pl.preview !== undefined && !['ok', 'forbidden', 'not-yaml'].includes(pl.preview)) fail(`pipelines["${id}"].preview must be 'ok', 'forbidden' or 'not-yaml'`);
+    if (pl.preview !== undefined && !['ok', 'forbidden', 'not-yaml'].includes(pl.preview))
+      fail(`pipelines["${id}"].preview must be 'ok', 'forbidden' or 'not-yaml'`);
   }
   if (seed.taskDefinitions !== undefined) {
     if (!Array.isArray(seed.taskDefinitions)) fail('taskDefinitions must be an array');
@@ -1134,8 +1382,7 @@ export function loadSeed(file: string): Seed {
  * Starts an emulator on a loopback port (0 = any free port). The seed is deep-copied; relative
  * times in it ("-3d") are resolved against options.relativeTo (default: now).
  */
-export async function startEmulator(seed: Seed,
-  options: { port?: number; host?: string; latencyMs?: number; relativeTo?: number } = {}): Promise<Emulator> {
+export async function startEmulator(seed: Seed, options: { port?: number; host?: string; latencyMs?: number; relativeTo?: number } = {}): Promise<Emulator> {
   const copy = clone(seed);
   validateSeed(copy, 'startEmulator');
   resolveRelativeTimes(copy, options.relativeTo ?? Date.now());

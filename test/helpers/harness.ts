@@ -17,9 +17,23 @@ export interface ReportJson {
   dryRun: boolean;
   project: { id: string; name: string };
   connections: Array<{
-    id: string; name: string; scheme: string; outcome: string; reason?: string; reasonCode?: string; serviceMessage?: string;
-    issuer?: string; subject?: string; revertDeadline?: string; isShared: boolean; creationMode: string;
-    issuerKind?: string; issuerDaysLeft?: number; scope?: Record<string, string>; homeProject?: string; sharedWith?: string[];
+    id: string;
+    name: string;
+    scheme: string;
+    outcome: string;
+    reason?: string;
+    reasonCode?: string;
+    serviceMessage?: string;
+    issuer?: string;
+    subject?: string;
+    revertDeadline?: string;
+    isShared: boolean;
+    creationMode: string;
+    issuerKind?: string;
+    issuerDaysLeft?: number;
+    scope?: Record<string, string>;
+    homeProject?: string;
+    sharedWith?: string[];
     impact?: ImpactEntry;
   }>;
   totals: Record<string, number>;
@@ -64,12 +78,17 @@ export class Harness {
       emu,
       byName: (name: string) => report?.connections.find((c) => c.name === name),
       putsFor: (name: string) => puts.filter((r) => (r.body as { id?: string } | undefined)?.id === idOf(name)),
-      stored: (name: string) => emu.endpoint(idOf(name)) as { authorization: { scheme: string; parameters: Record<string, string | null> }; data: Record<string, string> } | undefined,
+      stored: (name: string) =>
+        emu.endpoint(idOf(name)) as { authorization: { scheme: string; parameters: Record<string, string | null> }; data: Record<string, string> } | undefined,
     };
   }
 
   /** Starts an emulator with these connections and runs the task once. */
-  async go(endpoints: SeedEndpoint[], inputs: Record<string, string> = {}, o: { seed?: Partial<Seed>; token?: string | null; before?: (e: Emulator) => void } = {}) {
+  async go(
+    endpoints: SeedEndpoint[],
+    inputs: Record<string, string> = {},
+    o: { seed?: Partial<Seed>; token?: string | null; before?: (e: Emulator) => void } = {},
+  ) {
     const emu = await this.start(endpoints, o.seed);
     o.before?.(emu);
     return this.run(inputs, o);

@@ -195,7 +195,7 @@ export function runTask(opts: RunTaskOptions): Promise<TaskRun> {
       try {
         resolve(parseRun(code, stdout, stderr, tempDir));
       } catch (err) {
-        reject(err);
+        reject(err instanceof Error ? err : new Error(String(err)));
       }
     });
   });
@@ -213,7 +213,7 @@ export function parseRun(code: number | null, stdout: string, stderr: string, te
         const result = p.result ?? '';
         const prev = run.result;
         const rank = RESULT_RANK[result.toLowerCase()] ?? -1;
-        const prevRank = prev ? RESULT_RANK[prev.result.toLowerCase()] ?? -1 : -Infinity;
+        const prevRank = prev ? (RESULT_RANK[prev.result.toLowerCase()] ?? -1) : -Infinity;
         if (rank >= prevRank) run.result = { result, message: cmd.message };
         break;
       }

@@ -15,7 +15,10 @@ export function seed(endpoints: SeedEndpoint[], extra: Partial<Seed> = {}): Seed
   return {
     organization: ORG,
     projects: [PROJECT, OTHER_PROJECT],
-    identities: [{ token: JOB_TOKEN, name: JOB_IDENTITY }, { token: ADMIN_PAT, name: ADMIN }],
+    identities: [
+      { token: JOB_TOKEN, name: JOB_IDENTITY },
+      { token: ADMIN_PAT, name: ADMIN },
+    ],
     defaultAdministrators: [JOB_IDENTITY, ADMIN],
     endpoints: endpoints.map(({ emulator, ...spec }) => {
       const e = endpoint(spec) as unknown as Record<string, unknown>;

@@ -30,7 +30,9 @@ describe('ConvertToWif against the emulator', function () {
       assert.equal(t.putsFor(name).length, 1, `${name}: exactly one PUT`);
     }
     assert.deepEqual(t.putsFor('prod-sync')[0].body, {
-      id: t.byName('prod-sync')!.id, type: 'azurerm', authorization: { scheme: 'WorkloadIdentityFederation' },
+      id: t.byName('prod-sync')!.id,
+      type: 'azurerm',
+      authorization: { scheme: 'WorkloadIdentityFederation' },
       serviceEndpointProjectReferences: [{ projectReference: { id: PROJECT.id, name: PROJECT.name }, name: 'prod-sync', description: '' }],
     });
     assert.equal(t.report.organization, t.emu.url);
@@ -48,7 +50,13 @@ describe('ConvertToWif against the emulator', function () {
     const t = await go([{ name: 'a' }, { name: 'b', creationMode: 'Manual' }], { dryRun: 'true' });
     assert.equal(t.run.result?.result, 'Succeeded');
     assert.equal(t.puts.length, 0);
-    assert.deepEqual(t.report.connections.map((c) => [c.name, c.outcome, c.reasonCode]), [['a', 'planned', undefined], ['b', 'skipped', 'SkipManual']]);
+    assert.deepEqual(
+      t.report.connections.map((c) => [c.name, c.outcome, c.reasonCode]),
+      [
+        ['a', 'planned', undefined],
+        ['b', 'skipped', 'SkipManual'],
+      ],
+    );
     assert.equal(t.stored('a')?.authorization.scheme, 'ServicePrincipal');
     assert.equal(t.report.dryRun, true);
     assert.equal(t.run.variables['plannedCount']?.value, '1');
@@ -57,18 +65,43 @@ describe('ConvertToWif against the emulator', function () {
   it('dry run warns about the conversions the identity would be refused (403) before the real run', async () => {
     const t = await go([{ name: 'locked', emulator: { administrators: [ADMIN] } }, { name: 'open' }], { dryRun: 'true' });
     assert.equal(t.puts.length, 0);
-    assert.deepEqual(t.report.connections.map((c) => [c.name, c.outcome, c.reasonCode]), [['locked', 'planned', 'PlannedNotAdministrator'], ['open', 'planned', undefined]]);
+    assert.deepEqual(
+      t.report.connections.map((c) => [c.name, c.outcome, c.reasonCode]),
+      [
+        ['locked', 'planned', 'PlannedNotAdministrator'],
+        ['open', 'planned', undefined],
+      ],
+    );
     assert.match(t.byName('locked')!.reason!, new RegExp(`'${JOB_IDENTITY.replace(/[()]/g, '\\$&')}' is not an Administrator of service connection 'locked'`));
     assert.equal(t.run.result?.result, 'SucceededWithIssues');
-    assert.ok(t.run.warnings.some((w) => w.startsWith("Would convert 'locked', but: Would be refused")), t.run.warnings.join('\n'));
+    assert.ok(
+      t.run.warnings.some((w) => w.startsWith("Would convert 'locked', but: Would be refused")),
+      t.run.warnings.join('\n'),
+    );
   });
 
   it('selects with patterns and excludes, and lists every azurerm connection once', async () => {
     const t = await go(
-      [{ name: 'prod-api', emulator: { conversion: 'sync' } }, { name: 'PROD-web', emulator: { conversion: 'sync' } }, { name: 'prod-legacy' }, { name: 'dev-1' }, { name: 'wif', scheme: 'WorkloadIdentityFederation' }, { name: 'gh', type: 'github' }],
+      [
+        { name: 'prod-api', emulator: { conversion: 'sync' } },
+        { name: 'PROD-web', emulator: { conversion: 'sync' } },
+        { name: 'prod-legacy' },
+        { name: 'dev-1' },
+        { name: 'wif', scheme: 'WorkloadIdentityFederation' },
+        { name: 'gh', type: 'github' },
+      ],
       { connections: 'prod-*\n', excludeConnections: 'prod-leg?cy' },
     );
-    assert.deepEqual(t.report.connections.map((c) => [c.name, c.outcome]), [['dev-1', 'skipped'], ['prod-api', 'converted'], ['prod-legacy', 'skipped'], ['PROD-web', 'converted'], ['wif', 'federated']]);
+    assert.deepEqual(
+      t.report.connections.map((c) => [c.name, c.outcome]),
+      [
+        ['dev-1', 'skipped'],
+        ['prod-api', 'converted'],
+        ['prod-legacy', 'skipped'],
+        ['PROD-web', 'converted'],
+        ['wif', 'federated'],
+      ],
+    );
     assert.equal(t.puts.length, 2);
   });
 
@@ -78,17 +111,33 @@ describe('ConvertToWif against the emulator', function () {
       { name: 'shared-away', projects: [OTHER_PROJECT, PROJECT], emulator: { conversion: 'sync' } },
     ];
     const first = await go(eps);
-    assert.deepEqual(first.report.connections.map((c) => [c.name, c.outcome, c.reasonCode]), [['shared-away', 'skipped', 'SkipHomedElsewhere'], ['shared-home', 'skipped', 'SkipShared']]);
+    assert.deepEqual(
+      first.report.connections.map((c) => [c.name, c.outcome, c.reasonCode]),
+      [
+        ['shared-away', 'skipped', 'SkipHomedElsewhere'],
+        ['shared-home', 'skipped', 'SkipShared'],
+      ],
+    );
     assert.match(first.byName('shared-away')!.reason!, /Shared from project 'Shared Services'/);
     assert.equal(first.puts.length, 0);
     const second = await go(eps, { skipShared: 'false' });
-    assert.deepEqual(second.report.connections.map((c) => [c.name, c.outcome]), [['shared-away', 'skipped'], ['shared-home', 'converted']]);
+    assert.deepEqual(
+      second.report.connections.map((c) => [c.name, c.outcome]),
+      [
+        ['shared-away', 'skipped'],
+        ['shared-home', 'converted'],
+      ],
+    );
     assert.equal(second.puts.length, 1);
   });
 
   it('manual connections: converted when a federated credential exists; otherwise failed with the credential to add', async () => {
     const t = await go(
-      [{ name: 'manual-fic', creationMode: 'Manual', emulator: { federatedCredential: true } }, { name: 'manual-none', creationMode: 'Manual' }, { name: 'auto', emulator: { conversion: 'sync' } }],
+      [
+        { name: 'manual-fic', creationMode: 'Manual', emulator: { federatedCredential: true } },
+        { name: 'manual-none', creationMode: 'Manual' },
+        { name: 'auto', emulator: { conversion: 'sync' } },
+      ],
       { includeManual: 'true' },
     );
     assert.equal(t.byName('manual-fic')!.outcome, 'converted');
@@ -104,34 +153,54 @@ describe('ConvertToWif against the emulator', function () {
   });
 
   it('maxConnections changes at most that many and lists the rest as over the limit', async () => {
-    const t = await go([{ name: 'c1', emulator: { conversion: 'sync' } }, { name: 'c2', emulator: { conversion: 'sync' } }, { name: 'c3', emulator: { conversion: 'sync' } }], { maxConnections: '2' });
-    assert.deepEqual(t.report.connections.map((c) => [c.name, c.outcome, c.reasonCode]), [['c1', 'converted', undefined], ['c2', 'converted', undefined], ['c3', 'skipped', 'SkipOverLimit']]);
+    const t = await go(
+      [
+        { name: 'c1', emulator: { conversion: 'sync' } },
+        { name: 'c2', emulator: { conversion: 'sync' } },
+        { name: 'c3', emulator: { conversion: 'sync' } },
+      ],
+      { maxConnections: '2' },
+    );
+    assert.deepEqual(
+      t.report.connections.map((c) => [c.name, c.outcome, c.reasonCode]),
+      [
+        ['c1', 'converted', undefined],
+        ['c2', 'converted', undefined],
+        ['c3', 'skipped', 'SkipOverLimit'],
+      ],
+    );
     assert.equal(t.puts.length, 2);
   });
 
   it('403: names the identity to grant Administrator and where; the other connections still convert', async () => {
-    const t = await go([{ name: 'locked', emulator: { administrators: [ADMIN] } }, { name: 'open', emulator: { conversion: 'sync' } }]);
+    const t = await go([
+      { name: 'locked', emulator: { administrators: [ADMIN] } },
+      { name: 'open', emulator: { conversion: 'sync' } },
+    ]);
     const locked = t.byName('locked')!;
     assert.equal(locked.outcome, 'failed');
     assert.equal(locked.reasonCode, 'FailNotAdministrator');
     assert.match(locked.reason!, new RegExp(`'${JOB_IDENTITY.replace(/[()]/g, '\\$&')}' is not an Administrator of service connection 'locked'`));
     assert.match(locked.serviceMessage!, /You need to be an Administrator/);
     assert.equal(t.byName('open')!.outcome, 'converted');
-    assert.ok(t.run.errors.some((e) => e.includes("'locked' failed")), t.run.errors.join('\n'));
+    assert.ok(
+      t.run.errors.some((e) => e.includes("'locked' failed")),
+      t.run.errors.join('\n'),
+    );
     assert.equal(t.run.result?.result, 'Failed');
   });
 
   it('401 on the listing fails the task with a token message and sends nothing else', async () => {
     const t = await go([{ name: 'a' }], {}, { token: 'not-a-known-token' });
     assert.equal(t.run.result?.result, 'Failed');
-    assert.match(t.run.result!.message, /rejected the token/);
+    assert.match(t.run.result.message, /rejected the token/);
     assert.equal(t.puts.length, 0);
   });
 
   it('a 203 sign-in page is reported as a token problem', async () => {
     const t = await go([{ name: 'a' }], {}, { token: 'not-a-known-token', seed: { badTokenResponse: '203' } });
     assert.equal(t.run.result?.result, 'Failed');
-    assert.match(t.run.result!.message, /rejected the token/);
+    assert.match(t.run.result.message, /rejected the token/);
   });
 
   it('accessToken replaces the job token and is never printed', async () => {
@@ -143,12 +212,25 @@ describe('ConvertToWif against the emulator', function () {
   });
 
   it('429 with Retry-After and 5xx bursts are retried; each connection is converted exactly once', async () => {
-    const t = await go([{ name: 'a', emulator: { conversion: 'sync' } }, { name: 'b', emulator: { conversion: 'sync' } }], { concurrency: '1' }, {
-      before: (e) => {
-        e.addFault({ method: 'GET', path: '/_apis/serviceendpoint/endpoints', status: 503, body: '{"message":"Service Unavailable"}', count: 2 });
-        e.addFault({ method: 'PUT', status: 429, headers: { 'Retry-After': '1', 'X-RateLimit-Delay': '1', 'X-RateLimit-Remaining': '0' }, body: '{"message":"TF400733: The request has been canceled"}', count: 1 });
+    const t = await go(
+      [
+        { name: 'a', emulator: { conversion: 'sync' } },
+        { name: 'b', emulator: { conversion: 'sync' } },
+      ],
+      { concurrency: '1' },
+      {
+        before: (e) => {
+          e.addFault({ method: 'GET', path: '/_apis/serviceendpoint/endpoints', status: 503, body: '{"message":"Service Unavailable"}', count: 2 });
+          e.addFault({
+            method: 'PUT',
+            status: 429,
+            headers: { 'Retry-After': '1', 'X-RateLimit-Delay': '1', 'X-RateLimit-Remaining': '0' },
+            body: '{"message":"TF400733: The request has been canceled"}',
+            count: 1,
+          });
+        },
       },
-    });
+    );
     assert.equal(t.run.result?.result, 'Succeeded', t.run.stdout);
     assert.equal(t.byName('a')!.outcome, 'converted');
     assert.equal(t.byName('b')!.outcome, 'converted');
@@ -157,9 +239,16 @@ describe('ConvertToWif against the emulator', function () {
   });
 
   it('a PUT that keeps failing with 500 fails only that connection, with the service message kept', async () => {
-    const t = await go([{ name: 'a', emulator: { conversion: 'sync' } }, { name: 'b', emulator: { conversion: 'sync' } }], { concurrency: '1' }, {
-      before: (e) => e.addFault({ method: 'PUT', path: /./, status: 500, body: '{"message":"Internal error xyz","typeKey":"InternalException"}', count: 3 }),
-    });
+    const t = await go(
+      [
+        { name: 'a', emulator: { conversion: 'sync' } },
+        { name: 'b', emulator: { conversion: 'sync' } },
+      ],
+      { concurrency: '1' },
+      {
+        before: (e) => e.addFault({ method: 'PUT', path: /./, status: 500, body: '{"message":"Internal error xyz","typeKey":"InternalException"}', count: 3 }),
+      },
+    );
     const a = t.byName('a')!;
     assert.equal(a.outcome, 'failed');
     assert.equal(a.reasonCode, 'FailServer');
@@ -171,7 +260,11 @@ describe('ConvertToWif against the emulator', function () {
   });
 
   it('a background conversion that fails is reported failed, with what to do for the AAD silent failure', async () => {
-    const t = await go([{ name: 'aad', emulator: { conversion: 'aad-silent-failure-async' } }, { name: 'aad-sync', emulator: { conversion: 'aad-silent-failure' } }, { name: 'other', emulator: { conversion: 'async-fail' } }]);
+    const t = await go([
+      { name: 'aad', emulator: { conversion: 'aad-silent-failure-async' } },
+      { name: 'aad-sync', emulator: { conversion: 'aad-silent-failure' } },
+      { name: 'other', emulator: { conversion: 'async-fail' } },
+    ]);
     for (const name of ['aad', 'aad-sync']) {
       const c = t.byName(name)!;
       assert.equal(c.outcome, 'failed', name);
@@ -187,21 +280,39 @@ describe('ConvertToWif against the emulator', function () {
   });
 
   it('a background conversion that outlasts waitTimeoutSeconds is pending and the task succeeds with issues', async () => {
-    const t = await go([{ name: 'slow', emulator: { conversion: 'async', completeAfterGets: 1000 } }, { name: 'fast', emulator: { conversion: 'sync' } }], { waitTimeoutSeconds: '2' });
+    const t = await go(
+      [
+        { name: 'slow', emulator: { conversion: 'async', completeAfterGets: 1000 } },
+        { name: 'fast', emulator: { conversion: 'sync' } },
+      ],
+      { waitTimeoutSeconds: '2' },
+    );
     assert.equal(t.byName('slow')!.outcome, 'pending');
     assert.equal(t.byName('slow')!.reasonCode, 'PendingTimeout');
     assert.equal(t.byName('fast')!.outcome, 'converted');
     assert.equal(t.run.result?.result, 'SucceededWithIssues');
-    assert.ok(t.run.warnings.some((w) => w.includes("'slow' is pending")), t.run.warnings.join('\n'));
+    assert.ok(
+      t.run.warnings.some((w) => w.includes("'slow' is pending")),
+      t.run.warnings.join('\n'),
+    );
     assert.equal(t.report.totals['pending'], 1);
   });
 
   it('skips not-ready and in-progress connections without sending a PUT', async () => {
-    const t = await go([{ name: 'broken', isReady: false, state: 'Failed', statusMessage: 'Failed to verify' }, { name: 'busy', state: 'InProgress', statusMessage: 'updating' }]);
-    assert.deepEqual(t.report.connections.map((c) => [c.name, c.outcome, c.reasonCode]), [['broken', 'skipped', 'SkipNotReady'], ['busy', 'skipped', 'SkipInProgress']]);
+    const t = await go([
+      { name: 'broken', isReady: false, state: 'Failed', statusMessage: 'Failed to verify' },
+      { name: 'busy', state: 'InProgress', statusMessage: 'updating' },
+    ]);
+    assert.deepEqual(
+      t.report.connections.map((c) => [c.name, c.outcome, c.reasonCode]),
+      [
+        ['broken', 'skipped', 'SkipNotReady'],
+        ['busy', 'skipped', 'SkipInProgress'],
+      ],
+    );
     assert.equal(t.puts.length, 0);
     assert.equal(t.run.result?.result, 'Succeeded');
-    assert.match(t.run.result!.message, /Nothing to convert/);
+    assert.match(t.run.result.message, /Nothing to convert/);
   });
 
   it('handles names with spaces, quotes, pipes and non-ASCII characters', async () => {
@@ -215,7 +326,7 @@ describe('ConvertToWif against the emulator', function () {
   it('says plainly when the project has no Azure Resource Manager connection', async () => {
     const t = await go([{ name: 'gh', type: 'github' }]);
     assert.equal(t.run.result?.result, 'Succeeded');
-    assert.match(t.run.result!.message, /Nothing to convert/);
+    assert.match(t.run.result.message, /Nothing to convert/);
     assert.deepEqual(t.report.connections, []);
   });
 });

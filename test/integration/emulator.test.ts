@@ -40,7 +40,7 @@ function minimalBody(ep: ServiceEndpoint, scheme = 'WorkloadIdentityFederation')
   return { id: ep.id, type: ep.type, authorization: { scheme }, serviceEndpointProjectReferences: [ep.serviceEndpointProjectReferences![0]] };
 }
 
-async function rejection(p: Promise<unknown>): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function rejection(p: Promise<unknown>): Promise<any> {
   try {
     await p;
   } catch (err) {
@@ -70,11 +70,14 @@ describe('Azure DevOps service-endpoint emulator (through azure-devops-node-api)
     const api = client(e);
     await api.getServiceEndpoints('Payments', 'azurerm');
     await api.getServiceEndpoints('Payments', 'azurerm');
-    assert.deepEqual(e.requests.map((r) => `${r.method} ${r.path}`), [
-      'OPTIONS /contoso/_apis/serviceendpoint',
-      'GET /contoso/Payments/_apis/serviceendpoint/endpoints',
-      'GET /contoso/Payments/_apis/serviceendpoint/endpoints', // location data cached after success
-    ]);
+    assert.deepEqual(
+      e.requests.map((r) => `${r.method} ${r.path}`),
+      [
+        'OPTIONS /contoso/_apis/serviceendpoint',
+        'GET /contoso/Payments/_apis/serviceendpoint/endpoints',
+        'GET /contoso/Payments/_apis/serviceendpoint/endpoints', // location data cached after success
+      ],
+    );
     assert.equal(e.requests[1].apiVersion, '7.2-preview.4');
     assert.deepEqual(e.requests[1].query, { type: 'azurerm' });
     assert.equal(e.requests[1].identity, 'Payments Build Service (contoso)');
@@ -149,7 +152,11 @@ describe('Azure DevOps service-endpoint emulator (through azure-devops-node-api)
   });
 
   it('uses the Azure DevOps issuer when the seed says so', async () => {
-    const e = await start(demoSeed((s) => { s.issuer = 'azuredevops'; }));
+    const e = await start(
+      demoSeed((s) => {
+        s.issuer = 'azuredevops';
+      }),
+    );
     const api = client(e);
     const ep = await api.getServiceEndpointDetails('Payments', idOf(seed, 'manual-with-fic')); // Manual + FIC: sync
     const out = await api.updateServiceEndpoint(minimalBody(ep), ep.id!, CONVERT);
@@ -181,24 +188,31 @@ describe('Azure DevOps service-endpoint emulator (through azure-devops-node-api)
   });
 
   it('async failures end as Failed/converting_scheme_failed with the scheme unchanged', async () => {
-    const e = await start(demoSeed((s) => {
-      s.endpoints.find((x) => x.name === 'dev-sandbox')!.emulator = { conversion: 'aad-silent-failure-async' };
-    }));
+    const e = await start(
+      demoSeed((s) => {
+        s.endpoints.find((x) => x.name === 'dev-sandbox')!.emulator = { conversion: 'aad-silent-failure-async' };
+      }),
+    );
     const api = client(e);
     const id = idOf(seed, 'dev-sandbox');
     const ep = await api.getServiceEndpointDetails('Payments', id);
     await api.updateServiceEndpoint(minimalBody(ep), id, CONVERT);
     const polled = await api.getServiceEndpointDetails('Payments', id);
     assert.equal(polled.operationStatus!.state, 'Failed');
-    assert.match(polled.operationStatus!.statusMessage!, /^converting_scheme_failed: Failed to obtain an access token of identity [0-9a-f-]+\. AAD returned silent failure\.$/);
+    assert.match(
+      polled.operationStatus!.statusMessage,
+      /^converting_scheme_failed: Failed to obtain an access token of identity [0-9a-f-]+\. AAD returned silent failure\.$/,
+    );
     assert.equal(polled.isReady, false);
     assert.equal(polled.authorization!.scheme, 'ServicePrincipal');
   });
 
   it('synchronous AadAccessSilentException is a 500 with typeKey', async () => {
-    const e = await start(demoSeed((s) => {
-      s.endpoints.find((x) => x.name === 'dev-sandbox')!.emulator = { conversion: 'aad-silent-failure' };
-    }));
+    const e = await start(
+      demoSeed((s) => {
+        s.endpoints.find((x) => x.name === 'dev-sandbox')!.emulator = { conversion: 'aad-silent-failure' };
+      }),
+    );
     const api = client(e);
     const ep = await api.getServiceEndpointDetails('Payments', idOf(seed, 'dev-sandbox'));
     const err = await rejection(api.updateServiceEndpoint(minimalBody(ep), ep.id!, CONVERT));
@@ -228,7 +242,10 @@ describe('Azure DevOps service-endpoint emulator (through azure-devops-node-api)
     const ep = await api.getServiceEndpointDetails('Payments', idOf(seed, 'prod-restricted'));
     const err = await rejection(api.updateServiceEndpoint(minimalBody(ep), ep.id!, CONVERT));
     assert.equal(err.statusCode, 403);
-    assert.equal(err.message, 'Access denied. Payments Build Service (contoso) needs Administrator permissions on service connection prod-restricted to perform this action. You need to be an Administrator on this service connection.');
+    assert.equal(
+      err.message,
+      'Access denied. Payments Build Service (contoso) needs Administrator permissions on service connection prod-restricted to perform this action. You need to be an Administrator on this service connection.',
+    );
   });
 
   it('refuses a shared connection from a non-home project, Manual without FIC, MSI, AzureStack and a disabled org', async () => {
@@ -253,7 +270,10 @@ describe('Azure DevOps service-endpoint emulator (through azure-devops-node-api)
     const wif = await get('already-federated');
     assert.match((await rejection(api.updateServiceEndpoint(minimalBody(wif), wif.id!, CONVERT))).message, /neither an upgrade or a downgrade/);
     const stack = await get('azurestack-lab');
-    assert.match((await rejection(api.updateServiceEndpoint(minimalBody(stack), stack.id!, CONVERT))).message, /^Unable to connect to the Azure Stack environment/);
+    assert.match(
+      (await rejection(api.updateServiceEndpoint(minimalBody(stack), stack.id!, CONVERT))).message,
+      /^Unable to connect to the Azure Stack environment/,
+    );
     const badOp = await rejection(api.updateServiceEndpoint(minimalBody(stack), stack.id!, 'Bogus'));
     assert.match(badOp.message, /^Operation 'Bogus' is invalid\. Allowed operation values are/);
     // A PUT 404 does not reject either: RestClient resolves every 404 with a null result.
@@ -262,7 +282,11 @@ describe('Azure DevOps service-endpoint emulator (through azure-devops-node-api)
     assert.equal(e.requests.at(-1)!.status, 404);
 
     await e.close();
-    const off = await start(demoSeed((s) => { s.conversionDisabled = true; }));
+    const off = await start(
+      demoSeed((s) => {
+        s.conversionDisabled = true;
+      }),
+    );
     const api2 = client(off);
     const ledger = await api2.getServiceEndpointDetails('Payments', idOf(seed, 'prod-ledger'));
     const err3 = await rejection(api2.updateServiceEndpoint(minimalBody(ledger), ledger.id!, CONVERT));
@@ -297,11 +321,18 @@ describe('Azure DevOps service-endpoint emulator (through azure-devops-node-api)
     const e = await start();
     const err = await rejection(client(e, 'expired-token').getServiceEndpoints('Payments', 'azurerm'));
     assert.equal(err.statusCode, 401);
-    assert.deepEqual(e.requests.map((r) => `${r.method} ${r.status}`), ['OPTIONS 401']);
+    assert.deepEqual(
+      e.requests.map((r) => `${r.method} ${r.status}`),
+      ['OPTIONS 401'],
+    );
   });
 
   it('203 sign-in page: a fresh client throws "Failed to find api location"; a bootstrapped one resolves null', async () => {
-    const e = await start(demoSeed((s) => { s.badTokenResponse = '203'; }));
+    const e = await start(
+      demoSeed((s) => {
+        s.badTokenResponse = '203';
+      }),
+    );
     // Fresh client: the OPTIONS answer is HTML, RestClient leaves result null, VsoClient finds no
     // location and throws a plain Error (no statusCode).
     const err = await rejection(client(e, 'expired-token').getServiceEndpoints('Payments', 'azurerm'));
@@ -356,12 +387,15 @@ describe('Azure DevOps service-endpoint emulator (through azure-devops-node-api)
 
   it('checks api-version like the service (query or Accept; preview flag required above 7.1)', async () => {
     const e = await start();
-    const get = (q: string) => new Promise<number>((resolve, reject) => {
-      http.get(`${e.url}Payments/_apis/serviceendpoint/endpoints?type=azurerm&${q}`, { headers: { Authorization: `Bearer ${JOB}` } }, (res) => {
-        res.resume();
-        resolve(res.statusCode!);
-      }).on('error', reject);
-    });
+    const get = (q: string) =>
+      new Promise<number>((resolve, reject) => {
+        http
+          .get(`${e.url}Payments/_apis/serviceendpoint/endpoints?type=azurerm&${q}`, { headers: { Authorization: `Bearer ${JOB}` } }, (res) => {
+            res.resume();
+            resolve(res.statusCode!);
+          })
+          .on('error', reject);
+      });
     assert.equal(await get('api-version=7.1'), 200);
     assert.equal(await get('api-version=7.2-preview.4'), 200);
     assert.equal(await get('api-version=7.2'), 400);
@@ -384,29 +418,37 @@ function pipelines(emu: Emulator, token = JOB): PipelinesApi {
 }
 /** TaskAgentApi (its getTaskDefinitions wrapper runs), typed as the base whose parameters are optional. */
 function taskAgent(emu: Emulator, token = JOB): TaskAgentApiBase {
-  return new TaskAgentApi(emu.url, [new BearerCredentialHandler(token)], { allowRetries: false }) as unknown as TaskAgentApiBase;
+  return new TaskAgentApi(emu.url, [new BearerCredentialHandler(token)], { allowRetries: false });
 }
 
 /** A raw request (no node-api), to see statuses, headers and bodies the clients hide. */
 function raw(emu: Emulator, method: string, relative: string, o: { token?: string; body?: unknown } = {}) {
-  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: any }>((resolve, reject) => { // eslint-disable-line @typescript-eslint/no-explicit-any
+  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: any }>((resolve, reject) => {
     const payload = o.body === undefined ? undefined : JSON.stringify(o.body);
-    const req = http.request(`${emu.url}${relative}`, {
-      method,
-      headers: {
-        ...(o.token ? { Authorization: `Bearer ${o.token}` } : {}),
-        ...(payload ? { 'Content-Type': 'application/json' } : {}),
+    const req = http.request(
+      `${emu.url}${relative}`,
+      {
+        method,
+        headers: {
+          ...(o.token ? { Authorization: `Bearer ${o.token}` } : {}),
+          ...(payload ? { 'Content-Type': 'application/json' } : {}),
+        },
       },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let body: unknown = text;
-        try { body = JSON.parse(text); } catch { /* not JSON */ }
-        resolve({ status: res.statusCode!, headers: res.headers, body });
-      });
-    });
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: unknown = text;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            /* not JSON */
+          }
+          resolve({ status: res.statusCode!, headers: res.headers, body });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });
@@ -451,17 +493,31 @@ describe('impact-check routes of the emulator (through azure-devops-node-api)', 
       'OPTIONS /contoso/_apis/serviceendpoint',
       ...Array(3).fill(`GET /contoso/Payments/_apis/serviceendpoint/${id}/executionhistory`),
     ]);
-    assert.deepEqual(e.requests.slice(1).map((r) => r.query), [
-      { top: '2' }, { top: '2', continuationToken: p1.continuationToken }, { top: '2', continuationToken: p2.continuationToken },
-    ]);
+    assert.deepEqual(
+      e.requests.slice(1).map((r) => r.query),
+      [{ top: '2' }, { top: '2', continuationToken: p1.continuationToken }, { top: '2', continuationToken: p2.continuationToken }],
+    );
     assert.ok(e.requests.slice(1).every((r) => r.apiVersion === '7.2-preview.1'));
 
     const all = [...p1, ...p2, ...p3];
-    assert.deepEqual(all.map((r) => r.data!.owner!.id), [4711, 4698, 4693, 4671, 4655, 4602]);
-    assert.deepEqual(all.map((r) => r.data!.definition!.id), [41, 41, 44, 41, 41, 41]);
+    assert.deepEqual(
+      all.map((r) => r.data!.owner!.id),
+      [4711, 4698, 4693, 4671, 4655, 4602],
+    );
+    assert.deepEqual(
+      all.map((r) => r.data!.definition!.id),
+      [41, 41, 44, 41, 41, 41],
+    );
     const starts = all.map((r) => r.data!.startTime!);
-    assert.ok(starts.every((d) => d instanceof Date), 'node-api turns startTime/finishTime into Dates');
-    assert.deepEqual(starts.map((d) => d.getTime()), [2, 6, 9, 17, 26, 41].map((days) => NOW - days * DAY), 'relative seed times ("-2d")');
+    assert.ok(
+      starts.every((d) => d instanceof Date),
+      'node-api turns startTime/finishTime into Dates',
+    );
+    assert.deepEqual(
+      starts.map((d) => d.getTime()),
+      [2, 6, 9, 17, 26, 41].map((days) => NOW - days * DAY),
+      'relative seed times ("-2d")',
+    );
     const first = all[0];
     assert.equal(first.endpointId, id);
     assert.equal(first.data!.planType, 'Build');
@@ -471,7 +527,10 @@ describe('impact-check routes of the emulator (through azure-devops-node-api)', 
     // result is an enum: node-api maps "succeeded" -> 0 (falsy!), "failed" -> 2.
     assert.equal(first.data!.result, 0);
     assert.equal(all.find((r) => r.data!.owner!.id === 4671)!.data!.result, 2);
-    assert.ok(all.every((r, i) => i === 0 || r.data!.id! < all[i - 1].data!.id!), 'record ids fall as the pages go back in time');
+    assert.ok(
+      all.every((r, i) => i === 0 || r.data!.id! < all[i - 1].data!.id!),
+      'record ids fall as the pages go back in time',
+    );
   });
 
   it('the raw answer: {count, value} and the X-MS-ContinuationToken header; a bad token value is a 400', async () => {
@@ -484,8 +543,16 @@ describe('impact-check routes of the emulator (through azure-devops-node-api)', 
     assert.deepEqual(Object.keys(page.body.value[0]), ['data', 'endpointId']);
     assert.equal(page.body.value[0].data.result, 'succeeded');
     assert.match(String(page.headers['x-ms-continuationtoken']), /^\d+$/);
-    const rest = await raw(e, 'GET', `Payments/_apis/serviceendpoint/${id}/executionhistory?continuationToken=${page.headers['x-ms-continuationtoken']}`, { token: JOB });
-    assert.deepEqual(rest.body.value.map((r: { data: { owner: { id: number } } }) => r.data.owner.id), [4655, 4602]);
+    const rest = await raw(
+      e,
+      'GET',
+      `Payments/_apis/serviceendpoint/${id}/executionhistory?continuationToken=${String(page.headers['x-ms-continuationtoken'])}`,
+      { token: JOB },
+    );
+    assert.deepEqual(
+      rest.body.value.map((r: { data: { owner: { id: number } } }) => r.data.owner.id),
+      [4655, 4602],
+    );
     assert.equal(rest.headers['x-ms-continuationtoken'], undefined);
     const bad = await raw(e, 'GET', `Payments/_apis/serviceendpoint/${id}/executionhistory?continuationToken=abc`, { token: JOB });
     assert.equal(bad.status, 400);
@@ -495,13 +562,19 @@ describe('impact-check routes of the emulator (through azure-devops-node-api)', 
   });
 
   it('executionPageSize caps the page whatever top says; the default page is 50; no history is an empty page', async () => {
-    const e = await start(demoSeed((s) => {
-      s.executionPageSize = 2;
-      const ep = s.endpoints.find((x) => x.name === 'prod-ledger')!;
-      ep.emulator!.executions = Array.from({ length: 60 }, (_, i) => ({
-        planType: 'Build' as const, definitionId: 43, definitionName: 'ledger-nightly', runId: 5000 + i, startTime: `-${i + 1}h`,
-      }));
-    }));
+    const e = await start(
+      demoSeed((s) => {
+        s.executionPageSize = 2;
+        const ep = s.endpoints.find((x) => x.name === 'prod-ledger')!;
+        ep.emulator!.executions = Array.from({ length: 60 }, (_, i) => ({
+          planType: 'Build' as const,
+          definitionId: 43,
+          definitionName: 'ledger-nightly',
+          runId: 5000 + i,
+          startTime: `-${i + 1}h`,
+        }));
+      }),
+    );
     const api = endpoints(e);
     const id = idOf(seed, 'prod-payments-api');
     const pages: number[] = [];
@@ -514,16 +587,30 @@ describe('impact-check routes of the emulator (through azure-devops-node-api)', 
     assert.deepEqual(pages, [2, 2, 2]);
 
     await e.close();
-    const e2 = await start(demoSeed((s) => {
-      s.endpoints.find((x) => x.name === 'prod-ledger')!.emulator!.executions = Array.from({ length: 60 }, (_, i) => ({
-        planType: 'Build' as const, definitionId: 43, definitionName: 'ledger-nightly', runId: 5000 + i, startTime: `-${i + 1}h`,
-      }));
-    }));
+    const e2 = await start(
+      demoSeed((s) => {
+        s.endpoints.find((x) => x.name === 'prod-ledger')!.emulator!.executions = Array.from({ length: 60 }, (_, i) => ({
+          planType: 'Build' as const,
+          definitionId: 43,
+          definitionName: 'ledger-nightly',
+          runId: 5000 + i,
+          startTime: `-${i + 1}h`,
+        }));
+      }),
+    );
     const api2 = endpoints(e2);
     const first = await api2.getServiceEndpointExecutionRecords('Payments', idOf(seed, 'prod-ledger'));
     assert.equal(first.length, 50);
-    assert.deepEqual(first.slice(0, 2).map((r) => r.data!.owner!.id), [5000, 5001]);
-    const second = await api2.getServiceEndpointExecutionRecords('Payments', idOf(seed, 'prod-ledger'), undefined, first.continuationToken as unknown as number);
+    assert.deepEqual(
+      first.slice(0, 2).map((r) => r.data!.owner!.id),
+      [5000, 5001],
+    );
+    const second = await api2.getServiceEndpointExecutionRecords(
+      'Payments',
+      idOf(seed, 'prod-ledger'),
+      undefined,
+      first.continuationToken as unknown as number,
+    );
     assert.equal(second.length, 10);
     assert.equal(second.continuationToken, undefined);
     const none = await api2.getServiceEndpointExecutionRecords('Payments', idOf(seed, 'legacy-manual-app'));
@@ -535,10 +622,13 @@ describe('impact-check routes of the emulator (through azure-devops-node-api)', 
     const e = await start();
     const api = endpoints(e);
     const sandbox = await api.getServiceEndpointExecutionRecords('Payments', idOf(seed, 'dev-sandbox'));
-    assert.deepEqual(sandbox.map((r) => [r.data!.planType, r.data!.definition!.name, r.data!.owner!.id, r.data!.owner!.name]), [
-      ['Release', 'sandbox-release', 212, 'Release-212'],
-      ['Release', 'sandbox-release', 209, 'Release-209'],
-    ]);
+    assert.deepEqual(
+      sandbox.map((r) => [r.data!.planType, r.data!.definition!.name, r.data!.owner!.id, r.data!.owner!.name]),
+      [
+        ['Release', 'sandbox-release', 212, 'Release-212'],
+        ['Release', 'sandbox-release', 209, 'Release-209'],
+      ],
+    );
     const zurich = await api.getServiceEndpointExecutionRecords('Payments', idOf(seed, 'Prod – Zürich (payments)'));
     assert.equal(zurich.length, 1);
     assert.equal(zurich[0].data!.startTime!.getTime(), NOW - 90 * DAY);
@@ -572,7 +662,7 @@ describe('impact-check routes of the emulator (through azure-devops-node-api)', 
     assert.equal(job.name, 'Deploy to production');
     assert.equal(records.find((r) => r.id === job.parentId)!.type, 'Phase');
     // state and result are enums: completed -> 2, succeeded -> 0; times are Dates.
-    assert.ok(records.every((r) => r.state === 2 && r.result === 0 && r.startTime instanceof Date));
+    assert.ok(records.every((r) => Number(r.state) === 2 && Number(r.result) === 0 && r.startTime instanceof Date));
 
     assert.equal(await api.getBuildTimeline('Payments', 9999), null);
     const missing = await raw(e, 'GET', 'Payments/_apis/build/builds/9999/Timeline', { token: JOB });
@@ -598,7 +688,10 @@ describe('impact-check routes of the emulator (through azure-devops-node-api)', 
 
     const denied = await rejection(api.preview({ previewRun: true }, 'Payments', 43));
     assert.equal(denied.statusCode, 403);
-    assert.match(denied.message, /^TF215106: Access denied\. Payments Build Service \(contoso\) needs Edit build pipeline permissions for build pipeline ledger-nightly/);
+    assert.match(
+      denied.message,
+      /^TF215106: Access denied\. Payments Build Service \(contoso\) needs Edit build pipeline permissions for build pipeline ledger-nightly/,
+    );
     assert.equal(denied.result.typeKey, 'AccessDeniedException');
     const classic = await rejection(api.preview({ previewRun: true }, 'Payments', 44));
     assert.equal(classic.statusCode, 400);
@@ -620,19 +713,35 @@ describe('impact-check routes of the emulator (through azure-devops-node-api)', 
     assert.equal(contoso.contributionIdentifier, 'contoso.tools');
     assert.deepEqual(contoso.version, { major: 1, minor: 4, patch: 2, isTest: false });
     const one = await api.getTaskDefinitions('EB72CB01-A7E5-427B-A8A1-1B31CCAC8A43');
-    assert.deepEqual(one.map((d) => `${d.name}@${d.version!.major}`), ['AzureFileCopy@5', 'AzureFileCopy@6']);
+    assert.deepEqual(
+      one.map((d) => `${d.name}@${d.version!.major}`),
+      ['AzureFileCopy@5', 'AzureFileCopy@6'],
+    );
     // a plain GET with a released api-version, as the task sends it
     const plain = await raw(e, 'GET', '_apis/distributedtask/tasks?api-version=7.1', { token: JOB });
     assert.equal(plain.status, 200);
     assert.equal(plain.body.count, defs.length);
 
     await e.close();
-    const e2 = await start(demoSeed((s) => { delete s.taskDefinitions; }));
+    const e2 = await start(
+      demoSeed((s) => {
+        delete s.taskDefinitions;
+      }),
+    );
     const defaults = await taskAgent(e2).getTaskDefinitions();
-    assert.deepEqual(defaults.map((d) => `${d.name}@${d.version!.major}`), [
-      'AzureCLI@2', 'AzurePowerShell@5', 'AzureFileCopy@5', 'AzureFileCopy@6', 'AzureRmWebAppDeployment@4',
-      'AzureResourceManagerTemplateDeployment@3', 'CmdLine@2', 'Bash@3',
-    ]);
+    assert.deepEqual(
+      defaults.map((d) => `${d.name}@${d.version!.major}`),
+      [
+        'AzureCLI@2',
+        'AzurePowerShell@5',
+        'AzureFileCopy@5',
+        'AzureFileCopy@6',
+        'AzureRmWebAppDeployment@4',
+        'AzureResourceManagerTemplateDeployment@3',
+        'CmdLine@2',
+        'Bash@3',
+      ],
+    );
     assert.ok(defaults.every((d) => d.author === 'Microsoft Corporation' && d.serverOwned === true && d.contributionIdentifier === undefined));
   });
 
@@ -648,8 +757,10 @@ describe('impact-check routes of the emulator (through azure-devops-node-api)', 
 
     const id = idOf(seed, 'prod-payments-api');
     for (const [method, route] of [
-      ['GET', `Payments/_apis/serviceendpoint/${id}/executionhistory`], ['GET', 'Payments/_apis/build/builds/4711/Timeline'],
-      ['POST', 'Payments/_apis/pipelines/41/preview'], ['GET', '_apis/distributedtask/tasks'],
+      ['GET', `Payments/_apis/serviceendpoint/${id}/executionhistory`],
+      ['GET', 'Payments/_apis/build/builds/4711/Timeline'],
+      ['POST', 'Payments/_apis/pipelines/41/preview'],
+      ['GET', '_apis/distributedtask/tasks'],
     ]) {
       assert.equal((await raw(e, method, route, { body: method === 'POST' ? {} : undefined })).status, 401, `${method} ${route} without a token`);
       assert.equal((await raw(e, method, route, { token: 'expired-token', body: method === 'POST' ? {} : undefined })).status, 401);

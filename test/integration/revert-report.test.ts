@@ -7,7 +7,12 @@ import { SeedEndpoint } from '../helpers/seed';
 
 const DAY = 86_400_000;
 const h = new Harness();
-const federatedParams = (issuer: string) => ({ tenantid: 'tenant-1', serviceprincipalid: 'app-1', workloadIdentityFederationIssuer: issuer, workloadIdentityFederationSubject: 'sc://contoso/Payments/x' });
+const federatedParams = (issuer: string) => ({
+  tenantid: 'tenant-1',
+  serviceprincipalid: 'app-1',
+  workloadIdentityFederationIssuer: issuer,
+  workloadIdentityFederationSubject: 'sc://contoso/Payments/x',
+});
 const ENTRA = 'https://login.microsoftonline.com/tenant-1/v2.0';
 const VSTOKEN = 'https://vstoken.dev.azure.com/7a6c1d1e-0000-4000-8000-00000000c0de';
 
@@ -16,17 +21,33 @@ describe('action revert', function () {
   afterEach(() => h.close());
 
   it('reverts a connection converted inside the 7-day window: the secret is back', async () => {
-    await h.start([{ name: 'prod-a', emulator: { conversion: 'sync' } }, { name: 'prod-b', emulator: { conversion: 'sync' } }]);
+    await h.start([
+      { name: 'prod-a', emulator: { conversion: 'sync' } },
+      { name: 'prod-b', emulator: { conversion: 'sync' } },
+    ]);
     const converted = await h.run({});
     assert.equal(converted.run.variables['convertedCount']?.value, '2');
 
     const reverted = await h.run({ action: 'revert', connections: 'prod-a' });
     assert.equal(reverted.run.result?.result, 'Succeeded', reverted.run.stdout);
-    assert.deepEqual(reverted.report.connections.map((c) => [c.name, c.outcome, c.reasonCode]), [['prod-a', 'reverted', undefined], ['prod-b', 'skipped', 'SkipNotSelected']]);
-    assert.deepEqual(reverted.putsFor('prod-a').map((r) => r.body), [{
-      id: reverted.byName('prod-a')!.id, type: 'azurerm', authorization: { scheme: 'ServicePrincipal' },
-      serviceEndpointProjectReferences: [{ projectReference: { id: PROJECT.id, name: PROJECT.name }, name: 'prod-a', description: '' }],
-    }]);
+    assert.deepEqual(
+      reverted.report.connections.map((c) => [c.name, c.outcome, c.reasonCode]),
+      [
+        ['prod-a', 'reverted', undefined],
+        ['prod-b', 'skipped', 'SkipNotSelected'],
+      ],
+    );
+    assert.deepEqual(
+      reverted.putsFor('prod-a').map((r) => r.body),
+      [
+        {
+          id: reverted.byName('prod-a')!.id,
+          type: 'azurerm',
+          authorization: { scheme: 'ServicePrincipal' },
+          serviceEndpointProjectReferences: [{ projectReference: { id: PROJECT.id, name: PROJECT.name }, name: 'prod-a', description: '' }],
+        },
+      ],
+    );
     const stored = reverted.stored('prod-a')!;
     assert.equal(stored.authorization.scheme, 'ServicePrincipal');
     assert.equal((stored as unknown as { emulator: { secret?: string } }).emulator.secret, 'secret-of-prod-a', 'the old secret is restored');
@@ -50,20 +71,29 @@ describe('action revert', function () {
   it('after the window: skipped without a request when the deadline has passed, and explained when the service has no recovery data', async () => {
     const past = new Date(Date.now() - 2 * DAY).toISOString();
     const future = new Date(Date.now() + 2 * DAY).toISOString();
-    const t = await h.go([
-      { name: 'expired', scheme: 'WorkloadIdentityFederation', parameters: federatedParams(ENTRA), data: { revertSchemeDeadline: past } },
-      // the service has already dropped the recovery data although the deadline looks open (clock skew, manual cleanup)
-      { name: 'no-recovery', scheme: 'WorkloadIdentityFederation', parameters: federatedParams(ENTRA), data: { revertSchemeDeadline: future } },
-      { name: 'born-federated', scheme: 'WorkloadIdentityFederation', parameters: federatedParams(ENTRA) },
-      { name: 'secret', emulator: { conversion: 'sync' } },
-    ], { action: 'revert' });
-    assert.deepEqual(t.report.connections.map((c) => [c.name, c.outcome, c.reasonCode]), [
-      ['born-federated', 'skipped', 'SkipRevertNoDeadline'],
-      ['expired', 'skipped', 'SkipRevertExpired'],
-      ['no-recovery', 'failed', 'FailNoRecoveryData'],
-      ['secret', 'skipped', 'SkipRevertNotFederated'],
-    ]);
-    assert.deepEqual(t.puts.map((r) => (r.body as { id: string }).id), [t.byName('no-recovery')!.id]);
+    const t = await h.go(
+      [
+        { name: 'expired', scheme: 'WorkloadIdentityFederation', parameters: federatedParams(ENTRA), data: { revertSchemeDeadline: past } },
+        // the service has already dropped the recovery data although the deadline looks open (clock skew, manual cleanup)
+        { name: 'no-recovery', scheme: 'WorkloadIdentityFederation', parameters: federatedParams(ENTRA), data: { revertSchemeDeadline: future } },
+        { name: 'born-federated', scheme: 'WorkloadIdentityFederation', parameters: federatedParams(ENTRA) },
+        { name: 'secret', emulator: { conversion: 'sync' } },
+      ],
+      { action: 'revert' },
+    );
+    assert.deepEqual(
+      t.report.connections.map((c) => [c.name, c.outcome, c.reasonCode]),
+      [
+        ['born-federated', 'skipped', 'SkipRevertNoDeadline'],
+        ['expired', 'skipped', 'SkipRevertExpired'],
+        ['no-recovery', 'failed', 'FailNoRecoveryData'],
+        ['secret', 'skipped', 'SkipRevertNotFederated'],
+      ],
+    );
+    assert.deepEqual(
+      t.puts.map((r) => (r.body as { id: string }).id),
+      [t.byName('no-recovery')!.id],
+    );
     assert.match(t.byName('expired')!.reason!, /window closed on .*create a new client secret/);
     assert.match(t.byName('no-recovery')!.serviceMessage!, /no recovery data/);
     assert.equal(t.run.result?.result, 'Failed');
@@ -102,7 +132,13 @@ describe('action report', function () {
     const by = (n: string) => t.byName(n)!;
     assert.equal(by('sub-secret').outcome, 'planned');
     assert.equal(by('mg-secret').outcome, 'planned', 'maxConnections does not apply to a report');
-    assert.deepEqual(by('mg-secret').scope, { level: 'ManagementGroup', subscriptionId: 'sub-1', subscriptionName: 'Sub One', managementGroupId: 'mg-platform', managementGroupName: 'Platform' });
+    assert.deepEqual(by('mg-secret').scope, {
+      level: 'ManagementGroup',
+      subscriptionId: 'sub-1',
+      subscriptionName: 'Sub One',
+      managementGroupId: 'mg-platform',
+      managementGroupName: 'Platform',
+    });
     assert.equal(by('ml-manual').reasonCode, 'SkipManual');
     assert.equal(by('ml-manual').scope!['mlWorkspaceName'], 'ws-fraud');
     assert.deepEqual([by('shared-3').homeProject, by('shared-3').sharedWith], ['Payments', ['Shared Services', 'Data']]);
@@ -112,7 +148,10 @@ describe('action report', function () {
     assert.equal(t.run.warnings.filter((w) => w.includes('still uses a client secret')).length, 4);
     assert.equal(t.run.warnings.filter((w) => w.startsWith("'old-issuer': On the Azure DevOps issuer")).length, 1);
     const summary = fs.readFileSync(t.run.summaryPath!, 'utf8');
-    assert.match(summary.split('\n')[1], /^\*\*4 on a client secret\*\* · 1 federated on the retiring Azure DevOps issuer · 1 federated on the Microsoft Entra issuer$/);
+    assert.match(
+      summary.split('\n')[1],
+      /^\*\*4 on a client secret\*\* · 1 federated on the retiring Azure DevOps issuer · 1 federated on the Microsoft Entra issuer$/,
+    );
     assert.match(summary, /\| ml-manual \| ML workspace ws-fraud \(rg-ml\) \| Payments \|/);
     assert.match(summary, /\| shared-3 \| Subscription Sub One \| Payments \| Shared Services, Data \|/);
   });
@@ -120,7 +159,7 @@ describe('action report', function () {
   it('with failOnFindings fails while a secret remains, and passes once the project is clean', async () => {
     const dirty = await h.go(project, { action: 'report', failOnFindings: 'true' });
     assert.equal(dirty.run.result?.result, 'Failed');
-    assert.match(dirty.run.result!.message, /4 connection\(s\) still use a client secret/);
+    assert.match(dirty.run.result.message, /4 connection\(s\) still use a client secret/);
     assert.equal(dirty.run.errors.filter((e) => e.includes('still uses a client secret')).length, 4);
 
     const clean = await h.go(project.slice(4), { action: 'report', failOnFindings: 'true' });

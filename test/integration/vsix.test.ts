@@ -23,13 +23,16 @@ describe('packaged .vsix', function () {
     const pkg = await packageExtension({ outDir: path.join(work, 'out'), quiet: true });
     assert.ok(pkg.bytes < 1024 * 1024, `VSIX is ${pkg.bytes} bytes`);
     const files = await extractVsix(pkg.vsixPath, path.join(work, 'vsix'));
-    assert.deepEqual(files.filter((f) => f.startsWith('tasks/')), [
-      'tasks/ConvertToWif/Strings/resources.resjson/en-US/resources.resjson',
-      'tasks/ConvertToWif/icon.png',
-      'tasks/ConvertToWif/index.js',
-      'tasks/ConvertToWif/task.json',
-      'tasks/ConvertToWif/task.loc.json',
-    ]);
+    assert.deepEqual(
+      files.filter((f) => f.startsWith('tasks/')),
+      [
+        'tasks/ConvertToWif/Strings/resources.resjson/en-US/resources.resjson',
+        'tasks/ConvertToWif/icon.png',
+        'tasks/ConvertToWif/index.js',
+        'tasks/ConvertToWif/task.json',
+        'tasks/ConvertToWif/task.loc.json',
+      ],
+    );
     entry = path.join(work, 'vsix', 'tasks', 'ConvertToWif', 'index.js');
   });
   beforeEach(async () => {
@@ -80,7 +83,7 @@ describe('packaged .vsix', function () {
     const again = await run({ waitTimeoutSeconds: '30', excludeConnections: 'prod-restricted' });
     assert.equal(again.r.result?.result, 'Succeeded');
     assert.equal(again.outcomes['prod-ledger'], 'federated');
-    assert.match(again.r.result!.message, /Nothing to convert/);
+    assert.match(again.r.result.message, /Nothing to convert/);
 
     // the audit from the packaged task, then a revert of one converted connection
     const audit = await run({ action: 'report', failOnFindings: 'true' });

@@ -28,7 +28,9 @@ async function runScenario(partial: Partial<Scenario> & { inputs?: Record<string
     const tr = new MockTestRunner(scenarioFile);
     tr.nodePath = process.execPath; // never download Node (offline)
     await tr.runAsync();
-    const vars = Object.fromEntries([...tr.stdout.matchAll(/##vso\[task\.setvariable variable=([^;]+);[^\]]*isOutput=true[^\]]*\](.*)/g)].map((m) => [m[1], m[2]]));
+    const vars = Object.fromEntries(
+      [...tr.stdout.matchAll(/##vso\[task\.setvariable variable=([^;]+);[^\]]*isOutput=true[^\]]*\](.*)/g)].map((m) => [m[1], m[2]]),
+    );
     return { tr, temp, vars, converted: [...tr.stdout.matchAll(/FAKE_CONVERT (\S+)/g)].map((m) => m[1]) };
   } finally {
     delete process.env['__L0__'];
@@ -85,7 +87,13 @@ describe('L0 (MockTestRunner)', function () {
     assert.equal(vars['convertedCount'], '1');
     assert.equal(vars['reportPath'], path.join(reportDir, 'r.json'));
     const report = JSON.parse(fs.readFileSync(path.join(reportDir, 'r.json'), 'utf8'));
-    assert.deepEqual(report.connections.map((c: { name: string; outcome: string }) => [c.name, c.outcome]), [['dev-a', 'skipped'], ['prod-a', 'converted']]);
+    assert.deepEqual(
+      report.connections.map((c: { name: string; outcome: string }) => [c.name, c.outcome]),
+      [
+        ['dev-a', 'skipped'],
+        ['prod-a', 'converted'],
+      ],
+    );
     assert.match(tr.stdout, /##vso\[task\.uploadsummary\]/);
   });
 
@@ -101,7 +109,10 @@ describe('L0 (MockTestRunner)', function () {
   it('fails with a token message when the listing is refused with 401', async () => {
     const { tr, temp } = await runScenario({ listError: { status: 401, message: 'Unauthorized' } });
     assert.equal(tr.failed, true);
-    assert.ok(tr.errorIssues.some((m) => m.includes('loc_mock_ListTokenRejected Payments')), tr.errorIssues.join('\n'));
+    assert.ok(
+      tr.errorIssues.some((m) => m.includes('loc_mock_ListTokenRejected Payments')),
+      tr.errorIssues.join('\n'),
+    );
     const report = JSON.parse(fs.readFileSync(path.join(temp, 'ConvertToWif-report.json'), 'utf8'));
     assert.match(report.error, /ListTokenRejected/, 'the report is written even when the listing fails');
     assert.deepEqual(report.connections, []);

@@ -36,7 +36,10 @@ class FakeServiceClient {
     const e = (s.endpoints ?? []).find((x) => x.id === id)!;
     return {
       ...e,
-      authorization: { scheme: 'WorkloadIdentityFederation', parameters: { workloadIdentityFederationIssuer: 'https://issuer', workloadIdentityFederationSubject: `sc://${e.name}` } },
+      authorization: {
+        scheme: 'WorkloadIdentityFederation',
+        parameters: { workloadIdentityFederationIssuer: 'https://issuer', workloadIdentityFederationSubject: `sc://${e.name}` },
+      },
       data: { ...e.data, revertSchemeDeadline: '2026-12-03T00:00:00.000Z' },
       operationStatus: { state: 'Ready', statusMessage: '' },
     };

@@ -11,13 +11,28 @@ import { OTHER_PROJECT, PROJECT, ctx, endpoint, options } from '../helpers/endpo
 function fakeClock(): Clock & { slept: number[] } {
   let now = 1_000_000;
   const slept: number[] = [];
-  return { slept, now: () => now, sleep: async (ms) => { slept.push(ms); now += ms; } };
+  return {
+    slept,
+    now: () => now,
+    sleep: async (ms) => {
+      slept.push(ms);
+      now += ms;
+    },
+  };
 }
 
 function federated(e: Endpoint, state = 'Ready'): Endpoint {
   return {
     ...e,
-    authorization: { scheme: 'WorkloadIdentityFederation', parameters: { tenantid: 't', serviceprincipalid: 'a', workloadIdentityFederationIssuer: 'https://issuer', workloadIdentityFederationSubject: `sc://x/${e.name}` } },
+    authorization: {
+      scheme: 'WorkloadIdentityFederation',
+      parameters: {
+        tenantid: 't',
+        serviceprincipalid: 'a',
+        workloadIdentityFederationIssuer: 'https://issuer',
+        workloadIdentityFederationSubject: `sc://x/${e.name}`,
+      },
+    },
     data: { ...e.data, revertSchemeDeadline: '2026-12-03T00:00:00Z' },
     operationStatus: { state, statusMessage: '' },
   };
@@ -73,8 +88,19 @@ describe('conversion', () => {
 
   it('reports a background failure with the service message and an action', async () => {
     const e = endpoint({ name: 'async-fail' });
-    const failedState = { ...e, isReady: false, operationStatus: { state: 'Failed', statusMessage: 'converting_scheme_failed: Failed to obtain an access token of identity x. AAD returned silent failure.' } };
-    const port = { get: sinon.stub().resolves(failedState), convert: sinon.stub().resolves(inProgress(e)), whoAmI: sinon.stub().resolves('Payments Build Service (contoso)') };
+    const failedState = {
+      ...e,
+      isReady: false,
+      operationStatus: {
+        state: 'Failed',
+        statusMessage: 'converting_scheme_failed: Failed to obtain an access token of identity x. AAD returned silent failure.',
+      },
+    };
+    const port = {
+      get: sinon.stub().resolves(failedState),
+      convert: sinon.stub().resolves(inProgress(e)),
+      whoAmI: sinon.stub().resolves('Payments Build Service (contoso)'),
+    };
     const [r] = await run([e], port);
     assert.equal(r.outcome, 'failed');
     assert.equal(r.reason?.key, 'FailAadSilent');
@@ -85,18 +111,34 @@ describe('conversion', () => {
   it('bounds the whole wait with waitTimeoutSeconds and reports what is still converting as pending', async () => {
     const a = endpoint({ name: 'a' });
     const b = endpoint({ name: 'b' });
-    const port = { get: sinon.stub().callsFake(async (id: string) => inProgress(id === a.id ? a : b)), convert: sinon.stub().callsFake(async (id: string) => inProgress(id === a.id ? a : b)) };
+    const port = {
+      get: sinon.stub().callsFake(async (id: string) => inProgress(id === a.id ? a : b)),
+      convert: sinon.stub().callsFake(async (id: string) => inProgress(id === a.id ? a : b)),
+    };
     const clock = fakeClock();
     const results = await run([a, b], port, { waitTimeoutSeconds: 10 }, clock);
-    assert.deepEqual(results.map((r) => [r.outcome, r.reason?.key]), [['pending', 'PendingTimeout'], ['pending', 'PendingTimeout']]);
-    assert.equal(clock.slept.reduce((x, y) => x + y, 0), 10_000, 'waited exactly the budget in total, not per connection');
+    assert.deepEqual(
+      results.map((r) => [r.outcome, r.reason?.key]),
+      [
+        ['pending', 'PendingTimeout'],
+        ['pending', 'PendingTimeout'],
+      ],
+    );
+    assert.equal(
+      clock.slept.reduce((x, y) => x + y, 0),
+      10_000,
+      'waited exactly the budget in total, not per connection',
+    );
     assert.equal(results[0].scheme, 'ServicePrincipal');
   });
 
   it('sends nothing on a dry run and marks eligible connections planned', async () => {
     const port = { get: sinon.stub(), convert: sinon.stub() };
     const results = await run([endpoint({ name: 'a' }), endpoint({ name: 'msi', scheme: 'ManagedServiceIdentity' })], port, { dryRun: true });
-    assert.deepEqual(results.map((r) => r.outcome), ['planned', 'skipped']);
+    assert.deepEqual(
+      results.map((r) => r.outcome),
+      ['planned', 'skipped'],
+    );
     assert.equal(port.get.callCount + port.convert.callCount, 0);
   });
 
@@ -125,7 +167,15 @@ describe('conversion', () => {
 
   it('does not retry an AAD silent failure even though it is a 500', async () => {
     const e = endpoint({ name: 'aad' });
-    const convert = sinon.stub().rejects(new ServiceError({ status: 500, message: 'Failed to obtain an access token of identity 123. AAD returned silent failure.', typeKey: 'AadAccessSilentException' }));
+    const convert = sinon
+      .stub()
+      .rejects(
+        new ServiceError({
+          status: 500,
+          message: 'Failed to obtain an access token of identity 123. AAD returned silent failure.',
+          typeKey: 'AadAccessSilentException',
+        }),
+      );
     const [r] = await run([e], { get: sinon.stub(), convert, whoAmI: sinon.stub().resolves('Payments Build Service (contoso)') });
     assert.equal(convert.callCount, 1);
     assert.equal(r.reason?.key, 'FailAadSilent');
@@ -139,17 +189,41 @@ describe('conversion', () => {
     });
     const whoAmI = sinon.stub().resolves('Payments Build Service (contoso)');
     const results = await run(list, { get: sinon.stub(), convert, whoAmI });
-    assert.deepEqual(results.map((r) => r.outcome), ['failed', 'converted', 'failed']);
+    assert.deepEqual(
+      results.map((r) => r.outcome),
+      ['failed', 'converted', 'failed'],
+    );
     assert.deepEqual(results[0].reason, { key: 'FailNotAdministrator', args: ['Payments Build Service (contoso)', 'a', 'Payments'] });
     assert.equal(whoAmI.callCount, 1);
   });
 
   it('for a manual connection without a credential, names the issuer and subject the service shows', async () => {
     const e = endpoint({ name: 'manual', creationMode: 'Manual' });
-    const convert = sinon.stub().rejects(new ServiceError({ status: 400, message: 'Service connection could not be upgraded: the service principal could not be configured automatically, and no valid configuration exists.' }));
-    const withFic = { ...e, authorization: { scheme: 'ServicePrincipal', parameters: { tenantid: 'tenant-1', serviceprincipalid: 'app-1', workloadIdentityFederationIssuer: 'https://login.microsoftonline.com/tenant-1/v2.0', workloadIdentityFederationSubject: '/eid1/c/pub/t/x/sc/y' } } };
+    const convert = sinon
+      .stub()
+      .rejects(
+        new ServiceError({
+          status: 400,
+          message: 'Service connection could not be upgraded: the service principal could not be configured automatically, and no valid configuration exists.',
+        }),
+      );
+    const withFic = {
+      ...e,
+      authorization: {
+        scheme: 'ServicePrincipal',
+        parameters: {
+          tenantid: 'tenant-1',
+          serviceprincipalid: 'app-1',
+          workloadIdentityFederationIssuer: 'https://login.microsoftonline.com/tenant-1/v2.0',
+          workloadIdentityFederationSubject: '/eid1/c/pub/t/x/sc/y',
+        },
+      },
+    };
     const [known] = await run([e], { get: sinon.stub().resolves(withFic), convert }, { includeManual: true });
-    assert.deepEqual(known.reason, { key: 'FailManualNoCredentialKnown', args: ['app-1', 'tenant-1', 'https://login.microsoftonline.com/tenant-1/v2.0', '/eid1/c/pub/t/x/sc/y'] });
+    assert.deepEqual(known.reason, {
+      key: 'FailManualNoCredentialKnown',
+      args: ['app-1', 'tenant-1', 'https://login.microsoftonline.com/tenant-1/v2.0', '/eid1/c/pub/t/x/sc/y'],
+    });
     const [unknown] = await run([e], { get: sinon.stub().resolves(e), convert }, { includeManual: true });
     assert.deepEqual(unknown.reason, { key: 'FailManualNoCredential', args: ['app-1', 'tenant-1'] });
     assert.match(unknown.serviceMessage ?? '', /no valid configuration exists/);
@@ -167,7 +241,15 @@ describe('conversion', () => {
     r = startConversions(classified, opts, ctx, { get: sinon.stub(), convert }, fakeClock());
     await r.done;
     assert.equal(convert.callCount, 1);
-    assert.deepEqual(r.results.map((x) => [x.outcome, x.reason?.key]), [['converted', undefined], ['skipped', 'SkipNotAttempted'], ['skipped', 'SkipNotAttempted'], ['skipped', 'SkipNotAttempted']]);
+    assert.deepEqual(
+      r.results.map((x) => [x.outcome, x.reason?.key]),
+      [
+        ['converted', undefined],
+        ['skipped', 'SkipNotAttempted'],
+        ['skipped', 'SkipNotAttempted'],
+        ['skipped', 'SkipNotAttempted'],
+      ],
+    );
   });
 
   it('never runs more conversions at once than concurrency', async () => {

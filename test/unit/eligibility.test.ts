@@ -27,27 +27,45 @@ describe('eligibility', () => {
       endpoint({ name: 'shared-away', projects: [OTHER_PROJECT, PROJECT] }),
     ]);
     assert.deepEqual(got, {
-      auto: 'change', wif: 'federated', msi: 'SkipManagedIdentity', pp: 'SkipPublishProfile', 'other-scheme': 'SkipOtherScheme',
-      stack: 'SkipAzureStack', gov: 'SkipSovereignCloud', 'not-ready': 'SkipNotReady', busy: 'SkipInProgress', manual: 'SkipManual',
-      'shared-home': 'SkipShared', 'shared-away': 'SkipHomedElsewhere',
+      auto: 'change',
+      wif: 'federated',
+      msi: 'SkipManagedIdentity',
+      pp: 'SkipPublishProfile',
+      'other-scheme': 'SkipOtherScheme',
+      stack: 'SkipAzureStack',
+      gov: 'SkipSovereignCloud',
+      'not-ready': 'SkipNotReady',
+      busy: 'SkipInProgress',
+      manual: 'SkipManual',
+      'shared-home': 'SkipShared',
+      'shared-away': 'SkipHomedElsewhere',
     });
   });
 
   it('includes manual and home shared connections when asked, never ones homed elsewhere', () => {
     const got = decide(
-      [endpoint({ name: 'manual', creationMode: 'Manual' }), endpoint({ name: 'home', projects: [PROJECT, OTHER_PROJECT] }), endpoint({ name: 'away', projects: [OTHER_PROJECT, PROJECT] })],
+      [
+        endpoint({ name: 'manual', creationMode: 'Manual' }),
+        endpoint({ name: 'home', projects: [PROJECT, OTHER_PROJECT] }),
+        endpoint({ name: 'away', projects: [OTHER_PROJECT, PROJECT] }),
+      ],
       { includeManual: true, skipShared: false },
     );
     assert.deepEqual(got, { manual: 'change', home: 'change', away: 'SkipHomedElsewhere' });
   });
 
   it('lists federated connections even when not selected; skips unselected ones with a reason', () => {
-    const got = decide([endpoint({ name: 'prod-a' }), endpoint({ name: 'dev-a' }), endpoint({ name: 'dev-wif', scheme: 'WorkloadIdentityFederation' })], { connections: ['prod-*'] });
+    const got = decide([endpoint({ name: 'prod-a' }), endpoint({ name: 'dev-a' }), endpoint({ name: 'dev-wif', scheme: 'WorkloadIdentityFederation' })], {
+      connections: ['prod-*'],
+    });
     assert.deepEqual(got, { 'prod-a': 'change', 'dev-a': 'SkipNotSelected', 'dev-wif': 'federated' });
   });
 
   it('applies maxConnections to eligible connections in name order', () => {
-    const got = decide([endpoint({ name: 'c' }), endpoint({ name: 'A' }), endpoint({ name: 'msi', scheme: 'ManagedServiceIdentity' }), endpoint({ name: 'b' })], { maxConnections: 2 });
+    const got = decide(
+      [endpoint({ name: 'c' }), endpoint({ name: 'A' }), endpoint({ name: 'msi', scheme: 'ManagedServiceIdentity' }), endpoint({ name: 'b' })],
+      { maxConnections: 2 },
+    );
     assert.deepEqual(got, { A: 'change', b: 'change', c: 'SkipOverLimit', msi: 'SkipManagedIdentity' });
   });
 
@@ -61,7 +79,10 @@ describe('eligibility', () => {
   it('gives every connection exactly one decision, sorted by name', () => {
     const list = ['zeta', 'Alpha', 'beta'].map((name) => endpoint({ name }));
     const out = classify(list, options(), ctx, makeSelection([], []));
-    assert.deepEqual(out.map((c) => c.endpoint.name), ['Alpha', 'beta', 'zeta']);
+    assert.deepEqual(
+      out.map((c) => c.endpoint.name),
+      ['Alpha', 'beta', 'zeta'],
+    );
   });
 });
 
@@ -72,27 +93,35 @@ describe('eligibility for revert', () => {
   const decideRevert = (endpoints: Endpoint[], o: Partial<Options> = {}) => {
     const opts = options({ action: 'revert', ...o });
     const out = classify(endpoints, opts, ctx, makeSelection(opts.connections, opts.excludeConnections), now);
-    return Object.fromEntries(out.map((c) => [c.endpoint.name, c.decision.kind === 'skip' ? `${c.decision.reason.key}${c.decision.reason.args.length ? ' ' + c.decision.reason.args.join(',') : ''}` : c.decision.kind]));
+    return Object.fromEntries(
+      out.map((c) => [
+        c.endpoint.name,
+        c.decision.kind === 'skip' ? `${c.decision.reason.key}${c.decision.reason.args.length ? ' ' + c.decision.reason.args.join(',') : ''}` : c.decision.kind,
+      ]),
+    );
   };
 
   it('reverts federated connections inside the window and says why the others cannot be', () => {
-    assert.deepEqual(decideRevert([
-      wif('inside', '2026-11-30T00:00:00Z'),
-      wif('expired', '2026-11-20T08:00:00Z'),
-      wif('born-federated'),
-      endpoint({ name: 'secret' }),
-      wif('manual', '2026-11-30T00:00:00Z', { creationMode: 'Manual' }),
-      wif('shared-away', '2026-11-30T00:00:00Z', { projects: [OTHER_PROJECT, PROJECT] }),
-      wif('busy', '2026-11-30T00:00:00Z', { state: 'InProgress', statusMessage: 'updating' }),
-    ]), {
-      inside: 'change',
-      expired: 'SkipRevertExpired 2026-11-20T08:00:00.000Z',
-      'born-federated': 'SkipRevertNoDeadline',
-      secret: 'SkipRevertNotFederated ServicePrincipal',
-      manual: 'SkipRevertManual',
-      'shared-away': "SkipHomedElsewhere Shared Services",
-      busy: 'SkipInProgress updating',
-    });
+    assert.deepEqual(
+      decideRevert([
+        wif('inside', '2026-11-30T00:00:00Z'),
+        wif('expired', '2026-11-20T08:00:00Z'),
+        wif('born-federated'),
+        endpoint({ name: 'secret' }),
+        wif('manual', '2026-11-30T00:00:00Z', { creationMode: 'Manual' }),
+        wif('shared-away', '2026-11-30T00:00:00Z', { projects: [OTHER_PROJECT, PROJECT] }),
+        wif('busy', '2026-11-30T00:00:00Z', { state: 'InProgress', statusMessage: 'updating' }),
+      ]),
+      {
+        inside: 'change',
+        expired: 'SkipRevertExpired 2026-11-20T08:00:00.000Z',
+        'born-federated': 'SkipRevertNoDeadline',
+        secret: 'SkipRevertNotFederated ServicePrincipal',
+        manual: 'SkipRevertManual',
+        'shared-away': 'SkipHomedElsewhere Shared Services',
+        busy: 'SkipInProgress updating',
+      },
+    );
   });
 
   it('applies the same selection, manual and maxConnections rules', () => {
@@ -103,6 +132,9 @@ describe('eligibility for revert', () => {
 
   it('report ignores maxConnections: it changes nothing', () => {
     const out = classify([endpoint({ name: 'a' }), endpoint({ name: 'b' })], options({ action: 'report', maxConnections: 1 }), ctx, makeSelection([], []));
-    assert.deepEqual(out.map((c) => c.decision.kind), ['change', 'change']);
+    assert.deepEqual(
+      out.map((c) => c.decision.kind),
+      ['change', 'change'],
+    );
   });
 });

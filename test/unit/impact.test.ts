@@ -9,21 +9,36 @@ const daysAgo = (d: number) => new Date(NOW.getTime() - d * 86_400_000).toISOStr
 
 describe('impact check', () => {
   it('flags AzureFileCopy before v6, Microsoft-listed tasks, user-listed tasks, and non-Microsoft tasks to verify', () => {
-    const authors = new Map([['id-azurecli', 'Microsoft Corporation'], ['id-azurefilecopy', 'Microsoft Corporation'], ['id-mydeploy', 'Contoso'], ['id-publishtoazureservicebus', 'Microsoft Corporation']]);
+    const authors = new Map([
+      ['id-azurecli', 'Microsoft Corporation'],
+      ['id-azurefilecopy', 'Microsoft Corporation'],
+      ['id-mydeploy', 'Contoso'],
+      ['id-publishtoazureservicebus', 'Microsoft Corporation'],
+    ]);
     const flags = flagTasks(
       [
-        task('Checkout', '1.0.0', '6d15af64-176c-496d-b583-fd2ae21d4df4'), task('AzureCLI', '2.250.0'), task('AzureFileCopy', '5.1.0'), task('AzureFileCopy', '5.1.0'),
-        task('AzureFileCopy', '6.0.1'), task('MyDeploy', '2.0.0'), task('PublishToAzureServiceBus', '1.2.3'), task('Legacy', '1.0.0', 'id-legacy'), task('NotInCatalogue', '1.0.0'),
+        task('Checkout', '1.0.0', '6d15af64-176c-496d-b583-fd2ae21d4df4'),
+        task('AzureCLI', '2.250.0'),
+        task('AzureFileCopy', '5.1.0'),
+        task('AzureFileCopy', '5.1.0'),
+        task('AzureFileCopy', '6.0.1'),
+        task('MyDeploy', '2.0.0'),
+        task('PublishToAzureServiceBus', '1.2.3'),
+        task('Legacy', '1.0.0', 'id-legacy'),
+        task('NotInCatalogue', '1.0.0'),
       ],
       parseTaskList(['Legacy@1']).match,
       authors,
     );
-    assert.deepEqual(flags.map((f) => [f.task, f.severity, f.why.key]), [
-      ['AzureFileCopy@5', 'breaks', 'AzureFileCopyOld'],
-      ['MyDeploy@2', 'verify', 'ImpactNotMicrosoft'],
-      ['PublishToAzureServiceBus@1', 'breaks', 'TaskNoFederation'],
-      ['Legacy@1', 'breaks', 'ImpactUserListed'],
-    ]);
+    assert.deepEqual(
+      flags.map((f) => [f.task, f.severity, f.why.key]),
+      [
+        ['AzureFileCopy@5', 'breaks', 'AzureFileCopyOld'],
+        ['MyDeploy@2', 'verify', 'ImpactNotMicrosoft'],
+        ['PublishToAzureServiceBus@1', 'breaks', 'TaskNoFederation'],
+        ['Legacy@1', 'breaks', 'ImpactUserListed'],
+      ],
+    );
   });
 
   it('parses incompatibleTasks: Name@Major, Name, or a task id', () => {
@@ -36,30 +51,59 @@ describe('impact check', () => {
   });
 
   it('finds scripts that read servicePrincipalKey with addSpnToEnvironment', () => {
-    assert.deepEqual(scanYaml('inputs:\n  addSpnToEnvironment: true\n  inlineScript: az login --password $servicePrincipalKey').map((f) => [f.severity, f.why.key]), [['breaks', 'ImpactYamlReadsKey']]);
-    assert.deepEqual(scanYaml("addSpnToEnvironment: 'true'").map((f) => f.severity), ['verify']);
+    assert.deepEqual(
+      scanYaml('inputs:\n  addSpnToEnvironment: true\n  inlineScript: az login --password $servicePrincipalKey').map((f) => [f.severity, f.why.key]),
+      [['breaks', 'ImpactYamlReadsKey']],
+    );
+    assert.deepEqual(
+      scanYaml("addSpnToEnvironment: 'true'").map((f) => f.severity),
+      ['verify'],
+    );
     assert.deepEqual(scanYaml('addSpnToEnvironment: false\nservicePrincipalKey'), []);
   });
 
   it('reads history within the window, the latest run per pipeline once, and caches timelines and YAML', async () => {
     const port: ImpactPort = {
       executionHistory: sinon.stub().callsFake(async (id: string, token?: string) => {
-        if (id === 'c1' && !token) return { records: [{ planType: 'Build', definitionId: 7, definitionName: 'deploy', runId: 102, startTime: daysAgo(1) }, { planType: 'Build', definitionId: 7, definitionName: 'deploy', runId: 101, startTime: daysAgo(2) }], continuationToken: 'p2' };
-        if (id === 'c1') return { records: [{ planType: 'Release', definitionId: 3, definitionName: 'rel', runId: 9, startTime: daysAgo(3) }, { planType: 'Build', definitionId: 8, definitionName: 'old', runId: 50, startTime: daysAgo(40) }], continuationToken: 'p3' };
+        if (id === 'c1' && !token)
+          return {
+            records: [
+              { planType: 'Build', definitionId: 7, definitionName: 'deploy', runId: 102, startTime: daysAgo(1) },
+              { planType: 'Build', definitionId: 7, definitionName: 'deploy', runId: 101, startTime: daysAgo(2) },
+            ],
+            continuationToken: 'p2',
+          };
+        if (id === 'c1')
+          return {
+            records: [
+              { planType: 'Release', definitionId: 3, definitionName: 'rel', runId: 9, startTime: daysAgo(3) },
+              { planType: 'Build', definitionId: 8, definitionName: 'old', runId: 50, startTime: daysAgo(40) },
+            ],
+            continuationToken: 'p3',
+          };
         if (id === 'c2') return { records: [{ planType: 'Build', definitionId: 7, definitionName: 'deploy', runId: 102, startTime: daysAgo(1) }] };
         return { records: [] };
       }),
       buildTasks: sinon.stub().resolves([task('AzureFileCopy', '5.0.0'), task('AzureCLI', '2.0.0')]),
       pipelineYaml: sinon.stub().resolves('steps: []'),
-      taskDefinitions: sinon.stub().resolves([{ id: 'id-azurefilecopy', name: 'AzureFileCopy', author: 'Microsoft Corporation' }, { id: 'id-azurecli', name: 'AzureCLI', author: 'Microsoft Corporation' }]),
+      taskDefinitions: sinon.stub().resolves([
+        { id: 'id-azurefilecopy', name: 'AzureFileCopy', author: 'Microsoft Corporation' },
+        { id: 'id-azurecli', name: 'AzureCLI', author: 'Microsoft Corporation' },
+      ]),
     };
     const impacts = await assessImpact(['c1', 'c2', 'c3'], port, { days: 30, now: NOW, concurrency: 4, userList: () => false });
     const c1 = impacts.get('c1')!;
-    assert.deepEqual(c1.pipelines.map((p) => [p.name, p.type, p.runId, p.tasks, p.flags.map((f) => f.task)]), [
-      ['deploy', 'Build', 102, ['AzureFileCopy@5', 'AzureCLI@2'], ['AzureFileCopy@5']],
-      ['rel', 'Release', 9, [], []],
-    ]);
-    assert.deepEqual(c1.partial.map((m) => m.key), ['ImpactReleaseNotInspected']);
+    assert.deepEqual(
+      c1.pipelines.map((p) => [p.name, p.type, p.runId, p.tasks, p.flags.map((f) => f.task)]),
+      [
+        ['deploy', 'Build', 102, ['AzureFileCopy@5', 'AzureCLI@2'], ['AzureFileCopy@5']],
+        ['rel', 'Release', 9, [], []],
+      ],
+    );
+    assert.deepEqual(
+      c1.partial.map((m) => m.key),
+      ['ImpactReleaseNotInspected'],
+    );
     assert.equal((port.executionHistory as sinon.SinonStub).withArgs('c1').callCount, 2, 'stopped paging once past the window');
     assert.equal((port.buildTasks as sinon.SinonStub).callCount, 1, 'run 102 read once for both connections');
     assert.equal((port.pipelineYaml as sinon.SinonStub).callCount, 1);
@@ -78,15 +122,45 @@ describe('impact check', () => {
       taskDefinitions: sinon.stub().rejects(new Error('boom')),
     };
     const impacts = await assessImpact(['ok', 'bad'], port, { days: 30, now: NOW, concurrency: 2, userList: () => false });
-    assert.deepEqual(impacts.get('ok')!.partial.map((m) => m.key), ['ImpactNoYaml', 'ImpactNoCatalogue']);
-    assert.deepEqual(impacts.get('bad')!.partial.map((m) => [m.key, m.args[0]]), [['ImpactNoHistory', 'HTTP 403: denied']]);
+    assert.deepEqual(
+      impacts.get('ok')!.partial.map((m) => m.key),
+      ['ImpactNoYaml', 'ImpactNoCatalogue'],
+    );
+    assert.deepEqual(
+      impacts.get('bad')!.partial.map((m) => [m.key, m.args[0]]),
+      [['ImpactNoHistory', 'HTTP 403: denied']],
+    );
   });
 
   it('under skip, leaves flagged connections alone and names the pipeline and task', () => {
-    const impacts = new Map([['a', { days: 30, partial: [], pipelines: [{ id: 1, name: 'deploy', type: 'Build' as const, runId: 1, tasks: [], flags: [{ task: 'AzureFileCopy@5', severity: 'breaks' as const, why: { key: 'AzureFileCopyOld', args: [] } }] }] }]]);
-    const classified = [{ endpoint: { id: 'a' }, decision: { kind: 'change' } }, { endpoint: { id: 'b' }, decision: { kind: 'change' } }];
+    const impacts = new Map([
+      [
+        'a',
+        {
+          days: 30,
+          partial: [],
+          pipelines: [
+            {
+              id: 1,
+              name: 'deploy',
+              type: 'Build' as const,
+              runId: 1,
+              tasks: [],
+              flags: [{ task: 'AzureFileCopy@5', severity: 'breaks' as const, why: { key: 'AzureFileCopyOld', args: [] } }],
+            },
+          ],
+        },
+      ],
+    ]);
+    const classified = [
+      { endpoint: { id: 'a' }, decision: { kind: 'change' } },
+      { endpoint: { id: 'b' }, decision: { kind: 'change' } },
+    ];
     const out = applyImpact(classified, impacts, 'skip');
-    assert.deepEqual(out.map((c) => c.decision), [{ kind: 'skip', reason: { key: 'SkipImpact', args: ['deploy', 'AzureFileCopy@5', 1] } }, { kind: 'change' }]);
+    assert.deepEqual(
+      out.map((c) => c.decision),
+      [{ kind: 'skip', reason: { key: 'SkipImpact', args: ['deploy', 'AzureFileCopy@5', 1] } }, { kind: 'change' }],
+    );
     assert.equal(applyImpact(classified, impacts, 'warn'), classified);
   });
 });

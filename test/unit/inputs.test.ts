@@ -6,9 +6,19 @@ describe('inputs', () => {
     const p = parseInputs({});
     assert.deepEqual(p.errors, []);
     assert.deepEqual(p.options, {
-      action: 'convert', connections: [], excludeConnections: [], skipShared: true, includeManual: false,
-      dryRun: false, maxConnections: 0, concurrency: 4, waitTimeoutSeconds: 300, failOnFindings: false,
-      impactCheck: 'warn', impactDays: 30, incompatibleTasks: [],
+      action: 'convert',
+      connections: [],
+      excludeConnections: [],
+      skipShared: true,
+      includeManual: false,
+      dryRun: false,
+      maxConnections: 0,
+      concurrency: 4,
+      waitTimeoutSeconds: 300,
+      failOnFindings: false,
+      impactCheck: 'warn',
+      impactDays: 30,
+      incompatibleTasks: [],
     });
     assert.equal(p.accessToken, undefined);
     assert.equal(p.reportPath, undefined);
@@ -16,15 +26,37 @@ describe('inputs', () => {
 
   it('reads every input', () => {
     const p = parseInputs({
-      action: 'Convert', connections: 'a\nb', excludeConnections: 'c', skipShared: 'FALSE', includeManual: 'true',
-      dryRun: 'True', maxConnections: '2', concurrency: '16', waitTimeoutSeconds: '0', reportPath: ' out/r.json ', accessToken: 'pat123', failOnFindings: 'true',
-      impactCheck: 'Skip', impactDays: '7', incompatibleTasks: 'MyDeploy@2, LegacyTool\n0f9a4b5c-0000-4000-8000-000000000001',
+      action: 'Convert',
+      connections: 'a\nb',
+      excludeConnections: 'c',
+      skipShared: 'FALSE',
+      includeManual: 'true',
+      dryRun: 'True',
+      maxConnections: '2',
+      concurrency: '16',
+      waitTimeoutSeconds: '0',
+      reportPath: ' out/r.json ',
+      accessToken: 'pat123',
+      failOnFindings: 'true',
+      impactCheck: 'Skip',
+      impactDays: '7',
+      incompatibleTasks: 'MyDeploy@2, LegacyTool\n0f9a4b5c-0000-4000-8000-000000000001',
     });
     assert.deepEqual(p.errors, []);
     assert.deepEqual(p.options, {
-      action: 'convert', connections: ['a', 'b'], excludeConnections: ['c'], skipShared: false, includeManual: true,
-      dryRun: true, maxConnections: 2, concurrency: 16, waitTimeoutSeconds: 0, failOnFindings: true,
-      impactCheck: 'skip', impactDays: 7, incompatibleTasks: ['MyDeploy@2', 'LegacyTool', '0f9a4b5c-0000-4000-8000-000000000001'],
+      action: 'convert',
+      connections: ['a', 'b'],
+      excludeConnections: ['c'],
+      skipShared: false,
+      includeManual: true,
+      dryRun: true,
+      maxConnections: 2,
+      concurrency: 16,
+      waitTimeoutSeconds: 0,
+      failOnFindings: true,
+      impactCheck: 'skip',
+      impactDays: 7,
+      incompatibleTasks: ['MyDeploy@2', 'LegacyTool', '0f9a4b5c-0000-4000-8000-000000000001'],
     });
     assert.equal(p.accessToken, 'pat123');
     assert.equal(p.reportPath, 'out/r.json');
@@ -44,7 +76,10 @@ describe('inputs', () => {
 
   it('rejects an unknown impactCheck, a malformed task entry and a pattern with control characters', () => {
     const p = parseInputs({ impactCheck: 'loud', incompatibleTasks: 'AzureFileCopy@v5', connections: 'prod-\u0007' });
-    assert.deepEqual(p.errors.map((e) => e.key), ['InputBadChoice', 'InputBadTask', 'InputBadPattern']);
+    assert.deepEqual(
+      p.errors.map((e) => e.key),
+      ['InputBadChoice', 'InputBadTask', 'InputBadPattern'],
+    );
     assert.deepEqual(p.errors[0].args, ['impactCheck', 'loud', 'warn, skip, off']);
   });
 

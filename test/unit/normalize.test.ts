@@ -4,14 +4,24 @@ import { normalizeEndpoint, normalizeListing } from '../../tasks/ConvertToWif/sr
 describe('normalize (service answers)', () => {
   it('matches keys case-insensitively and reads string booleans', () => {
     const e = normalizeEndpoint({
-      ID: 'x1', Name: 'conn', TYPE: 'azurerm', IsShared: 'false', isready: 'False',
+      ID: 'x1',
+      Name: 'conn',
+      TYPE: 'azurerm',
+      IsShared: 'false',
+      isready: 'False',
       OperationStatus: { State: 'Failed', StatusMessage: 'boom' },
       AUTHORIZATION: { SCHEME: 'ServicePrincipal', Parameters: { TenantId: 't', serviceprincipalkey: null } },
       Data: { creationMode: 'Automatic', nested: { a: 1 } },
       serviceEndpointProjectReferences: [{ ProjectReference: { ID: 'p1', Name: 'Payments' }, Name: 'conn' }, 'junk'],
     })!;
     assert.deepEqual(e, {
-      id: 'x1', name: 'conn', type: 'azurerm', url: undefined, owner: undefined, isShared: false, isReady: false,
+      id: 'x1',
+      name: 'conn',
+      type: 'azurerm',
+      url: undefined,
+      owner: undefined,
+      isShared: false,
+      isReady: false,
       operationStatus: { state: 'Failed', statusMessage: 'boom' },
       authorization: { scheme: 'ServicePrincipal', parameters: { TenantId: 't', serviceprincipalkey: null } },
       data: { creationMode: 'Automatic', nested: '{"a":1}' },
@@ -21,7 +31,10 @@ describe('normalize (service answers)', () => {
 
   it('counts entries it cannot use instead of failing', () => {
     const r = normalizeListing([{ id: 'a' }, { name: 'no id' }, null, 42, 'x', []]);
-    assert.deepEqual(r.endpoints.map((e) => [e.id, e.name, e.type]), [['a', 'a', 'azurerm']]);
+    assert.deepEqual(
+      r.endpoints.map((e) => [e.id, e.name, e.type]),
+      [['a', 'a', 'azurerm']],
+    );
     assert.equal(r.malformed, 5);
   });
 

@@ -4,7 +4,14 @@ import { Pacer } from '../../tasks/ConvertToWif/src/adapters/pacer';
 function clock() {
   let now = 0;
   const slept: number[] = [];
-  return { slept, now: () => now, sleep: async (ms: number) => { slept.push(ms); now += ms; } };
+  return {
+    slept,
+    now: () => now,
+    sleep: async (ms: number) => {
+      slept.push(ms);
+      now += ms;
+    },
+  };
 }
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -13,7 +20,15 @@ describe('pacer (requests in flight under throttling)', () => {
     const p = new Pacer(3, clock());
     let inFlight = 0;
     let peak = 0;
-    await Promise.all(Array.from({ length: 10 }, () => p.run(async () => { peak = Math.max(peak, ++inFlight); await tick(); inFlight--; })));
+    await Promise.all(
+      Array.from({ length: 10 }, () =>
+        p.run(async () => {
+          peak = Math.max(peak, ++inFlight);
+          await tick();
+          inFlight--;
+        }),
+      ),
+    );
     assert.equal(peak, 3);
   });
 

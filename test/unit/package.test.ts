@@ -48,7 +48,10 @@ describe('vss-extension.json', () => {
   it('packs the task folder and the addressable icon', () => {
     const files = manifest.files as Array<{ path: string; addressable?: boolean }>;
     assert.ok(Array.isArray(files));
-    assert.ok(files.some((f) => f.path === TASK_DIR), `files must include ${TASK_DIR}`);
+    assert.ok(
+      files.some((f) => f.path === TASK_DIR),
+      `files must include ${TASK_DIR}`,
+    );
     const icon = files.find((f) => f.path === 'images/extension-icon.png');
     assert.ok(icon, 'files must include images/extension-icon.png');
     assert.strictEqual(icon.addressable, true);

@@ -7,7 +7,13 @@ import { ctx, endpoint } from '../helpers/endpoints';
 import { loc, taskJsonPath } from '../helpers/localize';
 
 const result = (name: string, outcome: ConnectionResult['outcome'], extra: Partial<ConnectionResult> = {}): ConnectionResult => ({
-  id: `id-${name}`, name, scheme: 'ServicePrincipal', creationMode: 'Automatic', isShared: false, outcome, ...extra,
+  id: `id-${name}`,
+  name,
+  scheme: 'ServicePrincipal',
+  creationMode: 'Automatic',
+  isShared: false,
+  outcome,
+  ...extra,
 });
 const build = (results: ConnectionResult[], dryRun = false) =>
   buildReport({ action: 'convert', dryRun, ctx, startedAt: new Date('2026-11-26T10:00:00Z'), finishedAt: new Date('2026-11-26T10:01:00Z') }, results, loc);
@@ -22,7 +28,17 @@ describe('report', () => {
     assert.deepEqual(Object.keys(r), ['action', 'dryRun', 'organization', 'project', 'startedAt', 'finishedAt', 'connections', 'totals', 'audit']);
     assert.equal(r.organization, 'https://dev.azure.com/contoso/');
     assert.deepEqual(r.project, ctx.project);
-    assert.deepEqual(r.connections[0], { id: 'id-a', name: 'a', scheme: 'WorkloadIdentityFederation', creationMode: 'Automatic', isShared: false, outcome: 'converted', issuer: 'https://i', subject: 's', revertDeadline: '2026-12-03T10:00:00Z' });
+    assert.deepEqual(r.connections[0], {
+      id: 'id-a',
+      name: 'a',
+      scheme: 'WorkloadIdentityFederation',
+      creationMode: 'Automatic',
+      isShared: false,
+      outcome: 'converted',
+      issuer: 'https://i',
+      subject: 's',
+      revertDeadline: '2026-12-03T10:00:00Z',
+    });
     assert.equal(r.connections[1].reason, 'Over the limit of maxConnections (1) for this run: it will be converted by a later run.');
     assert.equal(r.connections[1].reasonCode, 'SkipOverLimit');
     assert.equal(r.connections[2].serviceMessage, 'another operation is already in progress');
@@ -38,12 +54,15 @@ describe('report', () => {
   });
 
   it('renders a summary whose tables survive pipes and line breaks in names and messages', () => {
-    const md = renderSummary(build([
-      result('odd | name', 'failed', { reason: msg('FailBusy'), serviceMessage: 'line one\nline | two' }),
-      result('ok', 'converted', { issuer: 'https://i', subject: 'sc://o/p/ok' }),
-      result('msi', 'skipped', { reason: msg('SkipManagedIdentity') }),
-      result('wif', 'federated', { scheme: 'WorkloadIdentityFederation', issuer: 'https://vstoken.dev.azure.com/x', issuerKind: 'azuredevops' }),
-    ]), loc);
+    const md = renderSummary(
+      build([
+        result('odd | name', 'failed', { reason: msg('FailBusy'), serviceMessage: 'line one\nline | two' }),
+        result('ok', 'converted', { issuer: 'https://i', subject: 'sc://o/p/ok' }),
+        result('msi', 'skipped', { reason: msg('SkipManagedIdentity') }),
+        result('wif', 'federated', { scheme: 'WorkloadIdentityFederation', issuer: 'https://vstoken.dev.azure.com/x', issuerKind: 'azuredevops' }),
+      ]),
+      loc,
+    );
     assert.match(md, /^### ConvertToWif convert: project Payments$/m);
     assert.match(md, /^\*\*1 failed\*\* · 1 converted · 1 left alone · 1 already federated$/m);
     assert.match(md, /\| odd \\\| name \| failed \| Another operation is in progress.* \| line one line \\\| two \|/);
@@ -53,8 +72,14 @@ describe('report', () => {
     assert.match(md, /#### Already on workload identity federation[\s\S]*\| wif \| `https:\/\/vstoken.dev.azure.com\/x` \| {2}\| On the Azure DevOps issuer/);
     // Every row of a table has as many (unescaped) cell separators as its header.
     for (const block of md.split(/\n\n/).filter((b) => b.startsWith('|'))) {
-      const widths = block.trim().split('\n').map((row) => row.replace(/\\\|/g, '').split('|').length);
-      assert.ok(widths.every((w) => w === widths[0]), block);
+      const widths = block
+        .trim()
+        .split('\n')
+        .map((row) => row.replace(/\\\|/g, '').split('|').length);
+      assert.ok(
+        widths.every((w) => w === widths[0]),
+        block,
+      );
     }
   });
 
@@ -72,7 +97,8 @@ describe('report', () => {
 
   it('has a task.json message for every key the core can produce', () => {
     const source = ['eligibility', 'failures', 'conversion', 'inputs', 'report']
-      .map((f) => fs.readFileSync(taskJsonPath.replace('task.json', `src/core/${f}.ts`), 'utf8')).join('\n');
+      .map((f) => fs.readFileSync(taskJsonPath.replace('task.json', `src/core/${f}.ts`), 'utf8'))
+      .join('\n');
     const keys = new Set([...source.matchAll(/(?:msg\(|key: |loc\()'([A-Za-z_]+)'/g)].map((m) => m[1]));
     assert.ok(keys.size > 30, `found ${keys.size} keys`);
     for (const k of keys) assert.doesNotThrow(() => loc(k), k);
@@ -102,7 +128,10 @@ describe('failures', () => {
 
   it('names the identity, the connection and the project in the 403 instruction', () => {
     const text = loc('FailNotAdministrator', ...explainFailure({ status: 403, message: 'denied' }, e, ctxWithId).args);
-    assert.match(text, /^'Payments Build Service \(contoso\)' is not an Administrator of service connection 'conn'\. Grant it: Project settings > Service connections/);
+    assert.match(
+      text,
+      /^'Payments Build Service \(contoso\)' is not an Administrator of service connection 'conn'\. Grant it: Project settings > Service connections/,
+    );
   });
 });
 
@@ -112,9 +141,25 @@ describe('report action (audit)', () => {
     buildReport({ action: 'report', dryRun: false, ctx, startedAt: new Date('2026-11-26T10:00:00Z'), finishedAt: finished }, results, loc);
   const results = [
     result('secret-a', 'planned', { scope: { level: 'Subscription', subscriptionName: 'Prod' }, homeProject: 'Payments', sharedWith: [] }),
-    result('secret-manual', 'skipped', { reason: msg('SkipManual'), creationMode: 'Manual', scope: { level: 'ManagementGroup', managementGroupName: 'Platform' }, homeProject: 'Payments', sharedWith: ['Shared Services', 'Data'] }),
-    result('old-issuer', 'federated', { scheme: 'WorkloadIdentityFederation', issuer: 'https://vstoken.dev.azure.com/org', issuerKind: 'azuredevops', scope: { level: 'AzureMLWorkspace', mlWorkspaceName: 'ws1', resourceGroupName: 'rg-ml' } }),
-    result('entra', 'federated', { scheme: 'WorkloadIdentityFederation', issuer: 'https://login.microsoftonline.com/t/v2.0', issuerKind: 'entra', revertDeadline: '2026-11-29T10:01:00Z' }),
+    result('secret-manual', 'skipped', {
+      reason: msg('SkipManual'),
+      creationMode: 'Manual',
+      scope: { level: 'ManagementGroup', managementGroupName: 'Platform' },
+      homeProject: 'Payments',
+      sharedWith: ['Shared Services', 'Data'],
+    }),
+    result('old-issuer', 'federated', {
+      scheme: 'WorkloadIdentityFederation',
+      issuer: 'https://vstoken.dev.azure.com/org',
+      issuerKind: 'azuredevops',
+      scope: { level: 'AzureMLWorkspace', mlWorkspaceName: 'ws1', resourceGroupName: 'rg-ml' },
+    }),
+    result('entra', 'federated', {
+      scheme: 'WorkloadIdentityFederation',
+      issuer: 'https://login.microsoftonline.com/t/v2.0',
+      issuerKind: 'entra',
+      revertDeadline: '2026-11-29T10:01:00Z',
+    }),
     result('msi', 'skipped', { scheme: 'ManagedServiceIdentity', reason: msg('SkipManagedIdentity') }),
   ];
 
@@ -136,8 +181,18 @@ describe('report action (audit)', () => {
 
   it('warns once per finding (errors with failOnFindings) and is silent about clean connections', () => {
     const lines = logLines(audit(results), loc);
-    assert.deepEqual(lines.map((l) => [l.level, l.text.split(':')[0]]), [['warning', "'secret-a' still uses a client secret"], ['warning', "'secret-manual' still uses a client secret"], ['warning', "'old-issuer'"]]);
-    assert.deepEqual(logLines(audit(results), loc, true).map((l) => l.level), ['error', 'error', 'warning']);
+    assert.deepEqual(
+      lines.map((l) => [l.level, l.text.split(':')[0]]),
+      [
+        ['warning', "'secret-a' still uses a client secret"],
+        ['warning', "'secret-manual' still uses a client secret"],
+        ['warning', "'old-issuer'"],
+      ],
+    );
+    assert.deepEqual(
+      logLines(audit(results), loc, true).map((l) => l.level),
+      ['error', 'error', 'warning'],
+    );
   });
 
   it('opens the summary with the counts, then one table per group with scope, home and sharing', () => {
@@ -151,7 +206,10 @@ describe('report action (audit)', () => {
       '#### Other authentication (managed identity, publish profile)',
     ]);
     assert.equal(md.split('\n')[1], '**2 on a client secret** · 1 federated on the retiring Azure DevOps issuer · 1 federated on the Microsoft Entra issuer');
-    assert.match(md, /\| secret-manual \| Management group Platform \| Payments \| Shared Services, Data \| Manual \| Its app registration was created manually/);
+    assert.match(
+      md,
+      /\| secret-manual \| Management group Platform \| Payments \| Shared Services, Data \| Manual \| Its app registration was created manually/,
+    );
     assert.match(md, /\| secret-a \| Subscription Prod \| Payments \| {2}\| Automatic \| action: convert would convert it \|/);
     assert.match(md, /\| old-issuer \| ML workspace ws1 \(rg-ml\) \| {2}\| {2}\| 217 \|/);
     assert.match(md, /\| entra \| .* \| 2026-11-29 10:01 UTC \(3 d 0 h left\) \|/);

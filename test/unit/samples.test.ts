@@ -6,8 +6,19 @@ import * as path from 'path';
 import { parse } from 'yaml';
 import { repoRoot, taskJsonPath } from '../helpers/localize';
 
-interface TaskInput { name: string; type: string; label: string; options?: Record<string, string> }
-const taskJson = JSON.parse(fs.readFileSync(taskJsonPath, 'utf8')) as { name: string; friendlyName: string; version: { Major: number }; inputs: TaskInput[]; groups: Array<{ displayName: string }> };
+interface TaskInput {
+  name: string;
+  type: string;
+  label: string;
+  options?: Record<string, string>;
+}
+const taskJson = JSON.parse(fs.readFileSync(taskJsonPath, 'utf8')) as {
+  name: string;
+  friendlyName: string;
+  version: { Major: number };
+  inputs: TaskInput[];
+  groups: Array<{ displayName: string }>;
+};
 const inputs = new Map(taskJson.inputs.map((i) => [i.name, i]));
 const samplesDir = path.join(repoRoot, 'samples');
 const ref = `${taskJson.name}@${taskJson.version.Major}`;
@@ -54,7 +65,10 @@ describe('samples/', () => {
     assert.ok(md.includes(taskJson.friendlyName));
     for (const g of taskJson.groups) assert.ok(md.includes(`*${g.displayName}*`), g.displayName);
     for (const label of [...md.matchAll(/\*([A-Z][^*]+)\*/g)].map((m) => m[1]).filter((l) => taskJson.inputs.some((i) => l.startsWith(i.label)))) {
-      assert.ok(taskJson.inputs.some((i) => i.label === label), label);
+      assert.ok(
+        taskJson.inputs.some((i) => i.label === label),
+        label,
+      );
     }
     assert.ok(md.includes(inputs.get('action')!.options!['revert']));
   });

@@ -37,7 +37,10 @@ describe('selection (connections / excludeConnections)', () => {
     assert.equal(s.isSelected(e('prod')), true);
     assert.equal(s.isSelected(e('dev-sandbox')), false);
     const t = makeSelection(['prod-*', 'qa'], ['prod-legacy']);
-    assert.deepEqual(['prod-a', 'prod-legacy', 'qa', 'dev'].map((n) => t.isSelected(e(n))), [true, false, true, false]);
+    assert.deepEqual(
+      ['prod-a', 'prod-legacy', 'qa', 'dev'].map((n) => t.isSelected(e(n))),
+      [true, false, true, false],
+    );
   });
 
   it('names the connections entries that matched nothing', () => {

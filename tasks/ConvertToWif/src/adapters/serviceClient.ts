@@ -64,7 +64,12 @@ export function toServiceError(err: unknown): ServiceError {
   const noLocation = status === undefined && /Failed to find api location/i.test(message);
   if (noLocation) message = 'The service did not answer the API location request with JSON (a sign-in page: the token was probably rejected).';
   if (status === undefined && e.code && !message.includes(e.code)) message = `${e.code}: ${message}`;
-  return new ServiceError({ status, message: message.slice(0, 2000), typeKey: e.result?.typeKey, signInPage: noLocation || (html && (status === 203 || status === 401)) });
+  return new ServiceError({
+    status,
+    message: message.slice(0, 2000),
+    typeKey: e.result?.typeKey,
+    signInPage: noLocation || (html && (status === 203 || status === 401)),
+  });
 }
 
 export class ServiceClient implements EndpointPort, ImpactPort {
@@ -94,7 +99,11 @@ export class ServiceClient implements EndpointPort, ImpactPort {
     // node-api yields null for a 404 and for a body that is not JSON, which is what a sign-in page
     // (203) is: either way there is no listing to work from (reference §8).
     if (!Array.isArray(value)) {
-      throw new ServiceError({ status: undefined, message: 'The listing came back empty or not as JSON (a sign-in page or an unknown project).', signInPage: true });
+      throw new ServiceError({
+        status: undefined,
+        message: 'The listing came back empty or not as JSON (a sign-in page or an unknown project).',
+        signInPage: true,
+      });
     }
     return normalizeListing(value);
   }
@@ -122,11 +131,12 @@ export class ServiceClient implements EndpointPort, ImpactPort {
     // Only 429 is retried here: a PUT that failed otherwise may have been applied, and the core
     // looks at the connection before it sends again.
     return this.retry(`convert connection ${id}`, false, async () => {
-      const e = await this.api.updateServiceEndpoint(body as never, id, 'ConvertAuthenticationScheme');
+      const e = await this.api.updateServiceEndpoint(body, id, 'ConvertAuthenticationScheme');
       // node-api resolves null both for a 404 and for a 2xx body that is not JSON, so whether the
       // PUT was applied is unknown: no status, and the core reads the connection before resending.
       const endpoint = e ? normalizeEndpoint(e, id) : undefined;
-      if (!endpoint) throw new ServiceError({ message: 'The service answered the conversion without a usable body (not JSON, or the connection was not found).' });
+      if (!endpoint)
+        throw new ServiceError({ message: 'The service answered the conversion without a usable body (not JSON, or the connection was not found).' });
       return endpoint;
     });
   }
@@ -144,16 +154,18 @@ export class ServiceClient implements EndpointPort, ImpactPort {
       const d = r?.data;
       if (!d?.definition?.id || !d.owner?.id) return [];
       const start = d.startTime as unknown;
-      return [{
-        planType: String(d.planType ?? 'Build'),
-        definitionId: Number(d.definition.id),
-        definitionName: String(d.definition.name ?? d.definition.id),
-        runId: Number(d.owner.id),
-        startTime: start instanceof Date ? start.toISOString() : typeof start === 'string' ? start : undefined,
-      }];
+      return [
+        {
+          planType: String(d.planType ?? 'Build'),
+          definitionId: Number(d.definition.id),
+          definitionName: String(d.definition.name ?? d.definition.id),
+          runId: Number(d.owner.id),
+          startTime: start instanceof Date ? start.toISOString() : typeof start === 'string' ? start : undefined,
+        },
+      ];
     });
     const next = (page as { continuationToken?: unknown }).continuationToken;
-    return { records, continuationToken: next === undefined || next === null || next === '' ? undefined : String(next) };
+    return { records, continuationToken: typeof next === 'string' || typeof next === 'number' ? String(next) || undefined : undefined };
   }
 
   async buildTasks(buildId: number): Promise<TaskRef[]> {
@@ -174,7 +186,9 @@ export class ServiceClient implements EndpointPort, ImpactPort {
   async taskDefinitions(): Promise<TaskDefinitionInfo[]> {
     const url = `${this.api.baseUrl.replace(/\/?$/, '/')}_apis/distributedtask/tasks`;
     const res = await this.retry('read the task catalogue', true, () =>
-      this.api.rest.get<{ value?: Array<{ id?: string; name?: string; author?: string }> }>(url, { acceptHeader: 'application/json;api-version=7.1-preview.1' }),
+      this.api.rest.get<{ value?: Array<{ id?: string; name?: string; author?: string }> }>(url, {
+        acceptHeader: 'application/json;api-version=7.1-preview.1',
+      }),
     );
     return (res.result?.value ?? []).filter((d) => d.id && d.name).map((d) => ({ id: d.id!, name: d.name!, author: d.author }));
   }

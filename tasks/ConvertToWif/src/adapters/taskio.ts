@@ -9,9 +9,21 @@ import { RawInputs } from '../core/inputs';
 import { Localize, Message } from '../core/model';
 
 const INPUT_NAMES: Array<keyof RawInputs> = [
-  'action', 'connections', 'excludeConnections', 'skipShared', 'includeManual', 'dryRun',
-  'maxConnections', 'concurrency', 'waitTimeoutSeconds', 'reportPath', 'accessToken', 'failOnFindings',
-  'impactCheck', 'impactDays', 'incompatibleTasks',
+  'action',
+  'connections',
+  'excludeConnections',
+  'skipShared',
+  'includeManual',
+  'dryRun',
+  'maxConnections',
+  'concurrency',
+  'waitTimeoutSeconds',
+  'reportPath',
+  'accessToken',
+  'failOnFindings',
+  'impactCheck',
+  'impactDays',
+  'incompatibleTasks',
 ];
 
 export class TaskIO {
@@ -36,12 +48,13 @@ export class TaskIO {
    * rely on the agent's masking alone.
    */
   private secretInput(name: string): string | undefined {
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- restored below and always called with process.stdout
     const write = process.stdout.write;
     const prefix = `##vso[task.debug]${name}=`;
     process.stdout.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]): boolean {
       if (typeof chunk === 'string' && chunk.startsWith(prefix)) return true;
       return (write as (...a: unknown[]) => boolean).call(process.stdout, chunk, ...rest);
-    } as typeof process.stdout.write;
+    };
     try {
       return tl.getInput(name, false);
     } finally {

@@ -67,7 +67,15 @@ export function issuerKind(issuer: string | undefined): IssuerKind | undefined {
   return 'other';
 }
 
-const SCOPE_KEYS = ['subscriptionId', 'subscriptionName', 'managementGroupId', 'managementGroupName', 'resourceGroupName', 'mlWorkspaceName', 'mlWorkspaceLocation'];
+const SCOPE_KEYS = [
+  'subscriptionId',
+  'subscriptionName',
+  'managementGroupId',
+  'managementGroupName',
+  'resourceGroupName',
+  'mlWorkspaceName',
+  'mlWorkspaceLocation',
+];
 
 /** What the connection grants access to (subscription, management group or ML workspace). */
 export function scopeOf(e: Endpoint): Record<string, string> {
@@ -149,7 +157,14 @@ const POLL_MAX_MS = 15000;
 const PUT_ATTEMPTS = 3;
 
 /** Starts the action's change for every connection classified `change` (nothing is sent on a dry run or a report). */
-export function startConversions(classified: Classified[], opts: Options, ctx: RunContext, port: EndpointPort, clock: Clock, findings: Findings = {}): ConversionRun {
+export function startConversions(
+  classified: Classified[],
+  opts: Options,
+  ctx: RunContext,
+  port: EndpointPort,
+  clock: Clock,
+  findings: Findings = {},
+): ConversionRun {
   const results = initialResults(classified, opts, ctx, findings);
   let stopped = false;
   const limit = pLimit(opts.concurrency);
@@ -283,4 +298,3 @@ export function toFailure(err: unknown): ServiceFailure {
   if (err instanceof ServiceError) return err;
   return { message: err instanceof Error ? err.message : String(err) };
 }
-

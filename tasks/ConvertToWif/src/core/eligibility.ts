@@ -46,7 +46,9 @@ function sharedRules(e: Endpoint, opts: Options, ctx: RunContext): Decision | un
   const home = homeProject(e);
   if (home && lower(home.id) !== lower(ctx.project.id)) return { kind: 'skip', reason: msg('SkipHomedElsewhere', home.name) };
   if (isSharedEndpoint(e) && opts.skipShared) {
-    const others = projectRefs(e).slice(1).map((r) => r.projectReference?.name ?? r.projectReference?.id ?? '?');
+    const others = projectRefs(e)
+      .slice(1)
+      .map((r) => r.projectReference?.name ?? r.projectReference?.id ?? '?');
     return { kind: 'skip', reason: msg('SkipShared', others.join(', ')) };
   }
   return undefined;

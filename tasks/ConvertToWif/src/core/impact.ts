@@ -227,7 +227,11 @@ export function impactSkipReason(i: Impact): Message | undefined {
 }
 
 /** Under `impactCheck: skip`, a flagged connection is left alone with the pipeline and task named. */
-export function applyImpact<C extends { endpoint: { id: string }; decision: { kind: string } }>(classified: C[], impacts: Map<string, Impact>, mode: 'warn' | 'skip' | 'off'): C[] {
+export function applyImpact<C extends { endpoint: { id: string }; decision: { kind: string } }>(
+  classified: C[],
+  impacts: Map<string, Impact>,
+  mode: 'warn' | 'skip' | 'off',
+): C[] {
   if (mode !== 'skip') return classified;
   return classified.map((c) => {
     const reason = c.decision.kind === 'change' ? impactSkipReason(impacts.get(c.endpoint.id) ?? { days: 0, pipelines: [], partial: [] }) : undefined;

@@ -5,12 +5,26 @@ import { Action, Message, Options, msg } from './model';
 import { parseTaskList } from './impact';
 import { splitList } from './selection';
 
-export type RawInputs = Partial<Record<
-  'action' | 'connections' | 'excludeConnections' | 'skipShared' | 'includeManual' | 'dryRun' |
-  'maxConnections' | 'concurrency' | 'waitTimeoutSeconds' | 'reportPath' | 'accessToken' | 'failOnFindings' |
-  'impactCheck' | 'impactDays' | 'incompatibleTasks',
-  string
->>;
+export type RawInputs = Partial<
+  Record<
+    | 'action'
+    | 'connections'
+    | 'excludeConnections'
+    | 'skipShared'
+    | 'includeManual'
+    | 'dryRun'
+    | 'maxConnections'
+    | 'concurrency'
+    | 'waitTimeoutSeconds'
+    | 'reportPath'
+    | 'accessToken'
+    | 'failOnFindings'
+    | 'impactCheck'
+    | 'impactDays'
+    | 'incompatibleTasks',
+    string
+  >
+>;
 
 export const ACTIONS: Action[] = ['convert', 'revert', 'report'];
 export const IMPACT_MODES: Array<Options['impactCheck']> = ['warn', 'skip', 'off'];
@@ -73,6 +87,7 @@ export function parseInputs(raw: RawInputs): ParsedInputs {
   for (const name of ['connections', 'excludeConnections'] as const) {
     for (const entry of options[name]) {
       // Entries are names, ids or * / ? wildcards; a control character or an over-long entry is a paste error.
+      // eslint-disable-next-line no-control-regex -- control characters are exactly what is rejected
       if (/[\u0000-\u001f\u007f]/.test(entry) || entry.length > 400) errors.push(msg('InputBadPattern', name, JSON.stringify(entry).slice(0, 80)));
     }
   }

@@ -14,10 +14,16 @@ function pick(obj: Json, key: string): unknown {
   return k === undefined ? undefined : obj[k];
 }
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);
-const bool = (v: unknown): boolean | undefined => (typeof v === 'boolean' ? v : v === 'true' || v === 'True' ? true : v === 'false' || v === 'False' ? false : undefined);
+const bool = (v: unknown): boolean | undefined =>
+  typeof v === 'boolean' ? v : v === 'true' || v === 'True' ? true : v === 'false' || v === 'False' ? false : undefined;
 const stringMap = (v: unknown): Record<string, string | null> | null => {
   if (!isObject(v)) return null;
-  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, x === null || x === undefined ? null : typeof x === 'object' ? JSON.stringify(x) : String(x)]));
+  return Object.fromEntries(
+    Object.entries(v).map(([k, x]) => [
+      k,
+      x === null || x === undefined ? null : typeof x === 'object' ? JSON.stringify(x) : String(x as string | number | boolean),
+    ]),
+  );
 };
 
 /** One endpoint, or undefined when it has no usable id. `fallbackId` is used for answers about a known connection. */

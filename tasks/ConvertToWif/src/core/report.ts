@@ -30,7 +30,15 @@ export interface ReportEntry {
 export interface ImpactEntry {
   days: number;
   flagged: boolean;
-  pipelines: Array<{ id: number; name: string; type: string; lastUsed?: string; runId: number; tasks: string[]; flags: Array<{ task: string; severity: string; why: string }> }>;
+  pipelines: Array<{
+    id: number;
+    name: string;
+    type: string;
+    lastUsed?: string;
+    runId: number;
+    tasks: string[];
+    flags: Array<{ task: string; severity: string; why: string }>;
+  }>;
   partial: string[];
 }
 
@@ -248,40 +256,71 @@ export function renderSummary(report: Report, loc: Localize): string {
   const attention = by('failed', 'pending');
   if (attention.length > 0) {
     out.push('', `#### ${loc('SummaryAttention')}`, '');
-    out.push(table([loc('ColConnection'), loc('ColOutcome'), loc('ColWhatToDo'), loc('ColServiceSaid')],
-      attention.map((c) => [cell(c.name), loc(`Outcome_${c.outcome}`), cell(c.reason), cell(c.serviceMessage)])));
+    out.push(
+      table(
+        [loc('ColConnection'), loc('ColOutcome'), loc('ColWhatToDo'), loc('ColServiceSaid')],
+        attention.map((c) => [cell(c.name), loc(`Outcome_${c.outcome}`), cell(c.reason), cell(c.serviceMessage)]),
+      ),
+    );
   }
   const converted = by('converted');
   if (converted.length > 0) {
     out.push('', `#### ${loc('SummaryChanged')}`, '');
-    out.push(table([loc('ColConnection'), loc('ColCreationMode'), loc('ColIssuer'), loc('ColSubject'), loc('ColRevertUntil')],
-      converted.map((c) => [cell(c.name), cell(c.creationMode), cell(code(c.issuer)), cell(code(c.subject)), cell(deadlineText(c.revertDeadline, now, loc))])));
+    out.push(
+      table(
+        [loc('ColConnection'), loc('ColCreationMode'), loc('ColIssuer'), loc('ColSubject'), loc('ColRevertUntil')],
+        converted.map((c) => [cell(c.name), cell(c.creationMode), cell(code(c.issuer)), cell(code(c.subject)), cell(deadlineText(c.revertDeadline, now, loc))]),
+      ),
+    );
   }
   const reverted = by('reverted');
   if (reverted.length > 0) {
     out.push('', `#### ${loc('SummaryReverted')}`, '');
-    out.push(table([loc('ColConnection'), loc('ColScheme'), loc('ColCreationMode')], reverted.map((c) => [cell(c.name), cell(c.scheme), cell(c.creationMode)])));
+    out.push(
+      table(
+        [loc('ColConnection'), loc('ColScheme'), loc('ColCreationMode')],
+        reverted.map((c) => [cell(c.name), cell(c.scheme), cell(c.creationMode)]),
+      ),
+    );
   }
   const planned = by('planned');
   if (planned.length > 0) {
     out.push('', `#### ${loc(report.action === 'revert' ? 'SummaryPlannedRevert' : 'SummaryPlanned')}`, '');
     const revert = report.action === 'revert';
-    out.push(table([loc('ColConnection'), loc('ColCreationMode'), loc('ColShared'), ...(revert ? [loc('ColRevertUntil')] : []), loc('ColNote')],
-      planned.map((c) => [cell(c.name), cell(c.creationMode), c.isShared ? loc('Yes') : '', ...(revert ? [cell(deadlineText(c.revertDeadline, now, loc))] : []), cell(c.reason)])));
+    out.push(
+      table(
+        [loc('ColConnection'), loc('ColCreationMode'), loc('ColShared'), ...(revert ? [loc('ColRevertUntil')] : []), loc('ColNote')],
+        planned.map((c) => [
+          cell(c.name),
+          cell(c.creationMode),
+          c.isShared ? loc('Yes') : '',
+          ...(revert ? [cell(deadlineText(c.revertDeadline, now, loc))] : []),
+          cell(c.reason),
+        ]),
+      ),
+    );
   }
   impactSection(report, loc, out);
   const skipped = by('skipped');
   if (skipped.length > 0) {
     out.push('', `#### ${loc('SummarySkipped')}`, '');
     const deadlines = skipped.some((c) => c.revertDeadline);
-    out.push(table([loc('ColConnection'), loc('ColScheme'), ...(deadlines ? [loc('ColRevertUntil')] : []), loc('ColReason')],
-      skipped.map((c) => [cell(c.name), cell(c.scheme), ...(deadlines ? [cell(deadlineText(c.revertDeadline, now, loc))] : []), cell(c.reason)])));
+    out.push(
+      table(
+        [loc('ColConnection'), loc('ColScheme'), ...(deadlines ? [loc('ColRevertUntil')] : []), loc('ColReason')],
+        skipped.map((c) => [cell(c.name), cell(c.scheme), ...(deadlines ? [cell(deadlineText(c.revertDeadline, now, loc))] : []), cell(c.reason)]),
+      ),
+    );
   }
   const federated = by('federated');
   if (federated.length > 0) {
     out.push('', `#### ${loc('SummaryFederated')}`, '');
-    out.push(table([loc('ColConnection'), loc('ColIssuer'), loc('ColRevertUntil'), loc('ColNote')],
-      federated.map((c) => [cell(c.name), cell(code(c.issuer)), cell(deadlineText(c.revertDeadline, now, loc)), cell(c.reason)])));
+    out.push(
+      table(
+        [loc('ColConnection'), loc('ColIssuer'), loc('ColRevertUntil'), loc('ColNote')],
+        federated.map((c) => [cell(c.name), cell(code(c.issuer)), cell(deadlineText(c.revertDeadline, now, loc)), cell(c.reason)]),
+      ),
+    );
   }
   return out.join('\n') + '\n';
 }
@@ -297,25 +336,42 @@ function renderAudit(report: Report, loc: Localize, now: Date, out: string[]): s
   const secrets = group('secret');
   if (secrets.length > 0) {
     out.push('', `#### ${loc('AuditSecrets')}`, '');
-    out.push(table([...headers, loc('ColCreationMode'), loc('ColConvert')],
-      secrets.map((c) => [cell(c.name), ...where(c), cell(c.creationMode), cell(c.outcome === 'planned' ? loc('AuditWouldConvert') : c.reason)])));
+    out.push(
+      table(
+        [...headers, loc('ColCreationMode'), loc('ColConvert')],
+        secrets.map((c) => [cell(c.name), ...where(c), cell(c.creationMode), cell(c.outcome === 'planned' ? loc('AuditWouldConvert') : c.reason)]),
+      ),
+    );
   }
   const retiring = group('retiring');
   if (retiring.length > 0) {
     out.push('', `#### ${loc('AuditRetiring', ISSUER_RETIREMENT.slice(0, 10))}`, '');
-    out.push(table([...headers, loc('ColDaysLeft'), loc('ColWhatToDo'), loc('ColRevertUntil')],
-      retiring.map((c) => [cell(c.name), ...where(c), String(c.issuerDaysLeft ?? ''), cell(c.reason), cell(deadlineText(c.revertDeadline, now, loc))])));
+    out.push(
+      table(
+        [...headers, loc('ColDaysLeft'), loc('ColWhatToDo'), loc('ColRevertUntil')],
+        retiring.map((c) => [cell(c.name), ...where(c), String(c.issuerDaysLeft ?? ''), cell(c.reason), cell(deadlineText(c.revertDeadline, now, loc))]),
+      ),
+    );
   }
   const fine = [...group('entra'), ...group('otherIssuer')];
   if (fine.length > 0) {
     out.push('', `#### ${loc('AuditEntra')}`, '');
-    out.push(table([...headers, loc('ColIssuer'), loc('ColRevertUntil')],
-      fine.map((c) => [cell(c.name), ...where(c), cell(code(c.issuer)), cell(deadlineText(c.revertDeadline, now, loc))])));
+    out.push(
+      table(
+        [...headers, loc('ColIssuer'), loc('ColRevertUntil')],
+        fine.map((c) => [cell(c.name), ...where(c), cell(code(c.issuer)), cell(deadlineText(c.revertDeadline, now, loc))]),
+      ),
+    );
   }
   const other = group('otherScheme');
   if (other.length > 0) {
     out.push('', `#### ${loc('AuditOther')}`, '');
-    out.push(table([...headers, loc('ColScheme')], other.map((c) => [cell(c.name), ...where(c), cell(c.scheme)])));
+    out.push(
+      table(
+        [...headers, loc('ColScheme')],
+        other.map((c) => [cell(c.name), ...where(c), cell(c.scheme)]),
+      ),
+    );
   }
   impactSection(report, loc, out);
   return out.join('\n') + '\n';
@@ -341,7 +397,11 @@ export function logLines(report: Report, loc: Localize, failOnFindings = false):
     }
     if (report.action === 'report') {
       const g = groupOf(c);
-      if (g === 'secret') lines.push({ level: failOnFindings ? 'error' : 'warning', text: loc('FindingSecret', c.name, c.outcome === 'planned' ? loc('AuditWouldConvert') : c.reason ?? '') });
+      if (g === 'secret')
+        lines.push({
+          level: failOnFindings ? 'error' : 'warning',
+          text: loc('FindingSecret', c.name, c.outcome === 'planned' ? loc('AuditWouldConvert') : (c.reason ?? '')),
+        });
       else if (g === 'retiring') lines.push({ level: 'warning', text: loc('FindingRetiring', c.name, c.reason ?? '') });
       continue;
     }
@@ -353,10 +413,17 @@ export function logLines(report: Report, loc: Localize, failOnFindings = false):
         lines.push({ level: 'info', text: loc('LogReverted', c.name) });
         break;
       case 'planned':
-        lines.push(c.reason ? { level: 'warning', text: loc('LogPlannedWarning', c.name, c.reason) } : { level: 'info', text: loc(report.action === 'revert' ? 'LogPlannedRevert' : 'LogPlanned', c.name) });
+        lines.push(
+          c.reason
+            ? { level: 'warning', text: loc('LogPlannedWarning', c.name, c.reason) }
+            : { level: 'info', text: loc(report.action === 'revert' ? 'LogPlannedRevert' : 'LogPlanned', c.name) },
+        );
         break;
       case 'failed':
-        lines.push({ level: 'error', text: c.serviceMessage ? loc('LogFailedService', c.name, c.reason ?? '', c.serviceMessage) : loc('LogFailed', c.name, c.reason ?? '') });
+        lines.push({
+          level: 'error',
+          text: c.serviceMessage ? loc('LogFailedService', c.name, c.reason ?? '', c.serviceMessage) : loc('LogFailed', c.name, c.reason ?? ''),
+        });
         break;
       case 'pending':
         lines.push({ level: 'warning', text: loc('LogPending', c.name, c.reason ?? '') });
