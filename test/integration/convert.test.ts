@@ -254,9 +254,9 @@ describe('ConvertToWif against the emulator', function () {
     assert.equal(a.reasonCode, 'FailServer');
     assert.equal(a.serviceMessage, 'Internal error xyz');
     assert.equal(t.byName('b')!.outcome, 'converted');
-    // three attempts, each resend preceded by a GET that showed the PUT had not been applied
+    // three attempts, each followed by a GET that showed the PUT had not been applied
     const forA = t.emu.requests.filter((r) => r.path.endsWith(a.id) || (r.body as { id?: string } | undefined)?.id === a.id).map((r) => r.method);
-    assert.deepEqual(forA, ['PUT', 'GET', 'PUT', 'GET', 'PUT']);
+    assert.deepEqual(forA, ['PUT', 'GET', 'PUT', 'GET', 'PUT', 'GET']);
   });
 
   it('a background conversion that fails is reported failed, with what to do for the AAD silent failure', async () => {

@@ -1,8 +1,6 @@
 // The REST adapter: azure-devops-node-api's ServiceEndpointApi with one retry policy, and every
 // failure turned into a ServiceError the core understands. It never logs a token.
 
-import { BuildApi } from 'azure-devops-node-api/BuildApi';
-import { PipelinesApi } from 'azure-devops-node-api/PipelinesApi';
 import { ServiceEndpointApi } from 'azure-devops-node-api/ServiceEndpointApi';
 import { BearerCredentialHandler } from 'azure-devops-node-api/handlers/bearertoken';
 import { ServiceEndpointActionFilter } from 'azure-devops-node-api/interfaces/ServiceEndpointInterfaces';
@@ -76,19 +74,16 @@ export class ServiceClient implements EndpointPort, ImpactPort {
   private readonly api: ServiceEndpointApi;
   private readonly pacer: Pacer;
   private readonly base: string;
-  private readonly handler: BearerCredentialHandler;
-  private readonly requestOptions: IRequestOptions;
 
   constructor(private readonly o: ServiceClientOptions) {
     this.pacer = new Pacer(o.maxInFlight, o.clock, (limit) => o.debug?.(`service throttling: at most ${limit} request(s) in flight now`));
     this.base = o.collectionUrl.endsWith('/') ? o.collectionUrl : `${o.collectionUrl}/`;
-    this.requestOptions = { allowRetries: false, socketTimeout: 60_000 };
-    if (o.proxy) this.requestOptions.proxy = o.proxy;
-    if (o.cert) this.requestOptions.cert = o.cert;
-    this.handler = new BearerCredentialHandler(o.token);
+    const requestOptions: IRequestOptions = { allowRetries: false, socketTimeout: 60_000 };
+    if (o.proxy) requestOptions.proxy = o.proxy;
+    if (o.cert) requestOptions.cert = o.cert;
     // Importing the few clients used, not the package root, keeps the bundle small; that skips
     // WebApi, so proxy and certificates are passed here (conventions §6).
-    this.api = new ServiceEndpointApi(this.base, [this.handler], this.requestOptions);
+    this.api = new ServiceEndpointApi(this.base, [new BearerCredentialHandler(o.token)], requestOptions);
   }
 
   /** Every azurerm connection of the project, failed ones included; never filtered by actionFilter. */
@@ -168,44 +163,53 @@ export class ServiceClient implements EndpointPort, ImpactPort {
     return { records, continuationToken: typeof next === 'string' || typeof next === 'number' ? String(next) || undefined : undefined };
   }
 
+  // Timeline, preview and task catalogue are read with plain REST calls on node-api's client
+  // (same auth, proxy and retry): BuildApi, PipelinesApi and TaskAgentApi would add ~500 KB to
+  // the bundle for one call each.
+
+  /** GET {project}/_apis/build/builds/{id}/timeline: the Task records are what ran. */
   async buildTasks(buildId: number): Promise<TaskRef[]> {
-    const timeline = await this.retry(`read the timeline of build ${buildId}`, true, () => this.builds().getBuildTimeline(this.o.projectId, buildId));
-    if (!timeline) throw new ServiceError({ status: 404, message: `Build ${buildId} has no timeline (deleted or retained no longer).` });
-    return (timeline.records ?? [])
+    type Timeline = { records?: Array<{ task?: { id?: string; name?: string; version?: string } | null }> };
+    const res = await this.retry(`read the timeline of build ${buildId}`, true, () =>
+      this.api.rest.get<Timeline>(this.projectUrl(`_apis/build/builds/${buildId}/timeline`), { acceptHeader: 'application/json;api-version=7.1' }),
+    );
+    if (!res.result) throw new ServiceError({ status: 404, message: `Build ${buildId} has no timeline (deleted, or no longer retained).` });
+    return (res.result.records ?? [])
       .filter((r) => r?.task?.id && r.task.name)
       .map((r) => ({ id: r.task!.id!, name: r.task!.name!, version: r.task!.version ?? '0' }));
   }
 
+  /** POST {project}/_apis/pipelines/{id}/preview with previewRun: the pipeline's expanded YAML. */
   async pipelineYaml(pipelineId: number): Promise<string> {
-    const run = await this.retry(`preview pipeline ${pipelineId}`, true, () => this.pipelines().preview({ previewRun: true }, this.o.projectId, pipelineId));
-    if (!run || typeof run.finalYaml !== 'string') throw new ServiceError({ status: 404, message: `Pipeline ${pipelineId} has no YAML to preview.` });
-    return run.finalYaml;
+    const res = await this.retry(`preview pipeline ${pipelineId}`, true, () =>
+      this.api.rest.create<{ finalYaml?: string }>(
+        this.projectUrl(`_apis/pipelines/${pipelineId}/preview`),
+        { previewRun: true },
+        { acceptHeader: 'application/json;api-version=7.1-preview.1' },
+      ),
+    );
+    if (typeof res.result?.finalYaml !== 'string') throw new ServiceError({ status: 404, message: `Pipeline ${pipelineId} has no YAML to preview.` });
+    return res.result.finalYaml;
   }
 
-  /** GET _apis/distributedtask/tasks: a plain REST call keeps the large TaskAgent client out of the bundle. */
+  /** GET _apis/distributedtask/tasks: who published each task. */
   async taskDefinitions(): Promise<TaskDefinitionInfo[]> {
-    const url = `${this.api.baseUrl.replace(/\/?$/, '/')}_apis/distributedtask/tasks`;
     const res = await this.retry('read the task catalogue', true, () =>
-      this.api.rest.get<{ value?: Array<{ id?: string; name?: string; author?: string }> }>(url, {
+      this.api.rest.get<{ value?: Array<{ id?: string; name?: string; author?: string }> }>(`${this.base}_apis/distributedtask/tasks`, {
         acceptHeader: 'application/json;api-version=7.1-preview.1',
       }),
     );
     return (res.result?.value ?? []).filter((d) => d.id && d.name).map((d) => ({ id: d.id!, name: d.name!, author: d.author }));
   }
 
-  private buildApi?: BuildApi;
-  private pipelinesApi?: PipelinesApi;
-  private builds(): BuildApi {
-    return (this.buildApi ??= new BuildApi(this.base, [this.handler], this.requestOptions));
-  }
-  private pipelines(): PipelinesApi {
-    return (this.pipelinesApi ??= new PipelinesApi(this.base, [this.handler], this.requestOptions));
+  private projectUrl(route: string): string {
+    return `${this.base}${encodeURIComponent(this.o.projectId)}/${route}`;
   }
 
   /** The display name of the identity behind the token, to name it in permission instructions. */
   async whoAmI(): Promise<string | undefined> {
     try {
-      const url = `${this.api.baseUrl.replace(/\/?$/, '/')}_apis/connectionData`;
+      const url = `${this.base}_apis/connectionData`;
       const res = await this.api.rest.get<{ authenticatedUser?: { providerDisplayName?: string } }>(url);
       return res.result?.authenticatedUser?.providerDisplayName || undefined;
     } catch {

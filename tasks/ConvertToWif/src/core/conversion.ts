@@ -223,6 +223,9 @@ export function startConversions(
     return true;
   };
 
+  /** Connections whose last PUT failed in a way that may or may not have applied it, with that failure. */
+  const unsure = new Map<string, ServiceFailure>();
+
   const send = async (e: Endpoint): Promise<Step> => {
     const body = conversionBody(e, target, ctx);
     for (let attempt = 1; ; attempt++) {
@@ -231,12 +234,21 @@ export function startConversions(
       } catch (err) {
         const f = toFailure(err);
         if (f.cancelled) return { interrupted: { applied: attempt > 1 } };
-        if (!isTransient(f) || attempt >= PUT_ATTEMPTS) return { done: await failed(e, f) };
-        // The PUT may have been applied even though its answer was lost: look before resending,
-        // so a conversion is never sent twice blind.
-        const current = await port.get(e.id).catch(() => undefined);
+        if (!isTransient(f)) return { done: await failed(e, f) };
+        // The PUT may have been applied although its answer was lost (or was a 5xx): read the
+        // connection before anything else, so a change is never sent twice blind, and never
+        // reported failed when the service did make it.
+        let current: Endpoint | null;
+        try {
+          current = await port.get(e.id);
+        } catch {
+          // Cannot tell now: the poll reads it later and decides (applied, or failed with f).
+          unsure.set(e.id, f);
+          return { waiting: e };
+        }
         if (current === null) return { done: await failed(e, { status: 404, message: f.message }) };
-        if (current && (isScheme(current, target) || stateOf(current) === 'inprogress')) return interpret(e, current);
+        if (isScheme(current, target) || stateOf(current) === 'inprogress') return interpret(e, current);
+        if (attempt >= PUT_ATTEMPTS) return { done: await failed(e, f) };
         await clock.sleep(1000 * attempt);
       }
     }
@@ -278,7 +290,13 @@ export function startConversions(
               waiting.delete(e.id);
               return;
             }
-            if (await settle(e, interpret(e, current))) waiting.delete(e.id);
+            const step = interpret(e, current);
+            const notApplied = 'waiting' in step && unsure.has(e.id) && stateOf(current) !== 'inprogress';
+            if (notApplied) {
+              // The service shows the connection unchanged and idle: the uncertain PUT did not apply.
+              put(e, await failed(e, unsure.get(e.id)!));
+              waiting.delete(e.id);
+            } else if (await settle(e, step)) waiting.delete(e.id);
           }),
         ),
       );

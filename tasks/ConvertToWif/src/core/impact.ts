@@ -208,7 +208,7 @@ export async function assessImpact(
         return p;
       }),
     );
-    if ((await authors()) === undefined && pipelines.some((p) => p.tasks.length > 0)) partial.push(msg('ImpactNoCatalogue'));
+    if (pipelines.some((p) => p.tasks.length > 0) && (await authors()) === undefined) partial.push(msg('ImpactNoCatalogue'));
     pipelines.sort((a, b) => a.name.localeCompare(b.name));
     return { days: o.days, pipelines, partial };
   };

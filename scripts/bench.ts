@@ -1,0 +1,383 @@
+// `npm run bench`: how fast the PACKAGED task converts many connections (issue 4, "Performance").
+//
+// Builds and unzips the .vsix, seeds the loopback emulator with N automatic secret-based azurerm
+// connections in one project, gives every request a fixed latency, runs the packaged task the way
+// the agent does (default concurrency unless --concurrency is given) and prints:
+//   wall time, requests sent (total, by method, by kind), PUT count, the sequential floor
+//   (PUT count x latency) and wall / floor, the task process's peak RSS, task start (process
+//   start to the first request at the emulator) and the core's classification time for 10,000
+//   connections, each next to its target with PASS/MISS.
+// It reports; it asserts nothing and is never part of `npm test`. Everything stays on 127.0.0.1
+// and every step is bounded (the task run is killed after waitTimeoutSeconds + 2 minutes).
+//
+//   node build/scripts/bench.js [--n 500] [--latency 40] [--concurrency 4] [--async]
+//                               [--impact warn|skip|off] [--json]
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { classify } from '../tasks/ConvertToWif/src/core/eligibility';
+import { Endpoint } from '../tasks/ConvertToWif/src/core/model';
+import { makeSelection } from '../tasks/ConvertToWif/src/core/selection';
+import { Emulator, RecordedRequest, startEmulator } from '../test/emulator/server';
+import { OTHER_PROJECT, PROJECT, ctx, endpoint, options } from '../test/helpers/endpoints';
+import { RunTaskOptions, TaskRun, runTask } from '../test/helpers/runTask';
+import { JOB_TOKEN, SeedEndpoint, seed } from '../test/helpers/seed';
+import { extractVsix, packageExtension } from './package';
+
+const WAIT_TIMEOUT_SECONDS = 300;
+const TARGETS = { ratio: 0.35, rssMb: 120, startMs: 400, classifyMs: 200 };
+const CLASSIFY_N = 10_000;
+
+interface Args {
+  n: number;
+  latency: number;
+  concurrency?: number;
+  async: boolean;
+  impact?: string;
+  json: boolean;
+  startRuns: number;
+}
+
+function usage(message: string): never {
+  console.error(
+    `bench: ${message}\nusage: node build/scripts/bench.js [--n 500] [--latency 40] [--concurrency 1..16] [--async] [--impact warn|skip|off] [--start-runs 5] [--json]`,
+  );
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { n: 500, latency: 40, async: false, json: false, startRuns: 5 };
+  const int = (flag: string, v: string | undefined, min: number, max: number): number => {
+    const n = v !== undefined && /^\d+$/.test(v) ? Number(v) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) usage(`${flag} needs an integer from ${min} to ${max} (got ${v ?? 'nothing'})`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split('=', 2) as [string, string | undefined];
+    const value = () => inline ?? argv[++i];
+    switch (flag) {
+      case '--n':
+        a.n = int(flag, value(), 1, 100_000);
+        break;
+      case '--latency':
+        a.latency = int(flag, value(), 0, 10_000);
+        break;
+      case '--concurrency':
+        a.concurrency = int(flag, value(), 1, 16);
+        break;
+      case '--start-runs':
+        a.startRuns = int(flag, value(), 0, 50);
+        break;
+      case '--async':
+        a.async = true;
+        break;
+      case '--json':
+        a.json = true;
+        break;
+      case '--impact': {
+        const v = value();
+        if (!['warn', 'skip', 'off'].includes(v ?? '')) usage(`--impact is warn, skip or off (got ${v ?? 'nothing'})`);
+        a.impact = v;
+        break;
+      }
+      case '--help':
+      case '-h':
+        return usage('help');
+      default:
+        usage(`unknown argument ${argv[i]}`);
+    }
+  }
+  return a;
+}
+
+/** runTask, removing its temp directory when it fails (a timeout kills the task and rejects). */
+async function runTaskCleanly(o: RunTaskOptions): Promise<TaskRun> {
+  try {
+    return await runTask(o);
+  } catch (err) {
+    const dir = (err as { tempDir?: string })?.tempDir;
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((x, y) => x - y);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/**
+ * Timestamps every request the emulator records, without changing the emulator: its `requests`
+ * array is public and it appends with push(), so the array's own push is wrapped.
+ */
+function timestampRequests(emu: Emulator): number[] {
+  const times: number[] = [];
+  const arr = emu.requests;
+  const push = arr.push;
+  arr.push = function (this: RecordedRequest[], ...items: RecordedRequest[]): number {
+    const now = Date.now();
+    for (let i = 0; i < items.length; i++) times.push(now);
+    return push.apply(this, items);
+  };
+  return times;
+}
+
+/** A preload (`node --require`) that writes the process's peak RSS when it exits. */
+function writeRssPreload(dir: string): { preload: string; out: string } {
+  const preload = path.join(dir, 'rss-preload.js');
+  const out = path.join(dir, 'rss.json');
+  fs.writeFileSync(
+    preload,
+    `'use strict';\nprocess.on('exit', () => {\n  try { require('fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS })); } catch (e) { /* best effort */ }\n});\n`,
+  );
+  return { preload, out };
+}
+
+/** What kind of call a recorded request was (by route). */
+function kindOf(r: RecordedRequest): string {
+  const p = r.path.toLowerCase();
+  if (r.method === 'OPTIONS') return 'OPTIONS (location)';
+  if (/\/_apis\/resourceareas/.test(p)) return 'GET resourceAreas';
+  if (/\/_apis\/connectiondata/.test(p)) return 'GET connectionData';
+  if (/\/_apis\/serviceendpoint\/endpoints\/[^/]+$/.test(p)) return `${r.method} endpoint by id`;
+  if (/\/_apis\/serviceendpoint\/endpoints$/.test(p)) return `${r.method} endpoint listing`;
+  if (/\/_apis\/serviceendpoint\/[^/]+\/executionhistory/.test(p)) return `${r.method} execution history`;
+  if (/\/_apis\/distributedtask\/tasks/.test(p)) return `${r.method} task catalogue`;
+  if (/\/_apis\/build\/builds\//.test(p)) return `${r.method} build timeline`;
+  if (/\/_apis\/pipelines\//.test(p)) return `${r.method} pipeline preview`;
+  return `${r.method} other`;
+}
+
+const countBy = <T>(xs: T[], key: (x: T) => string): Record<string, number> => {
+  const out: Record<string, number> = {};
+  for (const x of xs) out[key(x)] = (out[key(x)] ?? 0) + 1;
+  return Object.fromEntries(Object.entries(out).sort((a, b) => b[1] - a[1]));
+};
+
+/** The core alone: classify() over 10,000 connections, a realistic mix, median of several runs. */
+function benchClassify(): { n: number; runs: number[]; medianMs: number; withPatternsMedianMs: number; decisions: Record<string, number> } {
+  const schemes = ['ServicePrincipal', 'ServicePrincipal', 'ServicePrincipal', 'WorkloadIdentityFederation', 'ManagedServiceIdentity', 'PublishProfile'];
+  const list: Endpoint[] = Array.from({ length: CLASSIFY_N }, (_, i) =>
+    endpoint({
+      name: `${['prod', 'dev', 'test', 'shared'][i % 4]}-app-${String(i).padStart(5, '0')}${i % 97 === 0 ? '-legacy' : ''}`,
+      scheme: schemes[i % schemes.length],
+      creationMode: i % 11 === 0 ? 'Manual' : 'Automatic',
+      environment: i % 53 === 0 ? 'AzureUSGovernment' : 'AzureCloud',
+      projects: i % 29 === 0 ? [PROJECT, OTHER_PROJECT] : i % 31 === 0 ? [OTHER_PROJECT, PROJECT] : [PROJECT],
+      state: i % 37 === 0 ? 'Failed' : 'Ready',
+      isReady: i % 37 !== 0,
+    }),
+  );
+  // The service lists connections in its own order, not by name: shuffle (deterministically) so
+  // the sort in classify() does the work it does on a real listing.
+  let state = 0x2545f491;
+  const rand = () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  for (let i = list.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [list[i], list[j]] = [list[j], list[i]];
+  }
+  const opts = options();
+  const time = (include: string[], exclude: string[]): number => {
+    const t0 = process.hrtime.bigint();
+    classify(list, opts, ctx, makeSelection(include, exclude));
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  };
+  time([], []); // warm-up (JIT), not counted
+  const runs = Array.from({ length: 7 }, () => time([], []));
+  const patterned = Array.from({ length: 5 }, () => time(['prod-*', 'dev-app-0?1??', 'shared-*'], ['*-legacy', 'prod-app-00001']));
+  const decisions = countBy(classify(list, opts, ctx, makeSelection([], [])), (c) =>
+    c.decision.kind === 'skip' ? `skip:${c.decision.reason.key}` : c.decision.kind,
+  );
+  return { n: CLASSIFY_N, runs, medianMs: median(runs), withPatternsMedianMs: median(patterned), decisions };
+}
+
+/** Process start to the first request, for a tiny run (one connection, dry run): median of a few cold starts. */
+async function benchStart(entry: string, runs: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const emu = await startEmulator(seed([{ name: 'start-probe', emulator: { conversion: 'sync' } }]));
+    const times = timestampRequests(emu);
+    try {
+      const t0 = Date.now();
+      const run = await runTaskCleanly({
+        entry,
+        inputs: { dryRun: 'true', impactCheck: 'off' },
+        collectionUri: emu.url,
+        projectId: PROJECT.id,
+        projectName: PROJECT.name,
+        jobToken: JOB_TOKEN,
+        timeoutMs: 30_000,
+      });
+      fs.rmSync(run.tempDir, { recursive: true, force: true });
+      if (times.length > 0) out.push(times[0] - t0);
+    } finally {
+      await emu.close();
+    }
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const log = args.json ? () => undefined : (s: string) => console.error(s);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'convert-to-wif-bench-'));
+  let emu: Emulator | undefined;
+  let run: TaskRun | undefined;
+  try {
+    log('bench: packaging the extension…');
+    const pkg = await packageExtension({ outDir: path.join(work, 'out'), quiet: true });
+    await extractVsix(pkg.vsixPath, path.join(work, 'vsix'));
+    const entry = path.join(work, 'vsix', 'tasks', 'ConvertToWif', 'index.js');
+    if (!fs.existsSync(entry)) throw new Error(`the VSIX has no ${path.relative(work, entry)}`);
+
+    const mode = args.async ? 'async' : 'sync';
+    const specs: SeedEndpoint[] = Array.from({ length: args.n }, (_, i) => ({
+      name: `bench-${String(i).padStart(5, '0')}`,
+      creationMode: 'Automatic',
+      emulator: { conversion: mode },
+    }));
+    emu = await startEmulator(seed(specs), { latencyMs: args.latency });
+    const times = timestampRequests(emu);
+    const rss = writeRssPreload(work);
+
+    const inputs: Record<string, string> = { waitTimeoutSeconds: String(WAIT_TIMEOUT_SECONDS), reportPath: path.join(work, 'report.json') };
+    if (args.concurrency !== undefined) inputs.concurrency = String(args.concurrency);
+    if (args.impact !== undefined) inputs.impactCheck = args.impact;
+    log(
+      `bench: running the packaged task against ${args.n} ${mode} connections, ${args.latency} ms per request, concurrency ${args.concurrency ?? '(default)'}, impactCheck ${args.impact ?? '(default)'}…`,
+    );
+    const t0 = Date.now();
+    run = await runTaskCleanly({
+      entry,
+      inputs,
+      collectionUri: emu.url,
+      projectId: PROJECT.id,
+      projectName: PROJECT.name,
+      jobToken: JOB_TOKEN,
+      env: { NODE_OPTIONS: `--require "${rss.preload}"` },
+      timeoutMs: (WAIT_TIMEOUT_SECONDS + 120) * 1000,
+    });
+    const wallMs = Date.now() - t0;
+    const requests = emu.requests.slice();
+    const startMs = times.length > 0 ? times[0] - t0 : NaN;
+    const maxRssKb = fs.existsSync(rss.out) ? (JSON.parse(fs.readFileSync(rss.out, 'utf8')) as { maxRssKb: number }).maxRssKb : NaN;
+    await emu.close();
+    emu = undefined;
+
+    log('bench: task start (cold starts, 1 connection)…');
+    const starts = await benchStart(entry, args.startRuns);
+    log('bench: classifying 10,000 connections in the core…');
+    const cls = benchClassify();
+
+    const puts = requests.filter((r) => r.method === 'PUT').length;
+    const floorMs = puts * args.latency;
+    const ratio = floorMs > 0 ? wallMs / floorMs : NaN;
+    // Polls the emulator needs: an async conversion completes on the first GET after its PUT.
+    const pollsNeeded = args.async ? args.n : 0;
+    const requestBudget = args.n + 2 + pollsNeeded;
+    const report = run.report as { totals?: Record<string, number> } | undefined;
+    const result = {
+      n: args.n,
+      latencyMs: args.latency,
+      concurrency: args.concurrency ?? 'default',
+      impactCheck: args.impact ?? 'default',
+      conversion: mode,
+      vsixBytes: pkg.bytes,
+      taskResult: run.result?.result ?? '(none)',
+      exitCode: run.code,
+      totals: report?.totals,
+      wallMs,
+      requests: {
+        total: requests.length,
+        byMethod: countBy(requests, (r) => r.method),
+        byKind: countBy(requests, kindOf),
+        errors: requests.filter((r) => r.status >= 400 || r.status === 0).length,
+      },
+      puts,
+      sequentialFloorMs: floorMs,
+      ratio,
+      /** Requests the run kept in flight on average: requests x latency / wall. */
+      effectiveParallelism: (requests.length * args.latency) / wallMs,
+      peakRssMb: maxRssKb / 1024,
+      startMs,
+      startColdMs: { runs: starts, median: median(starts) },
+      classify: cls,
+      targets: {
+        ratio: { target: `<= ${TARGETS.ratio}`, value: ratio, pass: ratio <= TARGETS.ratio },
+        requests: { target: `<= N + 2 + polls = ${requestBudget}`, value: requests.length, pass: requests.length <= requestBudget },
+        peakRss: { target: `< ${TARGETS.rssMb} MB`, value: maxRssKb / 1024, pass: maxRssKb / 1024 < TARGETS.rssMb },
+        start: { target: `< ${TARGETS.startMs} ms`, value: startMs, pass: startMs < TARGETS.startMs },
+        ...(starts.length > 0 ? { startCold: { target: `< ${TARGETS.startMs} ms`, value: median(starts), pass: median(starts) < TARGETS.startMs } } : {}),
+        classify10k: { target: `< ${TARGETS.classifyMs} ms`, value: cls.medianMs, pass: cls.medianMs < TARGETS.classifyMs },
+      },
+    };
+
+    if (args.json) {
+      console.log(JSON.stringify(result, null, 2));
+      return;
+    }
+    const pf = (ok: boolean) => (ok ? 'PASS' : 'MISS');
+    const rows: Array<[string, string, string, string]> = [
+      ['wall time (task process)', `${(wallMs / 1000).toFixed(2)} s`, '', ''],
+      ['requests sent', `${requests.length}`, result.targets.requests.target, pf(result.targets.requests.pass)],
+      [
+        '  by method',
+        Object.entries(result.requests.byMethod)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
+        '',
+        '',
+      ],
+      ...Object.entries(result.requests.byKind).map(([k, v]): [string, string, string, string] => [`  ${k}`, String(v), '', '']),
+      ['  answered >= 400 / reset', String(result.requests.errors), '', ''],
+      ['PUT count', `${puts}`, '', ''],
+      ['sequential floor (PUTs x latency)', `${(floorMs / 1000).toFixed(2)} s`, '', ''],
+      ['ratio wall / floor', ratio.toFixed(3), result.targets.ratio.target, pf(result.targets.ratio.pass)],
+      ['effective parallelism', result.effectiveParallelism.toFixed(2), '', ''],
+      ['peak RSS (task process)', `${(maxRssKb / 1024).toFixed(1)} MB`, result.targets.peakRss.target, pf(result.targets.peakRss.pass)],
+      ['task start, this run', `${startMs} ms`, result.targets.start.target, pf(result.targets.start.pass)],
+      ...(starts.length > 0
+        ? [
+            [
+              `task start, median of ${starts.length} cold runs`,
+              `${median(starts)} ms (${starts.join(', ')})`,
+              result.targets.startCold!.target,
+              pf(result.targets.startCold!.pass),
+            ] as [string, string, string, string],
+          ]
+        : []),
+      [
+        `classify ${CLASSIFY_N.toLocaleString('en')} (median of ${cls.runs.length})`,
+        `${cls.medianMs.toFixed(1)} ms`,
+        result.targets.classify10k.target,
+        pf(result.targets.classify10k.pass),
+      ],
+      ['  with 3 include + 2 exclude patterns', `${cls.withPatternsMedianMs.toFixed(1)} ms`, '', ''],
+    ];
+    const w = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length)));
+    console.log(
+      `ConvertToWif bench: N=${args.n}, ${mode} conversions, latency ${args.latency} ms, concurrency ${args.concurrency ?? 'default'}, impactCheck ${args.impact ?? 'default'}, VSIX ${(pkg.bytes / 1024).toFixed(1)} KiB`,
+    );
+    console.log(
+      `task result: ${result.taskResult} (exit ${run.code}); outcomes: ${
+        Object.entries(report?.totals ?? {})
+          .filter(([, v]) => v > 0)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ') || '(no report)'
+      }`,
+    );
+    if ((report?.totals?.converted ?? 0) !== args.n)
+      console.log(`WARNING: ${report?.totals?.converted ?? 0} of ${args.n} connections converted: the figures below do not measure a full run.`);
+    console.log('');
+    for (const r of rows) console.log(`${r[0].padEnd(w[0])}  ${r[1].padEnd(w[1])}  ${r[2].padEnd(w[2])}  ${r[3]}`.trimEnd());
+  } finally {
+    await emu?.close();
+    if (run) fs.rmSync(run.tempDir, { recursive: true, force: true });
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench: FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exitCode = 1;
+});
