@@ -153,6 +153,35 @@ describe('conversion', () => {
     assert.equal(r.outcome, 'converted');
   });
 
+  it('when the answer is lost and the connection cannot be read either, never resends blind: the poll decides', async () => {
+    const e = endpoint({ name: 'unsure' });
+    const convert = sinon.stub().rejects(new ServiceError({ message: 'ECONNRESET' }));
+    const get = sinon.stub();
+    get.onCall(0).rejects(new ServiceError({ status: 503, message: 'down' }));
+    get.onCall(1).resolves(federated(e)); // it had been applied
+    const [applied] = await run([e], { get, convert });
+    assert.equal(convert.callCount, 1);
+    assert.equal(applied.outcome, 'converted');
+
+    const get2 = sinon.stub();
+    get2.onCall(0).rejects(new ServiceError({ status: 503, message: 'down' }));
+    get2.onCall(1).resolves(e); // unchanged and idle: it was not applied
+    const [notApplied] = await run([e], { get: get2, convert: sinon.stub().rejects(new ServiceError({ message: 'ECONNRESET' })) });
+    assert.deepEqual([notApplied.outcome, notApplied.reason?.key], ['failed', 'FailNetwork']);
+  });
+
+  it('reads the connection after the last failed attempt too: an applied change is never reported failed', async () => {
+    const e = endpoint({ name: 'last' });
+    const convert = sinon.stub().rejects(new ServiceError({ status: 500, message: 'boom' }));
+    const get = sinon.stub();
+    get.onCall(0).resolves(e);
+    get.onCall(1).resolves(e);
+    get.onCall(2).resolves(federated(e));
+    const [r] = await run([e], { get, convert });
+    assert.equal(convert.callCount, 3);
+    assert.equal(r.outcome, 'converted');
+  });
+
   it('resends a PUT that failed with a server error when the connection shows it was not applied', async () => {
     const e = endpoint({ name: 'retry' });
     const convert = sinon.stub();
@@ -167,15 +196,13 @@ describe('conversion', () => {
 
   it('does not retry an AAD silent failure even though it is a 500', async () => {
     const e = endpoint({ name: 'aad' });
-    const convert = sinon
-      .stub()
-      .rejects(
-        new ServiceError({
-          status: 500,
-          message: 'Failed to obtain an access token of identity 123. AAD returned silent failure.',
-          typeKey: 'AadAccessSilentException',
-        }),
-      );
+    const convert = sinon.stub().rejects(
+      new ServiceError({
+        status: 500,
+        message: 'Failed to obtain an access token of identity 123. AAD returned silent failure.',
+        typeKey: 'AadAccessSilentException',
+      }),
+    );
     const [r] = await run([e], { get: sinon.stub(), convert, whoAmI: sinon.stub().resolves('Payments Build Service (contoso)') });
     assert.equal(convert.callCount, 1);
     assert.equal(r.reason?.key, 'FailAadSilent');
@@ -199,14 +226,12 @@ describe('conversion', () => {
 
   it('for a manual connection without a credential, names the issuer and subject the service shows', async () => {
     const e = endpoint({ name: 'manual', creationMode: 'Manual' });
-    const convert = sinon
-      .stub()
-      .rejects(
-        new ServiceError({
-          status: 400,
-          message: 'Service connection could not be upgraded: the service principal could not be configured automatically, and no valid configuration exists.',
-        }),
-      );
+    const convert = sinon.stub().rejects(
+      new ServiceError({
+        status: 400,
+        message: 'Service connection could not be upgraded: the service principal could not be configured automatically, and no valid configuration exists.',
+      }),
+    );
     const withFic = {
       ...e,
       authorization: {
