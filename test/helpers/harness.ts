@@ -2,7 +2,7 @@
 // the outcome: the parsed run, the JSON report, and what the emulator saw and now stores.
 import * as fs from 'fs';
 import * as path from 'path';
-import type { ImpactEntry } from '../../tasks/ConvertToWif/src/core/report';
+import type { Report } from '../../tasks/ConvertToWif/src/core/report';
 import { Emulator, Seed, startEmulator } from '../emulator/server';
 import { PROJECT } from './endpoints';
 import { repoRoot } from './localize';
@@ -11,36 +11,8 @@ import { JOB_TOKEN, SeedEndpoint, seed } from './seed';
 
 export const ENTRY = path.join(repoRoot, 'build', 'tasks', 'ConvertToWif', 'index.js');
 
-export interface ReportJson {
-  action: string;
-  organization: string;
-  dryRun: boolean;
-  project: { id: string; name: string };
-  connections: Array<{
-    id: string;
-    name: string;
-    scheme: string;
-    outcome: string;
-    reason?: string;
-    reasonCode?: string;
-    serviceMessage?: string;
-    issuer?: string;
-    subject?: string;
-    revertDeadline?: string;
-    isShared: boolean;
-    creationMode: string;
-    issuerKind?: string;
-    issuerDaysLeft?: number;
-    scope?: Record<string, string>;
-    homeProject?: string;
-    sharedWith?: string[];
-    impact?: ImpactEntry;
-  }>;
-  totals: Record<string, number>;
-  audit: Record<string, number>;
-  error?: string;
-  cancelled?: boolean;
-}
+/** The JSON report the task wrote, as the core defines it. */
+export type ReportJson = Report;
 
 export class Harness {
   emu?: Emulator;

@@ -14,7 +14,7 @@ import { Clock, ConversionBody, EndpointPort, Findings, startConversions } from 
 import { Classified, classify } from '../../tasks/ConvertToWif/src/core/eligibility';
 import { ServiceError } from '../../tasks/ConvertToWif/src/core/failures';
 import type { Impact } from '../../tasks/ConvertToWif/src/core/impact';
-import { parseInputs, RawInputs } from '../../tasks/ConvertToWif/src/core/inputs';
+import { INPUT_NAMES, parseInputs, RawInputs } from '../../tasks/ConvertToWif/src/core/inputs';
 import { Action, ConnectionResult, Endpoint, Message, Options, Scheme, msg } from '../../tasks/ConvertToWif/src/core/model';
 import { normalizeListing } from '../../tasks/ConvertToWif/src/core/normalize';
 import { buildReport, decideResult, logLines, renderSummary } from '../../tasks/ConvertToWif/src/core/report';
@@ -731,23 +731,7 @@ describe('fuzz: the core over generated connections and inputs', function () {
           'tok',
           '\t',
         ]);
-      const keys: Array<keyof RawInputs> = [
-        'action',
-        'connections',
-        'excludeConnections',
-        'skipShared',
-        'includeManual',
-        'dryRun',
-        'maxConnections',
-        'concurrency',
-        'waitTimeoutSeconds',
-        'reportPath',
-        'accessToken',
-        'failOnFindings',
-        'impactCheck',
-        'impactDays',
-        'incompatibleTasks',
-      ];
+      const keys = INPUT_NAMES;
       const raw: RawInputs = Object.fromEntries(keys.filter(() => g.bool(0.6)).map((k) => [k, junk()]));
       describe(raw);
       const parsed = parseInputs(raw);

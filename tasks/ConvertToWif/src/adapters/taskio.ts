@@ -5,26 +5,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { IProxyConfiguration, ICertConfiguration } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
-import { RawInputs } from '../core/inputs';
+import { INPUT_NAMES, RawInputs } from '../core/inputs';
 import { Localize, Message } from '../core/model';
-
-const INPUT_NAMES: Array<keyof RawInputs> = [
-  'action',
-  'connections',
-  'excludeConnections',
-  'skipShared',
-  'includeManual',
-  'dryRun',
-  'maxConnections',
-  'concurrency',
-  'waitTimeoutSeconds',
-  'reportPath',
-  'accessToken',
-  'failOnFindings',
-  'impactCheck',
-  'impactDays',
-  'incompatibleTasks',
-];
 
 export class TaskIO {
   private readonly secrets: string[] = [];

@@ -5,26 +5,26 @@ import { Action, Message, Options, msg } from './model';
 import { parseTaskList } from './impact';
 import { splitList } from './selection';
 
-export type RawInputs = Partial<
-  Record<
-    | 'action'
-    | 'connections'
-    | 'excludeConnections'
-    | 'skipShared'
-    | 'includeManual'
-    | 'dryRun'
-    | 'maxConnections'
-    | 'concurrency'
-    | 'waitTimeoutSeconds'
-    | 'reportPath'
-    | 'accessToken'
-    | 'failOnFindings'
-    | 'impactCheck'
-    | 'impactDays'
-    | 'incompatibleTasks',
-    string
-  >
->;
+/** The task's inputs, as named in task.json. */
+export const INPUT_NAMES = [
+  'action',
+  'connections',
+  'excludeConnections',
+  'skipShared',
+  'includeManual',
+  'dryRun',
+  'maxConnections',
+  'concurrency',
+  'waitTimeoutSeconds',
+  'reportPath',
+  'accessToken',
+  'failOnFindings',
+  'impactCheck',
+  'impactDays',
+  'incompatibleTasks',
+] as const;
+
+export type RawInputs = Partial<Record<(typeof INPUT_NAMES)[number], string>>;
 
 export const ACTIONS: Action[] = ['convert', 'revert', 'report'];
 export const IMPACT_MODES: Array<Options['impactCheck']> = ['warn', 'skip', 'off'];

@@ -2,27 +2,14 @@
 // result. Pure: messages are rendered with the Localize function handed in.
 
 import { Impact, isFlagged } from './impact';
-import { Action, ConnectionResult, IssuerKind, Localize, Message, Outcome, RunContext, Scheme, Totals, msg } from './model';
+import { Action, ConnectionResult, Localize, Message, Outcome, RunContext, Scheme, Totals, msg } from './model';
 
-export interface ReportEntry {
-  id: string;
-  name: string;
-  scheme: string;
-  creationMode: string;
-  isShared: boolean;
-  outcome: Outcome;
+/** A connection as the report shows it: the result, with messages rendered to text. */
+export interface ReportEntry extends Omit<ConnectionResult, 'reason' | 'impact'> {
   reason?: string;
   reasonCode?: string;
-  serviceMessage?: string;
-  issuer?: string;
-  subject?: string;
-  revertDeadline?: string;
-  issuerKind?: IssuerKind;
   /** Azure DevOps issuer only: days until its retirement (reference §6). */
   issuerDaysLeft?: number;
-  scope?: Record<string, string>;
-  homeProject?: string;
-  sharedWith?: string[];
   impact?: ImpactEntry;
 }
 
