@@ -5,7 +5,12 @@
 //   4. opens the VSIX and checks its contents.
 //
 // `npm run package` = `npm run build && node build/scripts/package.js`. The version comes from
-// vss-extension.json as is (no bumping here).
+// vss-extension.json as is (no bumping here; `npm run version -- patch|minor` does that).
+//
+// `npm run package -- --dev` (option `dev: true`) builds a private variant that installs next to
+// the public one: extension id convert-to-wif-dev, name suffixed " (dev)", `public: false`, and a
+// task with its own fixed GUID and name ConvertToWifDev (tfx --override cannot change task ids).
+// Only the staged copies are rewritten, never the source files.
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import { builtinModules, createRequire } from 'module';
@@ -18,6 +23,8 @@ export interface PackageOptions {
   outDir?: string;
   /** No progress output. */
   quiet?: boolean;
+  /** Build the private dev variant (own extension id, task GUID and name). */
+  dev?: boolean;
 }
 
 export interface PackageResult {
@@ -33,6 +40,23 @@ const MAX_VSIX_BYTES = 1024 * 1024;
 /** Execution handlers the task must declare (conventions §1). */
 const REQUIRED_HANDLERS = ['Node20_1', 'Node24'];
 const TASK_LIB = 'azure-pipelines-task-lib';
+
+/** The dev variant's identity: fixed, so an installed dev extension is updated, not duplicated. */
+export const DEV = {
+  extensionId: 'convert-to-wif-dev',
+  nameSuffix: ' (dev)',
+  taskId: '925624fb-36f7-4f42-b68f-d6ed2ce623ac',
+  taskName: 'ConvertToWifDev',
+  /** Used when "<friendlyName> (dev)" would exceed the 40 characters tfx allows. */
+  friendlyNameFallback: 'Convert to WIF (dev)',
+} as const;
+const MAX_FRIENDLY_NAME = 40;
+
+/** The dev variant's friendlyName: " (dev)" appended if it stays within 40 characters. */
+export function devFriendlyName(friendlyName: string): string {
+  const suffixed = `${friendlyName}${DEV.nameSuffix}`;
+  return suffixed.length <= MAX_FRIENDLY_NAME ? suffixed : DEV.friendlyNameFallback;
+}
 
 class PackageError extends Error {}
 
@@ -276,6 +300,10 @@ interface Expectation {
   publisher: string;
   id: string;
   version: string;
+  /** The task identity task.json must carry (the dev one for the dev variant). */
+  task: { id: string; name: string; friendlyName: string };
+  /** The dev variant must not be public. */
+  dev: boolean;
   /** Files staged in the task folder, relative to it. */
   taskFiles: string[];
   /** Source task.json bytes, to compare with the packaged copy. */
@@ -326,7 +354,7 @@ async function verifyVsix(root: string, vsixPath: string, exp: Expectation): Pro
   const taskJsonEntry = zip.file(`${TASK_DIR}/task.json`);
   if (taskJsonEntry) {
     const raw = await taskJsonEntry.async('nodebuffer');
-    if (!raw.equals(exp.taskJson)) problems.push(`${TASK_DIR}/task.json in the VSIX differs from the source task.json`);
+    if (!raw.equals(exp.taskJson)) problems.push(`${TASK_DIR}/task.json in the VSIX differs from the ${exp.dev ? 'staged dev' : 'source'} task.json`);
     let taskJson: any;
     try {
       taskJson = JSON.parse(raw.toString('utf8').replace(/^\uFEFF/, ''));
@@ -334,6 +362,10 @@ async function verifyVsix(root: string, vsixPath: string, exp: Expectation): Pro
       problems.push(`${TASK_DIR}/task.json in the VSIX is not valid JSON: ${(err as Error).message}`);
     }
     if (taskJson) {
+      for (const key of ['id', 'name', 'friendlyName'] as const) {
+        if (taskJson[key] !== exp.task[key])
+          problems.push(`task.json ${key} is '${taskJson[key]}', expected '${exp.task[key]}'${exp.dev ? ' (dev variant)' : ''}`);
+      }
       const execution = (taskJson.execution ?? {}) as Record<string, { target?: string }>;
       for (const handler of REQUIRED_HANDLERS) {
         if (!execution[handler]) problems.push(`task.json does not declare the ${handler} execution handler`);
@@ -361,6 +393,8 @@ async function verifyVsix(root: string, vsixPath: string, exp: Expectation): Pro
         `extension.vsixmanifest identity ${attr('Publisher')}.${attr('Id')}@${attr('Version')} does not match vss-extension.json ${exp.publisher}.${exp.id}@${exp.version}`,
       );
     }
+    const flags = /<GalleryFlags>([^<]*)<\/GalleryFlags>/.exec(xml)?.[1] ?? '';
+    if (exp.dev && /\bPublic\b/.test(flags)) problems.push(`the dev variant must not be public (GalleryFlags: ${flags})`);
   }
   const vsoManifest = zip.file('extension.vsomanifest');
   if (vsoManifest) {
@@ -374,6 +408,51 @@ async function verifyVsix(root: string, vsixPath: string, exp: Expectation): Pro
 }
 
 // ---------------------------------------------------------------------------------------
+// The dev variant
+
+/**
+ * Rewrites the STAGED manifest and task files into the dev variant (the sources stay untouched):
+ * extension id/name/public, task id/name/friendlyName, also in task.loc.json and the resjson
+ * resources (which hold the displayed friendlyName when the task is localized).
+ */
+function makeDevVariant(stage: string, taskStage: string, log: (s: string) => void): Expectation['task'] {
+  const manifestFile = path.join(stage, 'vss-extension.json');
+  const manifest = readJson(manifestFile, 'the staged vss-extension.json');
+  if (manifest.id === DEV.extensionId) fail(`vss-extension.json already has the dev extension id ${DEV.extensionId}`);
+  manifest.id = DEV.extensionId;
+  manifest.name = `${manifest.name}${DEV.nameSuffix}`;
+  manifest.public = false;
+  fs.writeFileSync(manifestFile, JSON.stringify(manifest, null, 2) + '\n');
+
+  const taskFile = path.join(taskStage, 'task.json');
+  const task = readJson(taskFile, 'the staged task.json');
+  if (String(task.id).toLowerCase() === DEV.taskId || task.name === DEV.taskName) fail(`task.json already carries the dev identity (${task.id}, ${task.name})`);
+  const identity = { id: DEV.taskId, name: DEV.taskName, friendlyName: devFriendlyName(String(task.friendlyName ?? '')) };
+  Object.assign(task, identity);
+  fs.writeFileSync(taskFile, JSON.stringify(task, null, 2) + '\n');
+
+  const locFile = path.join(taskStage, 'task.loc.json');
+  if (fs.existsSync(locFile)) {
+    const loc = readJson(locFile, 'the staged task.loc.json');
+    Object.assign(loc, { id: identity.id, name: identity.name });
+    fs.writeFileSync(locFile, JSON.stringify(loc, null, 2) + '\n');
+  }
+  const strings = path.join(taskStage, 'Strings', 'resources.resjson');
+  if (fs.existsSync(strings)) {
+    for (const culture of fs.readdirSync(strings)) {
+      const file = path.join(strings, culture, 'resources.resjson');
+      if (!fs.existsSync(file)) continue;
+      const res = readJson(file, `the staged ${culture} resources`);
+      if (typeof res['loc.friendlyName'] !== 'string') continue;
+      res['loc.friendlyName'] = devFriendlyName(res['loc.friendlyName']);
+      fs.writeFileSync(file, JSON.stringify(res, null, 2) + '\n');
+    }
+  }
+  log(`dev variant: extension ${DEV.extensionId} (${manifest.name}, private), task ${identity.name} ${identity.id} "${identity.friendlyName}"`);
+  return identity;
+}
+
+// ---------------------------------------------------------------------------------------
 
 export async function packageExtension(opts: PackageOptions = {}): Promise<PackageResult> {
   const log = opts.quiet ? () => undefined : (s: string) => console.log(s);
@@ -384,7 +463,9 @@ export async function packageExtension(opts: PackageOptions = {}): Promise<Packa
   for (const key of ['publisher', 'id', 'version'] as const) {
     if (typeof manifest[key] !== 'string' || !manifest[key]) fail(`vss-extension.json has no "${key}"`);
   }
-  const { publisher, id, version } = manifest as { publisher: string; id: string; version: string };
+  const { publisher, version } = manifest as { publisher: string; version: string };
+  const dev = opts.dev === true;
+  const id = dev ? DEV.extensionId : (manifest.id as string);
 
   const srcTask = path.join(root, TASK_DIR);
   const overview = path.join(root, 'overview.md');
@@ -405,6 +486,10 @@ export async function packageExtension(opts: PackageOptions = {}): Promise<Packa
     const extensionFiles = ['overview.md', 'LICENSE', 'images/extension-icon.png', 'images/summary.png'];
     copyRequired(path.join(root, 'vss-extension.json'), path.join(stage, 'vss-extension.json'), 'vss-extension.json');
     for (const f of extensionFiles) copyRequired(path.join(root, f), path.join(stage, f), f);
+    const sourceTask = readJson(path.join(srcTask, 'task.json'), 'task.json');
+    const taskIdentity = dev
+      ? makeDevVariant(stage, taskStage, log)
+      : { id: String(sourceTask.id), name: String(sourceTask.name), friendlyName: String(sourceTask.friendlyName) };
     const taskFiles = listFiles(taskStage);
     log(`staged ${stage}: ${listFiles(stage).join(', ')}`);
 
@@ -424,8 +509,11 @@ export async function packageExtension(opts: PackageOptions = {}): Promise<Packa
         publisher,
         id,
         version,
+        task: taskIdentity,
+        dev,
         taskFiles,
-        taskJson: fs.readFileSync(path.join(srcTask, 'task.json')),
+        // The public VSIX carries the source task.json byte for byte; the dev one its staged rewrite.
+        taskJson: fs.readFileSync(path.join(dev ? taskStage : srcTask, 'task.json')),
         extensionFiles,
       });
     } catch (err) {
@@ -442,7 +530,13 @@ export async function packageExtension(opts: PackageOptions = {}): Promise<Packa
 }
 
 if (require.main === module) {
-  packageExtension().then(
+  const args = process.argv.slice(2);
+  const unknown = args.filter((a) => a !== '--dev');
+  if (unknown.length > 0) {
+    console.error(`package: unknown argument(s) ${unknown.join(' ')} (usage: npm run package [-- --dev])`);
+    process.exit(1);
+  }
+  packageExtension({ dev: args.includes('--dev') }).then(
     (res) => {
       console.log(`VSIX: ${res.vsixPath} (${res.bytes} bytes, ${(res.bytes / 1024).toFixed(1)} KiB)`);
     },
