@@ -69,6 +69,7 @@ async function main(): Promise<void> {
       ],
       { stdio: 'inherit', timeout: 60_000 },
     );
+    fs.rmSync(run.tempDir, { recursive: true, force: true });
     console.log(`wrote ${path.relative(root, out)}`);
   } finally {
     await emu.close();
