@@ -6,6 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { extractVsix, packageExtension } from '../../scripts/package';
 import { Emulator, loadSeed, startEmulator } from '../emulator/server';
+import type { Report } from '../../tasks/ConvertToWif/src/core/report';
 import { repoRoot } from '../helpers/localize';
 import { TaskRun, runTask } from '../helpers/runTask';
 
@@ -77,6 +78,11 @@ describe('packaged .vsix', function () {
       'webapp-publish-profile': 'skipped:SkipPublishProfile',
     });
     assert.equal(real.r.result?.result, 'Failed');
+    // the impact check, from the packaged task: the pipeline running AzureFileCopy@5 is named
+    const report = real.r.report as Report;
+    const api = report.connections.find((c) => c.name === 'prod-payments-api')!;
+    assert.ok(api.impact?.pipelines.some((p) => p.name === 'payments-api-deploy' && p.flags.some((f) => f.task === 'AzureFileCopy@5')));
+    assert.match(fs.readFileSync(real.r.summaryPath!, 'utf8'), /#### Pipelines that used these connections \(last 30 days\)/);
     assert.equal(real.r.variables['convertedCount']?.value, '5');
     assert.ok(!real.r.stdout.replace(/##vso\[task\.setsecret\][^\n]*/g, '').includes(jobToken));
     // running again converts nothing more: the converted ones are now federated
