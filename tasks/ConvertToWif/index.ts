@@ -108,6 +108,8 @@ async function run(io: TaskIO): Promise<void> {
     if (opts.dryRun && opts.action !== 'report' && changing.length > 0) findings.preview = await previewPermissions(io, client);
     const started = startConversions(classified, opts, ctx, client, clock, findings);
     conversion = started;
+    // Cancelled while checking impact: start nothing (each connection is then "not attempted").
+    if (abort.signal.aborted) started.stop();
     const cancelled = new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve()));
     await Promise.race([
       started.done,
