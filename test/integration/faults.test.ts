@@ -209,4 +209,24 @@ describe('faults', function () {
     }
     assert.ok(t.puts.length < 6, 'stopped starting new conversions');
   });
+
+  it('cancellation during the impact check: nothing is sent, every connection is listed as not attempted', async () => {
+    const emu = await h.start(
+      ['a', 'b'].map((n) => ({
+        ...sync(n),
+        emulator: { conversion: 'sync', executions: [{ planType: 'Build', definitionId: 1, definitionName: 'p', runId: 1, startTime: '-1d' }] },
+      })),
+    );
+    emu.addFault({ method: 'GET', path: /executionhistory$/, kind: 'delay', delayMs: 1500, count: 2 });
+    const t = await h.run({}, { signalAfterMs: { signal: 'SIGTERM', afterMs: 600 } });
+    assert.equal(t.run.result?.result, 'Cancelled', t.run.stdout);
+    assert.equal(t.puts.length, 0);
+    assert.deepEqual(
+      t.report.connections.map((c) => [c.name, c.outcome, c.reasonCode]),
+      [
+        ['a', 'skipped', 'SkipNotAttempted'],
+        ['b', 'skipped', 'SkipNotAttempted'],
+      ],
+    );
+  });
 });
