@@ -30,6 +30,8 @@ const MAX_429_TRIES = 6;
 const MAX_TRANSIENT_RETRIES = 3;
 /** One wait never exceeds this, whatever Retry-After says (the service delays up to ~30 s, reference §9). */
 const MAX_SINGLE_WAIT_MS = 30_000;
+/** All the waiting for one call: past this budget the call fails (and says why) rather than stall the run. */
+const MAX_TOTAL_WAIT_MS = 90_000;
 
 /** What node-api copies from the X-RateLimit-* and Retry-After headers (reference §9, conventions §5). */
 interface RateLimit {
@@ -219,6 +221,7 @@ export class ServiceClient implements EndpointPort, ImpactPort {
 
   private async retry<T>(what: string, idempotent: boolean, op: () => Promise<T>): Promise<T> {
     let throttled = 0;
+    let waited = 0;
     let transient = 0;
     for (;;) {
       if (this.o.signal?.aborted) throw new ServiceError({ message: 'The run was cancelled before this request was sent.', cancelled: true });
@@ -240,6 +243,8 @@ export class ServiceClient implements EndpointPort, ImpactPort {
         }
         if (waitMs === undefined) throw err;
         waitMs = Math.min(MAX_SINGLE_WAIT_MS, waitMs) * (0.8 + Math.random() * 0.4);
+        if (waited + waitMs > MAX_TOTAL_WAIT_MS) throw err;
+        waited += waitMs;
         this.o.debug?.(`${what}: ${err.status ?? 'network error'} (${err.message}); retrying in ${Math.round(waitMs)} ms`);
         await this.o.clock.sleep(waitMs);
       }
