@@ -25,7 +25,10 @@ export class Harness {
   }
 
   /** Runs the task once on the current emulator; requests are those sent by this run only. */
-  async run(inputs: Record<string, string> = {}, o: { token?: string | null; entry?: string; signalAfterMs?: RunTaskOptions['signalAfterMs'] } = {}) {
+  async run(
+    inputs: Record<string, string> = {},
+    o: { token?: string | null; entry?: string; node?: string; env?: Record<string, string>; signalAfterMs?: RunTaskOptions['signalAfterMs'] } = {},
+  ) {
     const emu = this.emu!;
     const first = emu.requests.length;
     const run = await runTask({
@@ -36,6 +39,8 @@ export class Harness {
       projectName: PROJECT.name,
       jobToken: o.token === undefined ? JOB_TOKEN : o.token,
       signalAfterMs: o.signalAfterMs,
+      node: o.node,
+      env: o.env,
     });
     this.runs.push(run);
     const report = run.report as ReportJson;
@@ -59,7 +64,15 @@ export class Harness {
   async go(
     endpoints: SeedEndpoint[],
     inputs: Record<string, string> = {},
-    o: { seed?: Partial<Seed>; token?: string | null; before?: (e: Emulator) => void } = {},
+    o: {
+      seed?: Partial<Seed>;
+      token?: string | null;
+      entry?: string;
+      node?: string;
+      env?: Record<string, string>;
+      before?: (e: Emulator) => void;
+      signalAfterMs?: RunTaskOptions['signalAfterMs'];
+    } = {},
   ) {
     const emu = await this.start(endpoints, o.seed);
     o.before?.(emu);

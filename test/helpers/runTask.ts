@@ -28,6 +28,8 @@ export interface RunTaskOptions {
   timeoutMs?: number;
   /** Send `signal` to the child `afterMs` after it started (cancellation tests). */
   signalAfterMs?: { signal: NodeJS.Signals; afterMs: number };
+  /** The node binary to run the task with (default: the one running the tests). */
+  node?: string;
 }
 
 export interface TaskRun {
@@ -155,7 +157,7 @@ export function runTask(opts: RunTaskOptions): Promise<TaskRun> {
   const timeoutMs = opts.timeoutMs ?? 60000;
 
   return new Promise<TaskRun>((resolve, reject) => {
-    const child = spawn(process.execPath, [opts.entry], { cwd: tempDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(opts.node ?? process.execPath, [opts.entry], { cwd: tempDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let settled = false;
