@@ -1,15 +1,18 @@
 // ConvertToWif@1 entry: wires the task-lib adapter and the REST adapter to the pure core.
 
-import * as path from 'path';
 import { ServiceClient, toServiceError } from './src/adapters/serviceClient';
-import { TaskIO } from './src/adapters/taskio';
+import { OutputFiles, TaskIO } from './src/adapters/taskio';
+import { closestNames } from './src/core/closest';
 import { Clock, ConversionRun, DryRunPreview, Findings, startConversions } from './src/core/conversion';
 import { classify } from './src/core/eligibility';
 import { isTokenProblem } from './src/core/failures';
 import { applyImpact, assessImpact, parseTaskList } from './src/core/impact';
 import { parseInputs } from './src/core/inputs';
-import { ConnectionResult, Endpoint, Message, Options, RunContext, msg } from './src/core/model';
-import { buildReport, decideResult, logLines, renderSummary } from './src/core/report';
+import { ConnectionResult, Endpoint, Message, Options, RunContext, changesNothing, msg } from './src/core/model';
+import { logLines } from './src/core/log';
+import { buildReport } from './src/core/report';
+import { decideResult } from './src/core/result';
+import { renderSummary, summaryTitle } from './src/core/summary';
 import { makeSelection } from './src/core/selection';
 
 /** After a cancellation, how long conversions already sent may take to answer before the report is written. */
@@ -42,7 +45,10 @@ async function run(io: TaskIO): Promise<void> {
   if (!organization) errors.push(msg('InputNoOrganization'));
   if (!project.id && !project.name) errors.push(msg('InputNoProject'));
   if (parsed.accessToken) io.secret(parsed.accessToken);
-  if (errors.length > 0 || !parsed.options || !organization) {
+  // The report's place is checked before anything is sent: a run must never change connections and then fail to record it.
+  const files = parsed.options ? io.prepareOutputFiles(parsed.reportPath) : undefined;
+  if (files && !('reportPath' in files)) errors.push(files);
+  if (errors.length > 0 || !parsed.options || !organization || !files || !('reportPath' in files)) {
     for (const e of errors) io.error(io.render(e));
     return io.result('Failed', io.loc('ResultBadInput', errors.length));
   }
@@ -55,9 +61,7 @@ async function run(io: TaskIO): Promise<void> {
   // new, give what was sent a moment to answer, and write the report either way.
   const abort = new AbortController();
   const clock = abortableClock(abort.signal);
-  const onSignal = (): void => abort.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  io.onCancel(() => abort.abort());
 
   const client = new ServiceClient({
     collectionUrl: organization,
@@ -74,6 +78,7 @@ async function run(io: TaskIO): Promise<void> {
   let ctx: RunContext = { organization, project: { id: project.id ?? '', name: project.name ?? project.id ?? '' } };
   let conversion: ConversionRun | undefined;
   let failure: Message | undefined;
+  let nothingMatched: Message | undefined;
   try {
     let listing: { endpoints: Endpoint[]; malformed: number };
     try {
@@ -91,6 +96,7 @@ async function run(io: TaskIO): Promise<void> {
     const selection = makeSelection(opts.connections, opts.excludeConnections);
     let classified = classify(endpoints, opts, ctx, selection);
     for (const pattern of selection.unmatched(classified.map((c) => c.endpoint))) io.warning(io.loc('PatternMatchedNothing', pattern));
+    nothingMatched = describeEmptySelection(opts, classified, ctx.project.name);
     const changing = classified.filter((c) => c.decision.kind === 'change').map((c) => c.endpoint.id);
     io.info(io.loc(`Plan_${opts.action}${opts.dryRun && opts.action !== 'report' ? '_dryRun' : ''}`, ctx.project.name, classified.length, changing.length));
 
@@ -103,14 +109,19 @@ async function run(io: TaskIO): Promise<void> {
         concurrency: opts.concurrency,
         userList: parseTaskList(opts.incompatibleTasks).match,
       });
-      classified = applyImpact(classified, findings.impacts, opts.impactCheck);
+      // A check cut short by a cancellation says nothing about the pipelines: those connections are "not attempted".
+      if (!abort.signal.aborted) classified = applyImpact(classified, findings.impacts, opts.impactCheck);
     }
-    if (opts.dryRun && opts.action !== 'report' && changing.length > 0) findings.preview = await previewPermissions(io, client);
+    if (changesNothing(opts) && changing.length > 0 && !abort.signal.aborted) findings.preview = await previewPermissions(io, client);
     const started = startConversions(classified, opts, ctx, client, clock, findings);
     conversion = started;
     // Cancelled while checking impact: start nothing (each connection is then "not attempted").
     if (abort.signal.aborted) started.stop();
-    const cancelled = new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve()));
+    // Already cancelled (during the impact check) or cancelled later: either way the grace period starts.
+    const cancelled = new Promise<void>((resolve) => {
+      if (abort.signal.aborted) resolve();
+      else abort.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
     await Promise.race([
       started.done,
       cancelled.then(() => {
@@ -121,13 +132,29 @@ async function run(io: TaskIO): Promise<void> {
   } catch (err) {
     failure = msg('Unexpected', err instanceof Error ? err.message : String(err));
   } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
-    // Written whatever happened above, so the record of what was changed is never lost.
-    finishRun(io, opts, ctx, startedAt, conversion?.results ?? [], parsed.reportPath, { failure, cancelled: abort.signal.aborted });
+    // Written whatever happened above, so the record of what was changed is never lost. The signal
+    // handlers stay installed: a second signal now does not interrupt the report.
+    finishRun(io, opts, ctx, startedAt, conversion?.results ?? [], files, { failure, cancelled: abort.signal.aborted, nothingMatched });
   }
-  // Requests still open after a cancellation must not keep the process alive.
-  if (abort.signal.aborted) setImmediate(() => process.exit());
+}
+
+/** When `connections` / `excludeConnections` leave nothing selected: what was asked, and the names closest to it. */
+function describeEmptySelection(opts: Options, classified: Array<{ endpoint: Endpoint; selected: boolean }>, project: string): Message | undefined {
+  if (classified.some((c) => c.selected) || (opts.connections.length === 0 && opts.excludeConnections.length === 0)) return undefined;
+  const names = classified.map((c) => c.endpoint.name);
+  const list = (xs: string[]) => xs.map((x) => `'${x}'`).join(', ');
+  const matched =
+    opts.connections.length === 0 ? names : classified.filter((c) => makeSelection(opts.connections, []).isSelected(c.endpoint)).map((c) => c.endpoint.name);
+  if (matched.length > 0)
+    return msg(
+      'NothingLeftAfterExclude',
+      opts.connections.join(', ') || '*',
+      matched.length,
+      project,
+      opts.excludeConnections.join(', '),
+      list(closestNames([], matched)),
+    );
+  return msg('NothingMatched', project, opts.connections.join(', '), names.length, names.length ? list(closestNames(opts.connections, names)) : '-');
 }
 
 /**
@@ -160,12 +187,12 @@ function finishRun(
   ctx: RunContext,
   startedAt: Date,
   results: ConnectionResult[],
-  reportPathInput: string | undefined,
-  end: { failure?: Message; cancelled: boolean },
+  files: OutputFiles,
+  end: { failure?: Message; cancelled: boolean; nothingMatched?: Message },
 ): void {
   const report = buildReport({ action: opts.action, dryRun: opts.dryRun, ctx, startedAt, finishedAt: new Date(), ...end }, results, io.loc);
   for (const line of logLines(report, io.loc, opts.failOnFindings)) io[line.level](line.text);
-  const reportPath = reportPathInput ? path.resolve(reportPathInput) : path.join(io.tempDir(), 'ConvertToWif-report.json');
+  const reportPath = files.reportPath;
   let notWritten: string | undefined;
   try {
     io.writeFile(reportPath, JSON.stringify(report, null, 2) + '\n');
@@ -173,7 +200,11 @@ function finishRun(
   } catch (err) {
     notWritten = io.loc('ReportNotWritten', reportPath, err instanceof Error ? err.message : String(err));
   }
-  io.uploadSummary(renderSummary(report, io.loc));
+  try {
+    io.uploadSummary(files.summaryPath, renderSummary(report, io.loc), summaryTitle(report, io.loc));
+  } catch (err) {
+    io.warning(io.loc('SummaryNotWritten', files.summaryPath, err instanceof Error ? err.message : String(err)));
+  }
   const t = report.totals;
   io.output('convertedCount', t.converted);
   io.output('revertedCount', t.reverted);
@@ -189,6 +220,10 @@ function finishRun(
 }
 
 const io = new TaskIO(__dirname);
-run(io).catch((err: unknown) => {
-  io.result('Failed', io.loc('Unexpected', err instanceof Error ? err.message : String(err)));
-});
+run(io)
+  .catch((err: unknown) => {
+    io.result('Failed', io.loc('Unexpected', err instanceof Error ? err.message : String(err)));
+  })
+  // Exit once the log has reached the agent: requests abandoned after a cancellation or a timeout
+  // must not keep the process alive, and exiting earlier would drop the end of the log.
+  .finally(() => io.flush().then(() => process.exit()));

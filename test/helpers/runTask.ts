@@ -47,8 +47,10 @@ export interface TaskRun {
   warnings: string[];
   /** ##vso[task.setvariable variable=…;isOutput=…;issecret=…]value (last write wins). */
   variables: Record<string, { value: string; isOutput: boolean; isSecret: boolean }>;
-  /** ##vso[task.uploadsummary]path */
+  /** ##vso[task.uploadsummary]path, or ##vso[task.addattachment type=Distributedtask.Core.Summary;name=…]path */
   summaryPath?: string;
+  /** The summary section's name on the run page (addattachment's name; uploadsummary uses the file name). */
+  summaryTitle?: string;
   /** ##vso[task.setsecret]value */
   secretsMasked: string[];
   /** The AGENT_TEMPDIRECTORY used (a fresh mkdtemp per run; the caller may rm it). */
@@ -233,6 +235,13 @@ export function parseRun(code: number | null, stdout: string, stderr: string, te
       }
       case 'task.uploadsummary':
         run.summaryPath = cmd.message;
+        run.summaryTitle = path.basename(cmd.message);
+        break;
+      case 'task.addattachment':
+        if ((p.type ?? '').toLowerCase() === 'distributedtask.core.summary') {
+          run.summaryPath = cmd.message;
+          run.summaryTitle = p.name;
+        }
         break;
       case 'task.setsecret':
         run.secretsMasked.push(cmd.message);

@@ -49,7 +49,7 @@ describe('impact check', function () {
   afterEach(() => h.close());
 
   it('warn: converts, and lists per connection the pipelines, last run and each flagged task with why', async () => {
-    const t = await h.go(endpoints, { impactDays: '30' }, { seed: world });
+    const t = await h.go(endpoints, { impactDays: '30', impactCheck: 'warn' }, { seed: world });
     assert.deepEqual(
       t.report.connections.map((c) => [c.name, c.outcome]),
       [
@@ -101,7 +101,7 @@ describe('impact check', function () {
     const fc = t.byName('uses-filecopy')!;
     assert.equal(fc.outcome, 'skipped');
     assert.equal(fc.reasonCode, 'SkipImpact');
-    assert.match(fc.reason!, /Pipeline 'deploy-files' runs AzureFileCopy@5/);
+    assert.match(fc.reason!, /pipeline 'deploy-files' runs AzureFileCopy@5/);
     assert.equal(t.stored('uses-filecopy')!.authorization.scheme, 'ServicePrincipal');
     assert.equal(t.putsFor('uses-filecopy').length, 0);
     assert.equal(t.byName('uses-cli')!.outcome, 'converted');

@@ -149,10 +149,11 @@ describe('action report', function () {
     assert.equal(t.run.warnings.filter((w) => w.startsWith("'old-issuer': On the Azure DevOps issuer")).length, 1);
     const summary = fs.readFileSync(t.run.summaryPath!, 'utf8');
     assert.match(
-      summary.split('\n')[1],
+      summary.split('\n')[2],
       /^\*\*4 on a client secret\*\* · 1 federated on the retiring Azure DevOps issuer · 1 federated on the Microsoft Entra issuer$/,
     );
     assert.match(summary, /\| ml-manual \| ML workspace ws-fraud \(rg-ml\) \| Payments \|/);
+    assert.equal(t.run.summaryTitle, 'ConvertToWif report: project Payments');
     assert.match(summary, /\| shared-3 \| Subscription Sub One \| Payments \| Shared Services, Data \|/);
   });
 

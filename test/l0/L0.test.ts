@@ -94,7 +94,11 @@ describe('L0 (MockTestRunner)', function () {
         ['prod-a', 'converted'],
       ],
     );
-    assert.match(tr.stdout, /##vso\[task\.uploadsummary\]/);
+    // The summary is attached under a title naming the action and project (uploadsummary would use the file name).
+    assert.match(
+      tr.stdout,
+      /##vso\[task\.addattachment type=Distributedtask\.Core\.Summary;name=loc_mock_SummaryTitle loc_mock_ActionLabel_convert Payments;\]/,
+    );
   });
 
   it('uses accessToken instead of the job token and never prints it', async () => {

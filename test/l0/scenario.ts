@@ -44,6 +44,13 @@ class FakeServiceClient {
       operationStatus: { state: 'Ready', statusMessage: '' },
     };
   }
+  // The impact check: no recorded use of any connection.
+  async executionHistory(): Promise<{ records: never[] }> {
+    return { records: [] };
+  }
+  async manageableIds(): Promise<Set<string>> {
+    return new Set((s.endpoints ?? []).map((e) => e.id.toLowerCase()));
+  }
   async whoAmI(): Promise<string> {
     return 'Payments Build Service (contoso)';
   }

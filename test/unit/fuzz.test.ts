@@ -17,7 +17,10 @@ import type { Impact } from '../../tasks/ConvertToWif/src/core/impact';
 import { INPUT_NAMES, parseInputs, RawInputs } from '../../tasks/ConvertToWif/src/core/inputs';
 import { Action, ConnectionResult, Endpoint, Message, Options, Scheme, msg } from '../../tasks/ConvertToWif/src/core/model';
 import { normalizeListing } from '../../tasks/ConvertToWif/src/core/normalize';
-import { buildReport, decideResult, logLines, renderSummary } from '../../tasks/ConvertToWif/src/core/report';
+import { logLines } from '../../tasks/ConvertToWif/src/core/log';
+import { buildReport } from '../../tasks/ConvertToWif/src/core/report';
+import { decideResult } from '../../tasks/ConvertToWif/src/core/result';
+import { renderSummary } from '../../tasks/ConvertToWif/src/core/summary';
 import { makeSelection, splitList } from '../../tasks/ConvertToWif/src/core/selection';
 import { OTHER_PROJECT, PROJECT, ctx } from '../helpers/endpoints';
 import { loc } from '../helpers/localize';
@@ -968,6 +971,7 @@ describe('fuzz: the core over generated connections and inputs', function () {
           name,
           scheme: g.pick(SCHEMES) ?? '',
           creationMode: g.pick(['Automatic', 'Manual', '']),
+          selected: g.bool(0.8),
           isShared: g.bool(0.2),
           outcome: g.pick(outcomes),
           reason: reasonKey ? msg(reasonKey, ...Array.from({ length: 4 }, () => g.pick(['a | b', 'x\ny', 3, '%s', '']))) : undefined,

@@ -1,6 +1,17 @@
 import * as assert from 'node:assert/strict';
 import * as sinon from 'sinon';
-import { ImpactPort, TaskRef, applyImpact, assessImpact, flagTasks, parseTaskList, scanYaml } from '../../tasks/ConvertToWif/src/core/impact';
+import {
+  Impact,
+  ImpactPort,
+  KNOWN_INCOMPATIBLE,
+  TaskRef,
+  applyImpact,
+  assessImpact,
+  flagTasks,
+  parseTaskList,
+  scanYaml,
+} from '../../tasks/ConvertToWif/src/core/impact';
+import { msg } from '../../tasks/ConvertToWif/src/core/model';
 import { ServiceError } from '../../tasks/ConvertToWif/src/core/failures';
 
 const task = (name: string, version: string, id = `id-${name.toLowerCase()}`): TaskRef => ({ id, name, version });
@@ -35,7 +46,7 @@ describe('impact check', () => {
       [
         ['AzureFileCopy@5', 'breaks', 'AzureFileCopyOld'],
         ['MyDeploy@2', 'verify', 'ImpactNotMicrosoft'],
-        ['PublishToAzureServiceBus@1', 'breaks', 'TaskNoFederation'],
+        ['PublishToAzureServiceBus@1', 'breaks', 'TaskNewerVersion'],
         ['Legacy@1', 'breaks', 'ImpactUserListed'],
       ],
     );
@@ -162,5 +173,102 @@ describe('impact check', () => {
       [{ kind: 'skip', reason: { key: 'SkipImpact', args: ['deploy', 'AzureFileCopy@5', 1] } }, { kind: 'change' }],
     );
     assert.equal(applyImpact(classified, impacts, 'warn'), classified);
+  });
+
+  it('knows the current list of tasks that break: newer Microsoft list, removed entries, Marketplace Terraform', () => {
+    const judge = (name: string, version: string) => flagTasks([task(name, version)], () => false, undefined).map((f) => `${f.severity}:${f.why.key}`);
+    // No longer on Microsoft's list: they support federation now.
+    for (const [n, v] of [
+      ['ContainerBuild', '0.1.0'],
+      ['ContainerStructureTest', '0.2.0'],
+      ['Notation', '0.3.0'],
+      ['AzureFileCopy', '6.1.0'],
+      ['TerraformTaskV4', '4.1.0'],
+    ])
+      assert.deepEqual(judge(n, v), [], `${n}@${v}`);
+    for (const [n, v] of [
+      ['AzureNLBManagement', '1.0.0'],
+      ['ServiceFabricComposeDeploy', '0.1.0'],
+      ['ServiceFabricDeploy', '1.2.0'],
+      ['TerraformTaskV3', '3.209.0'],
+      ['TerraformTaskV1', '0.1.0'],
+    ])
+      assert.deepEqual(judge(n, v), ['breaks:TaskNoFederation'], `${n}@${v}`);
+    for (const [n, v] of [
+      ['AzureCloudPowerShellDeployment', '1.0.0'],
+      ['AzureFunctionOnKubernetes', '0.1.0'],
+      ['AzureMonitor', '0.1.0'],
+      ['Kubernetes', '0.1.0'],
+      ['KubernetesManifest', '0.1.0'],
+      ['PackerBuild', '0.1.0'],
+      ['PublishToAzureServiceBus', '1.0.0'],
+    ])
+      assert.deepEqual(judge(n, v), ['breaks:TaskNewerVersion'], `${n}@${v}`);
+    // Docker@1 breaks only through a Docker-registry connection: a finding to check.
+    assert.deepEqual(judge('Docker', '1.0.0'), ['verify:TaskDocker1']);
+    assert.deepEqual(judge('Docker', '2.0.0'), []);
+    // Every built-in entry names its public source, which the message shows.
+    for (const k of KNOWN_INCOMPATIBLE) assert.match(k.source, /\.md$/);
+    assert.equal(
+      flagTasks([task('ServiceFabricDeploy', '1.0.0')], () => false, undefined)[0].why.args[1],
+      KNOWN_INCOMPATIBLE.find((k) => k.name.test('ServiceFabricDeploy'))!.source,
+    );
+  });
+
+  it('under skip, a connection whose use could not be read is left alone; findings to check do not block', () => {
+    const verifyOnly = {
+      days: 30,
+      partial: [],
+      pipelines: [
+        {
+          id: 1,
+          name: 'web',
+          type: 'Build' as const,
+          runId: 1,
+          tasks: [],
+          flags: [{ task: 'Vendor@1', severity: 'verify' as const, why: msg('ImpactNotMicrosoft', 'Vendor@1', 'x') }],
+        },
+      ],
+    };
+    const impacts = new Map<string, Impact>([
+      ['unreadable', { days: 30, pipelines: [], partial: [msg('ImpactNoHistory', 'HTTP 500')], unreadable: true }],
+      ['verify', verifyOnly],
+      ['yaml-not-checked', { days: 30, pipelines: [], partial: [msg('ImpactNoYaml', 'p', '403')] }],
+    ]);
+    const classified = [...impacts.keys()].map((id) => ({ endpoint: { id }, decision: { kind: 'change' } }));
+    assert.deepEqual(
+      applyImpact(classified, impacts, 'skip').map((c) => c.decision),
+      [{ kind: 'skip', reason: { key: 'SkipImpactUnknown', args: [30] } }, { kind: 'change' }, { kind: 'change' }],
+    );
+  });
+
+  it('marks the use unreadable when the history or a timeline cannot be read, not when only the YAML cannot', async () => {
+    const port = {
+      executionHistory: sinon.stub().callsFake(async (id: string) => {
+        if (id === 'no-history') throw new ServiceError({ status: 500, message: 'boom' });
+        return {
+          records: [
+            {
+              planType: 'Build',
+              definitionId: id === 'no-timeline' ? 2 : 3,
+              definitionName: id,
+              runId: id === 'no-timeline' ? 20 : 30,
+              startTime: NOW.toISOString(),
+            },
+          ],
+        };
+      }),
+      buildTasks: sinon.stub().callsFake(async (runId: number) => {
+        if (runId === 20) throw new ServiceError({ status: 500, message: 'timeline gone' });
+        return [task('AzureCLI', '2.0.0')];
+      }),
+      pipelineYaml: sinon.stub().rejects(new ServiceError({ status: 403, message: 'no permission' })),
+      taskDefinitions: sinon.stub().resolves([]),
+    };
+    const impacts = await assessImpact(['no-history', 'no-timeline', 'no-yaml'], port, { days: 30, now: NOW, concurrency: 2, userList: () => false });
+    assert.deepEqual(
+      ['no-history', 'no-timeline', 'no-yaml'].map((id) => impacts.get(id)!.unreadable === true),
+      [true, true, false],
+    );
   });
 });

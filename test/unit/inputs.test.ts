@@ -16,7 +16,7 @@ describe('inputs', () => {
       concurrency: 4,
       waitTimeoutSeconds: 300,
       failOnFindings: false,
-      impactCheck: 'warn',
+      impactCheck: 'skip',
       impactDays: 30,
       incompatibleTasks: [],
     });
@@ -26,7 +26,7 @@ describe('inputs', () => {
 
   it('reads every input', () => {
     const p = parseInputs({
-      action: 'Convert',
+      action: 'Report',
       connections: 'a\nb',
       excludeConnections: 'c',
       skipShared: 'FALSE',
@@ -38,13 +38,13 @@ describe('inputs', () => {
       reportPath: ' out/r.json ',
       accessToken: 'pat123',
       failOnFindings: 'true',
-      impactCheck: 'Skip',
+      impactCheck: 'Warn',
       impactDays: '7',
       incompatibleTasks: 'MyDeploy@2, LegacyTool\n0f9a4b5c-0000-4000-8000-000000000001',
     });
     assert.deepEqual(p.errors, []);
     assert.deepEqual(p.options, {
-      action: 'convert',
+      action: 'report',
       connections: ['a', 'b'],
       excludeConnections: ['c'],
       skipShared: false,
@@ -54,7 +54,7 @@ describe('inputs', () => {
       concurrency: 16,
       waitTimeoutSeconds: 0,
       failOnFindings: true,
-      impactCheck: 'skip',
+      impactCheck: 'warn',
       impactDays: 7,
       incompatibleTasks: ['MyDeploy@2', 'LegacyTool', '0f9a4b5c-0000-4000-8000-000000000001'],
     });
@@ -89,5 +89,25 @@ describe('inputs', () => {
     const spaced = parseInputs({ accessToken: 'abc def-secret' });
     assert.deepEqual(spaced.errors, [{ key: 'InputTokenWhitespace', args: [] }]);
     assert.ok(!JSON.stringify(spaced).includes('def-secret'));
+  });
+
+  it('failOnFindings is an input error with any action but report (it would be ignored silently)', () => {
+    for (const action of ['convert', 'revert']) {
+      const p = parseInputs({ action, failOnFindings: 'true' });
+      assert.equal(p.options, undefined);
+      assert.deepEqual(p.errors, [{ key: 'InputFailOnFindingsNeedsReport', args: [action] }]);
+    }
+    assert.deepEqual(parseInputs({ action: 'report', failOnFindings: 'true' }).errors, []);
+    assert.deepEqual(parseInputs({ action: 'convert', failOnFindings: 'false' }).errors, []);
+  });
+
+  it('an unexpanded $(macro) in reportPath or accessToken is a named input error (the token is not echoed)', () => {
+    const r = parseInputs({ reportPath: '$(Build.ArtifactStagingDirectory)/r.json' });
+    assert.deepEqual(r.errors, [{ key: 'InputReportPathMacro', args: ['$(Build.ArtifactStagingDirectory)'] }]);
+    const t = parseInputs({ accessToken: '$(AdminPat)' });
+    assert.deepEqual(t.errors, [{ key: 'InputTokenMacro', args: ['$(AdminPat)'] }]);
+    assert.equal(t.accessToken, undefined);
+    assert.deepEqual(parseInputs({ reportPath: 'out/a\nb.json' }).errors, [{ key: 'InputReportPathControl', args: [] }]);
+    assert.deepEqual(parseInputs({ reportPath: 'out/$HOME/r.json', accessToken: 'pat$(x' }).errors, []);
   });
 });

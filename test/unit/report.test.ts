@@ -2,7 +2,10 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import { explainFailure } from '../../tasks/ConvertToWif/src/core/failures';
 import { ConnectionResult, msg } from '../../tasks/ConvertToWif/src/core/model';
-import { buildReport, decideResult, logLines, renderSummary } from '../../tasks/ConvertToWif/src/core/report';
+import { logLines } from '../../tasks/ConvertToWif/src/core/log';
+import { buildReport } from '../../tasks/ConvertToWif/src/core/report';
+import { decideResult } from '../../tasks/ConvertToWif/src/core/result';
+import { renderSummary } from '../../tasks/ConvertToWif/src/core/summary';
 import { ctx, endpoint } from '../helpers/endpoints';
 import { loc, taskJsonPath } from '../helpers/localize';
 
@@ -12,6 +15,7 @@ const result = (name: string, outcome: ConnectionResult['outcome'], extra: Parti
   scheme: 'ServicePrincipal',
   creationMode: 'Automatic',
   isShared: false,
+  selected: true,
   outcome,
   ...extra,
 });
@@ -34,6 +38,7 @@ describe('report', () => {
       scheme: 'WorkloadIdentityFederation',
       creationMode: 'Automatic',
       isShared: false,
+      selected: true,
       outcome: 'converted',
       issuer: 'https://i',
       subject: 's',
@@ -66,10 +71,14 @@ describe('report', () => {
     assert.match(md, /^### ConvertToWif convert: project Payments$/m);
     assert.match(md, /^\*\*1 failed\*\* · 1 converted · 1 left alone · 1 already federated$/m);
     assert.match(md, /\| odd \\\| name \| failed \| Another operation is in progress.* \| line one line \\\| two \|/);
-    assert.match(md, /#### Converted\n\n\| Connection \| App registration \| Issuer \| Subject \| Revert possible until \|/);
-    assert.match(md, /\| ok \| Automatic \| `https:\/\/i` \| `sc:\/\/o\/p\/ok` \|/);
+    // The issuer shared by the rows is shown once above them; the empty "revert until" column is dropped.
+    assert.match(md, /#### Converted\n\nIssuer: `https:\/\/i`\n\n\| Connection \| App registration \| Subject \|\n/);
+    assert.match(md, /\| ok \| Automatic \| `sc:\/\/o\/p\/ok` \|/);
     assert.match(md, /#### Left alone\n\n\| Connection \| Scheme \| Why \|[\s\S]*\| msi \| ServicePrincipal \| Uses a managed identity/);
-    assert.match(md, /#### Already on workload identity federation[\s\S]*\| wif \| `https:\/\/vstoken.dev.azure.com\/x` \| {2}\| On the Azure DevOps issuer/);
+    assert.match(
+      md,
+      /#### Already on workload identity federation\n\nIssuer: `https:\/\/vstoken.dev.azure.com\/x`\n\n\| Connection \| Note \|\n\|---\|---\|\n\| wif \| On the Azure DevOps issuer/,
+    );
     // Every row of a table has as many (unescaped) cell separators as its header.
     for (const block of md.split(/\n\n/).filter((b) => b.startsWith('|'))) {
       const widths = block
@@ -96,7 +105,7 @@ describe('report', () => {
   });
 
   it('has a task.json message for every key the core can produce', () => {
-    const source = ['eligibility', 'failures', 'conversion', 'inputs', 'report']
+    const source = ['eligibility', 'failures', 'conversion', 'inputs', 'impact', 'report', 'result', 'summary', 'log']
       .map((f) => fs.readFileSync(taskJsonPath.replace('task.json', `src/core/${f}.ts`), 'utf8'))
       .join('\n');
     const keys = new Set([...source.matchAll(/(?:msg\(|key: |loc\()'([A-Za-z_]+)'/g)].map((m) => m[1]));
@@ -205,13 +214,17 @@ describe('report action (audit)', () => {
       '#### Federated on the Microsoft Entra issuer',
       '#### Other authentication (managed identity, publish profile)',
     ]);
-    assert.equal(md.split('\n')[1], '**2 on a client secret** · 1 federated on the retiring Azure DevOps issuer · 1 federated on the Microsoft Entra issuer');
+    assert.equal(md.split('\n')[2], '**2 on a client secret** · 1 federated on the retiring Azure DevOps issuer · 1 federated on the Microsoft Entra issuer');
     assert.match(
       md,
       /\| secret-manual \| Management group Platform \| Payments \| Shared Services, Data \| Manual \| Its app registration was created manually/,
     );
     assert.match(md, /\| secret-a \| Subscription Prod \| Payments \| {2}\| Automatic \| action: convert would convert it \|/);
-    assert.match(md, /\| old-issuer \| ML workspace ws1 \(rg-ml\) \| {2}\| {2}\| 217 \|/);
-    assert.match(md, /\| entra \| .* \| 2026-11-29 10:01 UTC \(3 d 0 h left\) \|/);
+    // Columns empty on every row of a table (home, shared with) are dropped.
+    assert.match(md, /\| old-issuer \| ML workspace ws1 \(rg-ml\) \| 217 \|/);
+    assert.match(
+      md,
+      /Issuer: `https:\/\/login.microsoftonline.com\/t\/v2.0`\n\n\| Connection \| Revert possible until \|\n\|---\|---\|\n\| entra \| 2026-11-29 10:01 UTC \(3 d 0 h left\) \|/,
+    );
   });
 });

@@ -5,8 +5,15 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { IProxyConfiguration, ICertConfiguration } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
+import { logSafe } from '../core/escape';
 import { INPUT_NAMES, RawInputs } from '../core/inputs';
-import { Localize, Message } from '../core/model';
+import { Localize, Message, msg } from '../core/model';
+
+/** Where this step writes its report and summary. */
+export interface OutputFiles {
+  reportPath: string;
+  summaryPath: string;
+}
 
 export class TaskIO {
   private readonly secrets: string[] = [];
@@ -86,35 +93,96 @@ export class TaskIO {
     return out;
   }
 
+  // Every line goes through logSafe: text from the service or the inputs can never become a logging
+  // command or start a new line (escape.ts).
   info(text: string): void {
-    console.log(this.redact(text));
+    console.log(logSafe(this.redact(text)));
   }
   debug(text: string): void {
-    tl.debug(this.redact(text));
+    tl.debug(logSafe(this.redact(text)));
   }
   warning(text: string): void {
-    tl.warning(this.redact(text));
+    tl.warning(logSafe(this.redact(text)));
   }
   error(text: string): void {
-    tl.error(this.redact(text));
+    tl.error(logSafe(this.redact(text)));
   }
 
   output(name: string, value: string | number): void {
-    tl.setVariable(name, String(value), false, true);
+    tl.setVariable(name, logSafe(String(value)), false, true);
   }
 
+  /**
+   * Checks, before anything is sent, that the report can be written where it is asked for (the
+   * folder is created), and picks file names no other ConvertToWif step of this job uses: two steps
+   * in one job must not overwrite each other's report or summary. A message when it cannot be used.
+   */
+  prepareOutputFiles(reportPathInput: string | undefined): OutputFiles | Message {
+    const temp = this.tempDir();
+    const free = (base: string, ext: string, n: number) => path.join(temp, n === 1 ? `${base}.${ext}` : `${base}-${n}.${ext}`);
+    let n = 1;
+    while (fs.existsSync(free('ConvertToWif-summary', 'md', n)) || (!reportPathInput && fs.existsSync(free('ConvertToWif-report', 'json', n)))) n++;
+    const reportPath = reportPathInput ? path.resolve(reportPathInput) : free('ConvertToWif-report', 'json', n);
+    const summaryPath = free('ConvertToWif-summary', 'md', n);
+    for (const file of [reportPath, summaryPath]) {
+      const problem = this.writableProblem(file);
+      if (problem) return file === reportPath && reportPathInput ? msg('InputReportPathBad', reportPathInput, problem) : msg('TempNotWritable', file, problem);
+    }
+    return { reportPath, summaryPath };
+  }
+
+  /** Why `file` cannot be written (creating its folder if needed), or undefined when it can. */
+  private writableProblem(file: string): string | undefined {
+    const code = (err: unknown) => String((err as NodeJS.ErrnoException)?.code ?? (err as Error)?.message ?? err);
+    try {
+      if (fs.statSync(file).isDirectory()) return this.loc('PathIsFolder');
+      fs.accessSync(file, fs.constants.W_OK);
+      return undefined;
+    } catch (err) {
+      if (code(err) === 'ENOTDIR') return this.loc('PathUnderFile');
+      if (code(err) !== 'ENOENT') return this.loc('PathNotWritable', code(err));
+    }
+    const dir = path.dirname(file);
+    try {
+      fs.mkdirSync(dir, { recursive: true });
+      const probe = path.join(dir, `.ConvertToWif-probe-${process.pid}-${Date.now()}`);
+      fs.writeFileSync(probe, '', { flag: 'wx' });
+      fs.unlinkSync(probe);
+      return undefined;
+    } catch (err) {
+      return code(err) === 'ENOTDIR' || code(err) === 'EEXIST' ? this.loc('PathUnderFile') : this.loc('PathNotWritable', code(err));
+    }
+  }
+
+  /** Writes a file whole or not at all: a temporary file renamed over the target (a second signal cannot leave half a report). */
   writeFile(file: string, content: string): void {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, this.redact(content), 'utf8');
+    const temp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(temp, this.redact(content), 'utf8');
+    fs.renameSync(temp, file);
   }
 
-  uploadSummary(markdown: string): void {
-    const file = path.join(this.tempDir(), 'ConvertToWif-summary.md');
+  /** Writes the run summary and attaches it under `title` (the section name on the run's Extensions tab). */
+  uploadSummary(file: string, markdown: string, title: string): void {
     this.writeFile(file, markdown);
-    tl.uploadSummary(file);
+    tl.addAttachment('Distributedtask.Core.Summary', logSafe(this.redact(title)), file);
+  }
+
+  /**
+   * The agent cancels a task with SIGINT, then SIGTERM. The handlers stay for the whole run, so a
+   * second signal while the report is being written does not kill the process.
+   */
+  onCancel(handler: () => void): void {
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
+  }
+
+  /** Resolves once everything written to stdout and stderr has been handed to the agent. */
+  flush(): Promise<void> {
+    return new Promise((resolve) => process.stdout.write('', () => process.stderr.write('', () => resolve())));
   }
 
   result(kind: 'Succeeded' | 'SucceededWithIssues' | 'Failed' | 'Cancelled', message: string): void {
-    tl.setResult(tl.TaskResult[kind], this.redact(message));
+    tl.setResult(tl.TaskResult[kind], logSafe(this.redact(message)));
   }
 }

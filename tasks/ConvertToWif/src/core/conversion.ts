@@ -96,6 +96,7 @@ export function baseResult(e: Endpoint): ConnectionResult {
     scheme: schemeOf(e),
     creationMode: creationModeOf(e),
     isShared: isSharedEndpoint(e),
+    selected: true,
     outcome: 'skipped',
     revertDeadline: fed.revertDeadline,
     scope: scopeOf(e),
@@ -122,9 +123,9 @@ export interface Findings {
 /** The outcome of every connection before anything is sent: skips, federated, planned, and the ones to convert. */
 export function initialResults(classified: Classified[], opts: Options, ctx: RunContext, findings: Findings = {}): ConnectionResult[] {
   const { preview, impacts } = findings;
-  return classified.map(({ endpoint: e, decision }) => {
+  return classified.map(({ endpoint: e, decision, selected }) => {
     const impact = impacts?.get(e.id);
-    const r = impact ? { ...baseResult(e), impact } : baseResult(e);
+    const r = { ...baseResult(e), selected, ...(impact ? { impact } : {}) };
     if (decision.kind === 'federated') return { ...r, outcome: 'federated', ...federationFields(e) };
     if (decision.kind === 'skip') return { ...r, outcome: 'skipped', reason: decision.reason };
     if (changesNothing(opts)) {

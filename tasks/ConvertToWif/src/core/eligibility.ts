@@ -13,6 +13,8 @@ export type Decision =
 export interface Classified {
   endpoint: Endpoint;
   decision: Decision;
+  /** Matched by `connections` and not removed by `excludeConnections`. */
+  selected: boolean;
 }
 
 const lower = (s: string | null | undefined): string => (s ?? '').toLowerCase();
@@ -99,10 +101,7 @@ const byName = new Intl.Collator('en', { sensitivity: 'base' });
  * `maxConnections` to the eligible ones in that order.
  */
 export function classify(endpoints: Endpoint[], opts: Options, ctx: RunContext, selection: Selection, now = new Date()): Classified[] {
-  const sorted = endpoints
-    .filter((e) => lower(e.type) === 'azurerm')
-    .slice()
-    .sort((a, b) => byName.compare(a.name, b.name) || a.id.localeCompare(b.id));
+  const sorted = endpoints.filter((e) => lower(e.type) === 'azurerm').sort((a, b) => byName.compare(a.name, b.name) || a.id.localeCompare(b.id));
   // A report changes nothing, so the per-run limit does not apply to it.
   let budget = opts.maxConnections > 0 && opts.action !== 'report' ? opts.maxConnections : Infinity;
   return sorted.map((endpoint) => {
@@ -111,6 +110,6 @@ export function classify(endpoints: Endpoint[], opts: Options, ctx: RunContext, 
       if (budget <= 0) decision = { kind: 'skip', reason: msg('SkipOverLimit', opts.maxConnections) };
       else budget--;
     }
-    return { endpoint, decision };
+    return { endpoint, decision, selected: selection.isSelected(endpoint) };
   });
 }

@@ -63,25 +63,46 @@ export interface Impact {
   pipelines: PipelineImpact[];
   /** What could not be checked, so the check is partial. */
   partial: Message[];
+  /**
+   * The use of the connection could not be read at all (execution history), or the tasks of a
+   * pipeline that used it are unknown (timeline): nothing says it is safe to convert.
+   */
+  unreadable?: boolean;
 }
 
 export const isFlagged = (i: Impact | undefined): boolean => !!i && i.pipelines.some((p) => p.flags.length > 0);
+/** Something known to break (not just to check). */
+export const breaks = (i: Impact | undefined): boolean => !!i && i.pipelines.some((p) => p.flags.some((f) => f.severity === 'breaks'));
+
+const TWI = 'MicrosoftDocs/azure-devops-docs docs/pipelines/release/troubleshoot-workload-identity.md';
 
 /**
- * Tasks that fail once their connection uses workload identity federation. Each entry cites its
- * public source: MicrosoftDocs/azure-devops-docs docs/pipelines/release/troubleshoot-workload-identity.md
- * ("Review known limitations" / task support), summarised in ../shared/reference §10.
+ * Tasks that fail once their connection uses workload identity federation (docs/service-behaviour.md,
+ * "Tasks that break"). Each entry names its public source. `why` is the message key shown.
+ * ContainerBuild@0, ContainerStructureTest@0 and Notation@0 were on Microsoft's list until 2025 and
+ * support federation now (troubleshoot-workload-identity.md, known limitations, revision of 2026).
  */
-export const KNOWN_INCOMPATIBLE: Array<{ name: RegExp; majors?: number[]; why: string }> = [
-  // troubleshoot-workload-identity.md: AzureFileCopy supports federation from version 6.
-  { name: /^AzureFileCopy$/i, majors: [1, 2, 3, 4, 5], why: 'AzureFileCopyOld' },
-  // troubleshoot-workload-identity.md, known limitations: these tasks do not support federation.
-  { name: /^AzureNLBManagement$/i, majors: [1], why: 'TaskNoFederation' },
-  { name: /^ContainerBuild$/i, majors: [0], why: 'TaskNoFederation' },
-  { name: /^ContainerStructureTest$/i, majors: [0], why: 'TaskNoFederation' },
-  { name: /^Notation$/i, majors: [0], why: 'TaskNoFederation' },
-  { name: /^PublishToAzureServiceBus$/i, majors: [1], why: 'TaskNoFederation' },
-  { name: /^ServiceFabric/i, why: 'TaskNoFederation' },
+export const KNOWN_INCOMPATIBLE: Array<{ name: RegExp; majors?: number[]; why: string; source: string; severity?: 'verify' }> = [
+  // Known limitations: these tasks do not support workload identity federation.
+  { name: /^AzureNLBManagement$/i, majors: [1], why: 'TaskNoFederation', source: TWI },
+  { name: /^ServiceFabricComposeDeploy$/i, majors: [0], why: 'TaskNoFederation', source: TWI },
+  { name: /^ServiceFabricDeploy$/i, majors: [1], why: 'TaskNoFederation', source: TWI },
+  // Docker@1 fails with federation through a Docker-registry connection; which connection a step
+  // used is not in the timeline, so it is a finding to check, not a certain break.
+  { name: /^Docker$/i, majors: [1], why: 'TaskDocker1', source: TWI, severity: 'verify' },
+  // Known limitations: "use a newer version" of these tasks.
+  { name: /^AzureFileCopy$/i, majors: [1, 2, 3, 4, 5], why: 'AzureFileCopyOld', source: TWI },
+  { name: /^AzureCloudPowerShellDeployment$/i, majors: [1], why: 'TaskNewerVersion', source: TWI },
+  { name: /^AzureFunctionOnKubernetes$/i, majors: [0], why: 'TaskNewerVersion', source: TWI },
+  { name: /^AzureMonitor$/i, majors: [0], why: 'TaskNewerVersion', source: TWI },
+  { name: /^Kubernetes$/i, majors: [0], why: 'TaskNewerVersion', source: TWI },
+  { name: /^KubernetesManifest$/i, majors: [0], why: 'TaskNewerVersion', source: TWI },
+  { name: /^PackerBuild$/i, majors: [0], why: 'TaskNewerVersion', source: TWI },
+  { name: /^PublishToAzureServiceBus$/i, majors: [1], why: 'TaskNewerVersion', source: TWI },
+  // Marketplace: Microsoft DevLabs Terraform tasks before v4 never supported federation
+  // (microsoft/azure-pipelines-terraform README, "Workload identity federation" support from TerraformTask@4).
+  // The timeline names them TerraformTaskV1…V3 (YAML TerraformTaskV3@3).
+  { name: /^TerraformTask(V[0-3])?$/i, majors: [0, 1, 2, 3], why: 'TaskNoFederation', source: 'microsoft/azure-pipelines-terraform README.md' },
 ];
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -124,7 +145,7 @@ export function flagTasks(tasks: TaskRef[], userList: (t: TaskRef) => boolean, a
     if (seen.has(key) || AGENT_BUILT_IN.has(t.id.toLowerCase())) continue;
     seen.add(key);
     const known = KNOWN_INCOMPATIBLE.find((k) => k.name.test(t.name) && (!k.majors || k.majors.includes(Number(majorOf(t)))));
-    if (known) flags.push({ task: label(t), severity: 'breaks', why: msg(known.why, label(t)) });
+    if (known) flags.push({ task: label(t), severity: known.severity ?? 'breaks', why: msg(known.why, label(t), known.source) });
     else if (userList(t)) flags.push({ task: label(t), severity: 'breaks', why: msg('ImpactUserListed', label(t)) });
     else {
       // Only a task the catalogue knows can be told apart; one it does not list is not guessed at.
@@ -136,6 +157,10 @@ export function flagTasks(tasks: TaskRef[], userList: (t: TaskRef) => boolean, a
   }
   return flags;
 }
+
+/** Pages of execution history read per connection at most (100 records each): the newest 5,000 uses. */
+const MAX_HISTORY_PAGES = 50;
+const byName = new Intl.Collator('en', { sensitivity: 'base' });
 
 const failureText = (err: unknown): string => {
   const f = err as Partial<ServiceFailure>;
@@ -164,10 +189,11 @@ export async function assessImpact(
 
   const one = async (id: string): Promise<Impact> => {
     const partial: Message[] = [];
+    let unreadable = false;
     const recent: ExecutionRecord[] = [];
     try {
       let token: string | undefined;
-      for (let page = 0; page < 50; page++) {
+      for (let page = 0; page < MAX_HISTORY_PAGES; page++) {
         const res = await limit(() => port.executionHistory(id, token));
         const inWindow = res.records.filter((r) => !r.startTime || Date.parse(r.startTime) >= since);
         recent.push(...inWindow);
@@ -176,7 +202,7 @@ export async function assessImpact(
         token = res.continuationToken;
       }
     } catch (err) {
-      return { days: o.days, pipelines: [], partial: [msg('ImpactNoHistory', failureText(err))] };
+      return { days: o.days, pipelines: [], partial: [msg('ImpactNoHistory', failureText(err))], unreadable: true };
     }
 
     const latest = new Map<string, ExecutionRecord>();
@@ -198,6 +224,7 @@ export async function assessImpact(
           p.tasks = [...new Set(tasks.map(label))];
           p.flags.push(...flagTasks(tasks, o.userList, await authors()));
         } catch (err) {
+          unreadable = true;
           partial.push(msg('ImpactNoTimeline', r.definitionName, failureText(err)));
         }
         try {
@@ -209,24 +236,30 @@ export async function assessImpact(
       }),
     );
     if (pipelines.some((p) => p.tasks.length > 0) && (await authors()) === undefined) partial.push(msg('ImpactNoCatalogue'));
-    pipelines.sort((a, b) => a.name.localeCompare(b.name));
-    return { days: o.days, pipelines, partial };
+    pipelines.sort((a, b) => byName.compare(a.name, b.name) || a.id - b.id);
+    return unreadable ? { days: o.days, pipelines, partial, unreadable } : { days: o.days, pipelines, partial };
   };
 
   const entries = await Promise.all(endpointIds.map(async (id) => [id, await one(id)] as const));
   return new Map(entries);
 }
 
-/** The reason a connection is left alone under `impactCheck: skip`: the first flagged pipeline and task. */
+/**
+ * Why a connection is left alone under `impactCheck: skip`: the first pipeline with a task or
+ * script that breaks, or that its use could not be read (unknown is not safe). Findings that only
+ * need checking (a Marketplace task, YAML that could not be previewed) do not block.
+ */
 export function impactSkipReason(i: Impact): Message | undefined {
+  const total = i.pipelines.reduce((n, p) => n + p.flags.filter((f) => f.severity === 'breaks').length, 0);
   for (const p of i.pipelines) {
-    const f = p.flags[0];
-    if (f) return msg('SkipImpact', p.name, f.task, p.flags.length + i.pipelines.filter((q) => q !== p).reduce((n, q) => n + q.flags.length, 0));
+    const f = p.flags.find((x) => x.severity === 'breaks');
+    if (f) return msg('SkipImpact', p.name, f.task, total);
   }
+  if (i.unreadable) return msg('SkipImpactUnknown', i.days);
   return undefined;
 }
 
-/** Under `impactCheck: skip`, a flagged connection is left alone with the pipeline and task named. */
+/** Under `impactCheck: skip`, a connection that would break (or whose use is unknown) is left alone with the reason. */
 export function applyImpact<C extends { endpoint: { id: string }; decision: { kind: string } }>(
   classified: C[],
   impacts: Map<string, Impact>,
@@ -234,7 +267,8 @@ export function applyImpact<C extends { endpoint: { id: string }; decision: { ki
 ): C[] {
   if (mode !== 'skip') return classified;
   return classified.map((c) => {
-    const reason = c.decision.kind === 'change' ? impactSkipReason(impacts.get(c.endpoint.id) ?? { days: 0, pipelines: [], partial: [] }) : undefined;
+    const impact = impacts.get(c.endpoint.id);
+    const reason = c.decision.kind === 'change' && impact ? impactSkipReason(impact) : undefined;
     return reason ? { ...c, decision: { kind: 'skip', reason } } : c;
   });
 }

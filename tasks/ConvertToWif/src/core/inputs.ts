@@ -29,6 +29,12 @@ export type RawInputs = Partial<Record<(typeof INPUT_NAMES)[number], string>>;
 export const ACTIONS: Action[] = ['convert', 'revert', 'report'];
 export const IMPACT_MODES: Array<Options['impactCheck']> = ['warn', 'skip', 'off'];
 
+/**
+ * `$(Some.Variable)` left in an input: the agent expands a macro only when the variable exists, so
+ * the literal text means the variable is not defined in this job (a typo, or a variable of another stage).
+ */
+const UNEXPANDED_MACRO = /\$\([A-Za-z0-9_.-]+\)/;
+
 export interface ParsedInputs {
   options?: Options;
   reportPath?: string;
@@ -62,7 +68,8 @@ export function parseInputs(raw: RawInputs): ParsedInputs {
   const action = ACTIONS.find((a) => a === actionRaw.toLowerCase());
   if (!action) errors.push(msg('InputBadAction', actionRaw, ACTIONS.join(', ')));
 
-  const impactRaw = (raw.impactCheck ?? '').trim().toLowerCase() || 'warn';
+  // Default `skip`: a connection whose pipelines would break, or whose use could not be read, is left alone.
+  const impactRaw = (raw.impactCheck ?? '').trim().toLowerCase() || 'skip';
   const impactCheck = IMPACT_MODES.find((m) => m === impactRaw);
   if (!impactCheck) errors.push(msg('InputBadChoice', 'impactCheck', raw.impactCheck ?? '', IMPACT_MODES.join(', ')));
   const incompatibleTasks = splitList(raw.incompatibleTasks);
@@ -79,7 +86,7 @@ export function parseInputs(raw: RawInputs): ParsedInputs {
     concurrency: int('concurrency', 4, 1, 16),
     waitTimeoutSeconds: int('waitTimeoutSeconds', 300, 0, 3600),
     failOnFindings: bool('failOnFindings', false),
-    impactCheck: impactCheck ?? 'warn',
+    impactCheck: impactCheck ?? 'skip',
     impactDays: int('impactDays', 30, 1, 365),
     incompatibleTasks,
   };
@@ -92,14 +99,24 @@ export function parseInputs(raw: RawInputs): ParsedInputs {
     }
   }
 
+  // Only a report can fail on findings; anywhere else the flag would be silently ignored.
+  if (options.failOnFindings && options.action !== 'report') errors.push(msg('InputFailOnFindingsNeedsReport', options.action));
+
   let accessToken: string | undefined;
   if (raw.accessToken !== undefined && raw.accessToken !== '') {
     // Never echo the value: it is a secret.
     if (raw.accessToken.trim() === '') errors.push(msg('InputBlankToken'));
+    else if (UNEXPANDED_MACRO.test(raw.accessToken)) errors.push(msg('InputTokenMacro', UNEXPANDED_MACRO.exec(raw.accessToken)![0]));
     else if (/\s/.test(raw.accessToken.trim())) errors.push(msg('InputTokenWhitespace'));
     else accessToken = raw.accessToken.trim();
   }
 
   const reportPath = (raw.reportPath ?? '').trim() || undefined;
+  if (reportPath !== undefined) {
+    const macro = UNEXPANDED_MACRO.exec(reportPath);
+    if (macro) errors.push(msg('InputReportPathMacro', macro[0]));
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is rejected
+    else if (/[\u0000-\u001f\u007f]/.test(reportPath)) errors.push(msg('InputReportPathControl'));
+  }
   return { options: errors.length === 0 ? options : undefined, reportPath, accessToken, errors };
 }

@@ -82,6 +82,8 @@ export interface ConnectionResult {
   scheme: string;
   creationMode: string;
   isShared: boolean;
+  /** Matched by `connections` and not removed by `excludeConnections`. */
+  selected: boolean;
   outcome: Outcome;
   /** Why it was skipped / failed / is pending, as a message (rendered into `reason` in the report). */
   reason?: Message;

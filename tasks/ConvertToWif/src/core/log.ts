@@ -1,0 +1,61 @@
+// What the pipeline log says about each connection. Quiet when all is well: one line per connection
+// that changed, is planned, failed, is pending or was held back; for a report, one warning per finding
+// (an error with failOnFindings). The adapter makes every line inert for the agent (escape.ts).
+
+import { Localize } from './model';
+import { Report, groupOf, leftAloneByImpact } from './report';
+
+export interface LogLine {
+  level: 'info' | 'warning' | 'error';
+  text: string;
+}
+
+export function logLines(report: Report, loc: Localize, failOnFindings = false): LogLine[] {
+  const lines: LogLine[] = [];
+  const wouldConvert = loc('AuditWouldConvert');
+  for (const c of report.connections) {
+    for (const p of c.impact?.pipelines ?? []) {
+      for (const f of p.flags) lines.push({ level: 'warning', text: loc('LogImpact', c.name, p.name, f.why) });
+    }
+    if (report.action === 'report') {
+      // A connection left out by the selection is never a finding.
+      if (!c.selected) continue;
+      const g = groupOf(c);
+      if (g === 'secret') {
+        const what = c.outcome === 'planned' && !c.reason ? wouldConvert : (c.reason ?? '');
+        lines.push({ level: failOnFindings ? 'error' : 'warning', text: loc('FindingSecret', c.name, what) });
+      } else if (g === 'retiring') lines.push({ level: 'warning', text: loc('FindingRetiring', c.name, c.reason ?? '') });
+      continue;
+    }
+    switch (c.outcome) {
+      case 'converted':
+        lines.push({ level: 'info', text: loc('LogConverted', c.name, c.issuer ?? '?', c.subject ?? '?') });
+        break;
+      case 'reverted':
+        lines.push({ level: 'info', text: loc('LogReverted', c.name) });
+        break;
+      case 'planned':
+        lines.push(
+          c.reason
+            ? { level: 'warning', text: loc('LogPlannedWarning', c.name, c.reason) }
+            : { level: 'info', text: loc(report.action === 'revert' ? 'LogPlannedRevert' : 'LogPlanned', c.name) },
+        );
+        break;
+      case 'failed':
+        lines.push({
+          level: 'error',
+          text: c.serviceMessage ? loc('LogFailedService', c.name, c.reason ?? '', c.serviceMessage) : loc('LogFailed', c.name, c.reason ?? ''),
+        });
+        break;
+      case 'pending':
+        lines.push({ level: 'warning', text: loc('LogPending', c.name, c.reason ?? '') });
+        break;
+      case 'skipped':
+        if (leftAloneByImpact(c)) lines.push({ level: 'warning', text: loc('LogHeldBack', c.name, c.reason ?? '') });
+        break;
+      default:
+        break;
+    }
+  }
+  return lines;
+}

@@ -1,0 +1,44 @@
+// The task result and its one-line message, decided from the report.
+
+import { Message, msg } from './model';
+import { Report, foreseenRefusal, groupOf, leftAloneByImpact } from './report';
+
+export type ResultKind = 'Succeeded' | 'SucceededWithIssues' | 'Failed' | 'Cancelled';
+
+/**
+ * Failed when any connection failed (or, for a report with failOnFindings, while any selected
+ * connection still uses a secret); with issues when something needs a person: conversions still
+ * pending, connections left alone because they would break or their use is unknown, a dry run that
+ * foresees a refusal or a break, or a selection that matched nothing; succeeded otherwise.
+ */
+export function decideResult(report: Report, failOnFindings = false): { kind: ResultKind; message: Message } {
+  const t = report.totals;
+  const a = report.audit;
+  const count = (p: (c: Report['connections'][number]) => boolean) => report.connections.filter(p).length;
+  if (report.error) return { kind: 'Failed', message: msg('ResultError', report.error) };
+  if (report.cancelled) return { kind: 'Cancelled', message: msg('ResultCancelled', t.converted + t.reverted, t.pending) };
+  if (report.action === 'report') {
+    // Only selected connections are findings: excludeConnections accepts the ones that can never be converted.
+    const findings = count((c) => c.selected && groupOf(c) === 'secret');
+    if (failOnFindings && findings > 0) return { kind: 'Failed', message: msg('ResultFindings', findings) };
+    if (report.nothingMatched) return { kind: 'SucceededWithIssues', message: msg('ResultError', report.nothingMatched) };
+    return { kind: 'Succeeded', message: msg('ResultReport', a.onSecrets, a.federatedRetiringIssuer, a.federatedEntraIssuer) };
+  }
+  if (t.failed > 0) return { kind: 'Failed', message: msg(report.action === 'revert' ? 'ResultRevertFailed' : 'ResultFailed', t.failed) };
+  if (t.pending > 0) return { kind: 'SucceededWithIssues', message: msg('ResultPending', t.pending) };
+  if (report.nothingMatched) return { kind: 'SucceededWithIssues', message: msg('ResultError', report.nothingMatched) };
+  const heldBack = count(leftAloneByImpact);
+  // Converted (or about to be) while the impact check found something that breaks or needs checking.
+  const atRisk = count((c) => (c.outcome === 'converted' || c.outcome === 'planned') && !!c.impact?.flagged);
+  if (report.dryRun) {
+    const refused = count(foreseenRefusal);
+    if (refused > 0 || atRisk > 0 || heldBack > 0)
+      return { kind: 'SucceededWithIssues', message: msg('ResultDryRunIssues', t.planned, refused, heldBack, atRisk) };
+    return { kind: 'Succeeded', message: msg(report.action === 'revert' ? 'ResultRevertDryRun' : 'ResultDryRun', t.planned) };
+  }
+  if (report.action === 'revert') return { kind: 'Succeeded', message: t.reverted === 0 ? msg('ResultNothingToRevert') : msg('ResultReverted', t.reverted) };
+  if (heldBack > 0) return { kind: 'SucceededWithIssues', message: msg('ResultHeldBack', t.converted, heldBack) };
+  if (t.converted === 0) return { kind: 'Succeeded', message: msg('ResultNothingToDo') };
+  if (atRisk > 0) return { kind: 'SucceededWithIssues', message: msg('ResultConvertedAtRisk', t.converted, atRisk) };
+  return { kind: 'Succeeded', message: msg('ResultConverted', t.converted) };
+}

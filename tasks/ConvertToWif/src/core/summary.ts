@@ -1,0 +1,226 @@
+// The run summary (markdown, on the pipeline run's Extensions tab). It leads with what needs a
+// person, then what changed, then what was left alone and why. Every value from the service or the
+// inputs is escaped (escape.ts); columns empty on every row are dropped, and an issuer shared by
+// several rows is shown once above them.
+
+import { mdCode, mdText } from './escape';
+import { Localize, Outcome } from './model';
+import { ISSUER_RETIREMENT, Report, ReportEntry, foreseenRefusal, groupOf, leftAloneByImpact } from './report';
+
+const DAY = 86_400_000;
+
+/** "ConvertToWif convert (dry run): project Payments": the summary's title and its section name on the run page. */
+export function summaryTitle(report: Pick<Report, 'action' | 'dryRun' | 'project'>, loc: Localize): string {
+  const action = loc(`ActionLabel_${report.action}`) + (report.dryRun && report.action !== 'report' ? loc('DryRunSuffix') : '');
+  return loc('SummaryTitle', action, report.project.name);
+}
+
+/** "2026-12-03 18:00 UTC (6 d 23 h left)", or that the window has closed. */
+export function deadlineText(iso: string | undefined, now: Date, loc: Localize): string {
+  if (!iso) return '';
+  const at = Date.parse(iso);
+  if (Number.isNaN(at)) return iso;
+  const shown = new Date(at).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+  const left = at - now.getTime();
+  if (left <= 0) return loc('DeadlinePassed', shown);
+  return loc('DeadlineLeft', shown, Math.floor(left / DAY), Math.floor((left % DAY) / 3_600_000));
+}
+
+/** "Subscription Contoso Prod", "Management group …", "ML workspace …". */
+export function scopeText(scope: Record<string, string> | undefined): string {
+  if (!scope) return '';
+  const level = scope['level'] ?? '';
+  if (/managementgroup/i.test(level)) return `Management group ${scope['managementGroupName'] ?? scope['managementGroupId'] ?? ''}`.trim();
+  if (/mlworkspace/i.test(level)) return `ML workspace ${scope['mlWorkspaceName'] ?? ''} (${scope['resourceGroupName'] ?? '?'})`.trim();
+  return `Subscription ${scope['subscriptionName'] ?? scope['subscriptionId'] ?? ''}`.trim();
+}
+
+/** A table column: its header and each row's cell, already markdown (escape data with mdText / mdCode). */
+interface Column<T> {
+  header: string;
+  cell: (row: T) => string;
+}
+
+/** A markdown table without the columns that are empty on every row. */
+function table<T>(columns: Array<Column<T>>, rows: T[]): string[] {
+  const cells = rows.map((r) => columns.map((c) => c.cell(r)));
+  const keep = columns.map((_, i) => i === 0 || cells.some((row) => row[i] !== ''));
+  const pick = <V>(xs: V[]) => xs.filter((_, i) => keep[i]);
+  const headers = pick(columns).map((c) => c.header);
+  return [`| ${headers.join(' | ')} |`, `|${headers.map(() => '---').join('|')}|`, ...cells.map((row) => `| ${pick(row).join(' | ')} |`)];
+}
+
+/**
+ * One section: a heading and a table of its rows; nothing when there are no rows. With `hoist`, rows
+ * are grouped by that value (e.g. the issuer, one per tenant), which is shown once above each group.
+ */
+function section<T>(
+  out: string[],
+  title: string,
+  rows: T[],
+  columns: Array<Column<T>>,
+  hoist?: { label: string; value: (row: T) => string | undefined },
+): void {
+  if (rows.length === 0) return;
+  out.push('', `#### ${title}`);
+  const groups = new Map<string, T[]>();
+  for (const r of rows) {
+    const key = hoist?.value(r) ?? '';
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  for (const [key, group] of groups) {
+    if (key) out.push('', `${hoist!.label} ${mdCode(key)}`);
+    out.push('', ...table(columns, group));
+  }
+}
+
+/** Counts in the order a reader needs them: what needs attention first. */
+const DISPLAY_ORDER: Outcome[] = ['failed', 'pending', 'converted', 'reverted', 'planned', 'skipped', 'federated'];
+
+function countsLine(report: Report, loc: Localize): string {
+  return DISPLAY_ORDER.filter((o) => report.totals[o] > 0)
+    .map((o) => {
+      const text = `${report.totals[o]} ${loc(`Outcome_${o}`)}`;
+      return o === 'failed' || o === 'pending' ? `**${text}**` : text;
+    })
+    .join(' · ');
+}
+
+/** Which pipelines used the checked connections, and what would break (impact check). */
+function impactSection(report: Report, loc: Localize, out: string[]): void {
+  const checked = report.connections.filter((c) => c.impact);
+  if (checked.length === 0) return;
+  const days = checked[0].impact!.days;
+  type Row = { connection: string; pipeline: string; lastRun: string; risks: string };
+  const rows: Row[] = [];
+  for (const c of checked) {
+    const i = c.impact!;
+    const connection = mdText(c.name);
+    if (i.pipelines.length === 0 && i.partial.length === 0) rows.push({ connection, pipeline: mdText(loc('ImpactNoUse', days)), lastRun: '', risks: '' });
+    for (const p of i.pipelines) {
+      const flags = p.flags.map((f) => `**${loc(f.severity === 'breaks' ? 'ImpactBreaks' : 'ImpactVerify')}** ${mdText(f.why)}`).join('<br>');
+      rows.push({
+        connection,
+        pipeline: mdText(`${p.name} (${p.type})`),
+        lastRun: mdText(p.lastUsed?.slice(0, 10)),
+        risks: flags || mdText(loc('ImpactNothingFound')),
+      });
+    }
+    for (const note of i.partial) rows.push({ connection, pipeline: '', lastRun: '', risks: `**${loc('ImpactPartial')}** ${mdText(note)}` });
+  }
+  section(out, loc('SummaryImpact', days), rows, [
+    { header: loc('ColConnection'), cell: (r) => r.connection },
+    { header: loc('ColPipeline'), cell: (r) => r.pipeline },
+    { header: loc('ColLastRun'), cell: (r) => r.lastRun },
+    { header: loc('ColRisks'), cell: (r) => r.risks },
+  ]);
+}
+
+/** The run summary shown on the pipeline run's Extensions tab. */
+export function renderSummary(report: Report, loc: Localize): string {
+  const now = new Date(report.finishedAt);
+  const out: string[] = [`### ${mdText(summaryTitle(report, loc))}`];
+  if (report.error) out.push('', `**${mdText(report.error)}**`);
+  if (report.cancelled) out.push('', `**${loc('SummaryCancelled')}**`);
+  if (report.nothingMatched) out.push('', `**${mdText(report.nothingMatched)}**`);
+  if (report.connections.length === 0) {
+    if (!report.error && !report.nothingMatched) out.push('', mdText(loc('SummaryNoConnections', report.project.name)));
+    return out.join('\n') + '\n';
+  }
+  if (report.action !== 'report') out.push('', countsLine(report, loc));
+
+  const col = {
+    name: { header: loc('ColConnection'), cell: (c: ReportEntry) => mdText(c.name) },
+    mode: { header: loc('ColCreationMode'), cell: (c: ReportEntry) => mdText(c.creationMode) },
+    scheme: { header: loc('ColScheme'), cell: (c: ReportEntry) => mdText(c.scheme) },
+    subject: { header: loc('ColSubject'), cell: (c: ReportEntry) => mdCode(c.subject) },
+    revert: { header: loc('ColRevertUntil'), cell: (c: ReportEntry) => mdText(deadlineText(c.revertDeadline, now, loc)) },
+    reason: (header: string) => ({ header, cell: (c: ReportEntry) => mdText(c.reason) }),
+  };
+  const issuer = { label: loc('ColIssuer') + ':', value: (c: ReportEntry) => c.issuer };
+  const by = (p: (c: ReportEntry) => boolean) => report.connections.filter(p);
+  const attention = by((c) => c.outcome === 'failed' || c.outcome === 'pending' || leftAloneByImpact(c) || foreseenRefusal(c));
+  const outcomeLabel = (c: ReportEntry) => loc(foreseenRefusal(c) ? 'OutcomeWouldBeRefused' : `Outcome_${c.outcome}`);
+
+  section(out, loc('SummaryAttention'), attention, [
+    col.name,
+    { header: loc('ColOutcome'), cell: outcomeLabel },
+    col.reason(loc('ColWhatToDo')),
+    { header: loc('ColServiceSaid'), cell: (c) => mdText(c.serviceMessage) },
+  ]);
+  if (report.action === 'report') return renderAudit(report, loc, now, out);
+
+  section(
+    out,
+    loc('SummaryChanged'),
+    by((c) => c.outcome === 'converted'),
+    [col.name, col.mode, col.subject, col.revert],
+    issuer,
+  );
+  section(
+    out,
+    loc('SummaryReverted'),
+    by((c) => c.outcome === 'reverted'),
+    [col.name, col.scheme, col.mode],
+  );
+  section(
+    out,
+    loc(report.action === 'revert' ? 'SummaryPlannedRevert' : 'SummaryPlanned'),
+    by((c) => c.outcome === 'planned' && !foreseenRefusal(c)),
+    [
+      col.name,
+      col.mode,
+      { header: loc('ColShared'), cell: (c) => (c.isShared ? loc('Yes') : '') },
+      ...(report.action === 'revert' ? [col.revert] : []),
+      col.reason(loc('ColNote')),
+    ],
+  );
+  impactSection(report, loc, out);
+  section(
+    out,
+    loc('SummarySkipped'),
+    by((c) => c.outcome === 'skipped' && !leftAloneByImpact(c)),
+    [col.name, col.scheme, col.revert, col.reason(loc('ColReason'))],
+  );
+  section(
+    out,
+    loc('SummaryFederated'),
+    by((c) => c.outcome === 'federated'),
+    [col.name, col.revert, col.reason(loc('ColNote'))],
+    issuer,
+  );
+  return out.join('\n') + '\n';
+}
+
+/** `action: report`: where the project stands, one table per group (on secrets / retiring issuer / Entra issuer / other). */
+function renderAudit(report: Report, loc: Localize, now: Date, out: string[]): string {
+  const a = report.audit;
+  out.push('', loc('AuditCounts', a.onSecrets, a.federatedRetiringIssuer, a.federatedEntraIssuer));
+  const group = (...g: Array<ReturnType<typeof groupOf>>) => report.connections.filter((c) => g.includes(groupOf(c)));
+  const where: Array<Column<ReportEntry>> = [
+    { header: loc('ColConnection'), cell: (c) => mdText(c.name) },
+    { header: loc('ColScope'), cell: (c) => mdText(scopeText(c.scope)) },
+    { header: loc('ColHome'), cell: (c) => mdText(c.homeProject) },
+    { header: loc('ColSharedWith'), cell: (c) => mdText((c.sharedWith ?? []).join(', ')) },
+  ];
+  const revert: Column<ReportEntry> = { header: loc('ColRevertUntil'), cell: (c) => mdText(deadlineText(c.revertDeadline, now, loc)) };
+  const issuer = { label: loc('ColIssuer') + ':', value: (c: ReportEntry) => c.issuer };
+  // "convert would convert it" only when nothing (permission preview, impact check) says otherwise.
+  const convert = (c: ReportEntry) => mdText(c.outcome === 'planned' && !c.reason ? loc('AuditWouldConvert') : c.reason);
+
+  section(out, loc('AuditSecrets'), group('secret'), [
+    ...where,
+    { header: loc('ColCreationMode'), cell: (c) => mdText(c.creationMode) },
+    { header: loc('ColConvert'), cell: convert },
+  ]);
+  section(out, loc('AuditRetiring', ISSUER_RETIREMENT.slice(0, 10)), group('retiring'), [
+    ...where,
+    { header: loc('ColDaysLeft'), cell: (c) => String(c.issuerDaysLeft ?? '') },
+    { header: loc('ColWhatToDo'), cell: (c) => mdText(c.reason) },
+    revert,
+  ]);
+  section(out, loc('AuditEntra'), group('entra', 'otherIssuer'), [...where, revert], issuer);
+  section(out, loc('AuditOther'), group('otherScheme'), [...where, { header: loc('ColScheme'), cell: (c) => mdText(c.scheme) }]);
+  impactSection(report, loc, out);
+  return out.join('\n') + '\n';
+}
