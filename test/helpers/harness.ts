@@ -27,7 +27,16 @@ export class Harness {
   /** Runs the task once on the current emulator; requests are those sent by this run only. */
   async run(
     inputs: Record<string, string> = {},
-    o: { token?: string | null; entry?: string; node?: string; env?: Record<string, string>; signalAfterMs?: RunTaskOptions['signalAfterMs'] } = {},
+    o: {
+      token?: string | null;
+      entry?: string;
+      node?: string;
+      env?: Record<string, string>;
+      signalAfterMs?: RunTaskOptions['signalAfterMs'];
+      signals?: RunTaskOptions['signals'];
+      tempDir?: string;
+      timeoutMs?: number;
+    } = {},
   ) {
     const emu = this.emu!;
     const first = emu.requests.length;
@@ -41,6 +50,9 @@ export class Harness {
       signalAfterMs: o.signalAfterMs,
       node: o.node,
       env: o.env,
+      signals: o.signals,
+      tempDir: o.tempDir,
+      timeoutMs: o.timeoutMs,
     });
     this.runs.push(run);
     const report = run.report as ReportJson;
@@ -72,6 +84,9 @@ export class Harness {
       env?: Record<string, string>;
       before?: (e: Emulator) => void;
       signalAfterMs?: RunTaskOptions['signalAfterMs'];
+      signals?: RunTaskOptions['signals'];
+      tempDir?: string;
+      timeoutMs?: number;
     } = {},
   ) {
     const emu = await this.start(endpoints, o.seed);

@@ -30,6 +30,10 @@ export interface RunTaskOptions {
   signalAfterMs?: { signal: NodeJS.Signals; afterMs: number };
   /** The node binary to run the task with (default: the one running the tests). */
   node?: string;
+  /** More signals, each `afterMs` after the start (a second cancellation while the report is written). */
+  signals?: Array<{ signal: NodeJS.Signals; afterMs: number }>;
+  /** AGENT_TEMPDIRECTORY to use (another step of the same job); default a fresh folder. */
+  tempDir?: string;
 }
 
 export interface TaskRun {
@@ -137,7 +141,7 @@ function baseEnv(): Record<string, string> {
 }
 
 export function runTask(opts: RunTaskOptions): Promise<TaskRun> {
-  const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'convert-to-wif-run-'));
+  const tempDir = opts.tempDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'convert-to-wif-run-'));
   const env: Record<string, string> = {
     ...baseEnv(),
     SYSTEM_COLLECTIONURI: opts.collectionUri,
@@ -178,22 +182,23 @@ export function runTask(opts: RunTaskOptions): Promise<TaskRun> {
         }),
       );
     }, timeoutMs);
-    const signalTimer = opts.signalAfterMs
-      ? setTimeout(() => {
-          if (child.exitCode === null && child.signalCode === null) child.kill(opts.signalAfterMs!.signal);
-        }, opts.signalAfterMs.afterMs)
-      : undefined;
+    const signalTimers = [...(opts.signalAfterMs ? [opts.signalAfterMs] : []), ...(opts.signals ?? [])].map((s) =>
+      setTimeout(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill(s.signal);
+      }, s.afterMs),
+    );
+    const clearSignals = () => signalTimers.forEach((t) => clearTimeout(t));
 
     child.on('error', (err) => {
       clearTimeout(timer);
-      if (signalTimer) clearTimeout(signalTimer);
+      clearSignals();
       if (settled) return;
       settled = true;
       reject(err);
     });
     child.on('close', (code) => {
       clearTimeout(timer);
-      if (signalTimer) clearTimeout(signalTimer);
+      clearSignals();
       if (settled) return;
       settled = true;
       try {

@@ -15,6 +15,19 @@ export interface OutputFiles {
   summaryPath: string;
 }
 
+/**
+ * `mkdir -p`, one level at a time: Node 24's `mkdirSync(…, { recursive: true })` never returns for a
+ * path under /proc (seen with 24.22), and a task must not hang on a bad reportPath.
+ */
+function makeFolders(dir: string): void {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); !fs.existsSync(d); d = path.dirname(d)) {
+    if (path.dirname(d) === d) break;
+    missing.unshift(d);
+  }
+  for (const d of missing) fs.mkdirSync(d);
+}
+
 export class TaskIO {
   private readonly secrets: string[] = [];
 
@@ -144,7 +157,7 @@ export class TaskIO {
     }
     const dir = path.dirname(file);
     try {
-      fs.mkdirSync(dir, { recursive: true });
+      makeFolders(dir);
       const probe = path.join(dir, `.ConvertToWif-probe-${process.pid}-${Date.now()}`);
       fs.writeFileSync(probe, '', { flag: 'wx' });
       fs.unlinkSync(probe);
@@ -156,7 +169,7 @@ export class TaskIO {
 
   /** Writes a file whole or not at all: a temporary file renamed over the target (a second signal cannot leave half a report). */
   writeFile(file: string, content: string): void {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    makeFolders(path.dirname(file));
     const temp = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(temp, this.redact(content), 'utf8');
     fs.renameSync(temp, file);
