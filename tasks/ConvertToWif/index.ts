@@ -73,6 +73,7 @@ async function run(io: TaskIO): Promise<void> {
     proxy: io.proxy(organization),
     cert: io.cert(),
     debug: (m) => io.debug(m),
+    requestTimeoutMs: io.requestTimeoutSeconds() * 1000,
   });
 
   let ctx: RunContext = { organization, project: { id: project.id ?? '', name: project.name ?? project.id ?? '' } };

@@ -134,8 +134,36 @@ export interface Fault {
   headers?: Record<string, string>;
   body?: string;
   count?: number;
-  kind?: 'respond' | 'reset' | 'apply-then-reset' | 'delay';
+  /**
+   * 'respond' (default): answer status/headers/body instead of the service. 'reset': destroy the
+   * socket unanswered. 'apply-then-reset': handle the request, then destroy the socket. 'delay':
+   * wait delayMs, then handle it. The kinds below imitate what a hostile or broken network path
+   * (proxy, load balancer, captive portal) or a concurrent actor does to a request:
+   * - 'redirect': answer `status` (default 302) with `Location: location`, unhandled. Front doors
+   *   and proxies redirect; typed-rest-client follows 301/302/303/307/308 by default and its
+   *   handlers add the Authorization header to the new request (HttpClient.ts `request`,
+   *   `_prepareRequest`), so a redirect to another host would carry the token there.
+   * - 'cut-body': handle the request, send the real status and headers with the full
+   *   Content-Length, write half of the body and destroy the socket (a connection dropped
+   *   mid-answer by a proxy or a restarting front end).
+   * - 'sign-in': answer 203 with the HTML sign-in page, unhandled: what Azure DevOps answers a
+   *   rejected credential on some routes instead of a 401 (the "203 Non-Authoritative
+   *   Information" sign-in page that azure-devops-node-api's callers see as a null result).
+   * - 'dribble': handle the request, then write the answer one byte every intervalMs (a stalled
+   *   proxy or a slow-loris path; an idle socket timeout never trips on it).
+   * - 'flip-first': before handling a PUT, move the stored connection to the scheme the body asks
+   *   for, as another run or a person in the web UI converting (or reverting) it between this
+   *   run's listing and its PUT; the real handler then answers, e.g. its 400 "neither an
+   *   upgrade or a downgrade".
+   * - 'duplicate-entry': handle a listing, then append a copy of its first entry with the id in
+   *   upper case (a listing that names one connection twice, as a paging or replication glitch).
+   */
+  kind?: 'respond' | 'reset' | 'apply-then-reset' | 'delay' | 'redirect' | 'cut-body' | 'sign-in' | 'dribble' | 'flip-first' | 'duplicate-entry';
   delayMs?: number;
+  /** 'redirect': the Location header (absolute URL). */
+  location?: string;
+  /** 'dribble': milliseconds between two bytes of the answer (default 1000). */
+  intervalMs?: number;
 }
 
 export interface Emulator {
@@ -615,7 +643,7 @@ class EmulatorImpl implements Emulator {
     return { status, headers: f.headers };
   }
 
-  private send(res: http.ServerResponse, reply: Reply): void {
+  private render(reply: Reply): { headers: Record<string, string>; payload?: string } {
     const headers: Record<string, string> = { ActivityId: crypto.randomUUID(), 'X-TFS-Session': crypto.randomUUID() };
     let payload: string | undefined;
     if (typeof reply.body === 'string') payload = reply.body;
@@ -624,6 +652,11 @@ class EmulatorImpl implements Emulator {
       headers['Content-Type'] = 'application/json; charset=utf-8; api-version=7.1';
     }
     Object.assign(headers, reply.headers);
+    return { headers, payload };
+  }
+
+  private send(res: http.ServerResponse, reply: Reply): void {
+    const { headers, payload } = this.render(reply);
     if (payload !== undefined) headers['Content-Length'] = String(Buffer.byteLength(payload));
     res.writeHead(reply.status, headers);
     res.end(payload);
@@ -667,15 +700,68 @@ class EmulatorImpl implements Emulator {
     if (body !== undefined && method !== 'GET' && method !== 'OPTIONS') rec.body = body;
     if (fault?.kind === 'delay') await this.sleep(fault.delayMs ?? 0);
 
-    const reply =
-      fault && rec.fault === 'respond' ? this.faultReply(fault) : this.handle(method, segments, query, identity, !!req.headers.authorization, body, apiVersion);
+    if (fault?.kind === 'flip-first' && method === 'PUT') this.flip(segments[segments.length - 1], body);
+    let reply: Reply;
+    if (fault && rec.fault === 'respond') reply = this.faultReply(fault);
+    else if (fault?.kind === 'redirect') reply = { status: fault.status ?? 302, headers: { Location: fault.location ?? 'http://127.0.0.1:9/' }, body: '' };
+    else if (fault?.kind === 'sign-in') reply = { status: 203, headers: { 'Content-Type': 'text/html; charset=utf-8' }, body: SIGN_IN_PAGE };
+    else reply = this.handle(method, segments, query, identity, !!req.headers.authorization, body, apiVersion);
+    if (fault?.kind === 'duplicate-entry' && isObj(reply.body) && Array.isArray(reply.body.value) && reply.body.value.length > 0) {
+      const first = clone(reply.body.value[0] as Obj);
+      first.id = String(first.id).toUpperCase();
+      reply.body.value.push(first);
+      reply.body.count = reply.body.value.length;
+    }
     rec.status = reply.status;
     if (fault?.kind === 'apply-then-reset') {
       req.socket.destroy();
       return;
     } // applied, answer lost
     await this.sleep(this.latencyMs);
-    if (!res.destroyed) this.send(res, reply);
+    if (res.destroyed) return;
+    if (fault?.kind === 'cut-body') this.sendCut(res, reply);
+    else if (fault?.kind === 'dribble') this.sendDribbled(res, reply, fault.intervalMs ?? 1000);
+    else this.send(res, reply);
+  }
+
+  /** 'cut-body': the full Content-Length is announced, half the body is written, then the socket is destroyed. */
+  private sendCut(res: http.ServerResponse, reply: Reply): void {
+    const { headers, payload } = this.render(reply);
+    const bytes = Buffer.from(payload ?? '{"value":[]}');
+    headers['Content-Length'] = String(bytes.length);
+    res.writeHead(reply.status, headers);
+    res.write(bytes.subarray(0, Math.floor(bytes.length / 2)), () => res.socket?.destroy());
+  }
+
+  /** 'dribble': the answer one byte every intervalMs, until it is complete or the client hangs up. */
+  private sendDribbled(res: http.ServerResponse, reply: Reply, intervalMs: number): void {
+    const { headers, payload } = this.render(reply);
+    const bytes = Buffer.from(payload ?? '');
+    headers['Content-Length'] = String(bytes.length);
+    res.writeHead(reply.status, headers);
+    res.flushHeaders();
+    let i = 0;
+    const next = () => {
+      if (res.destroyed || res.writableEnded) return;
+      if (i >= bytes.length) return void res.end();
+      res.write(bytes.subarray(i, ++i));
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        next();
+      }, intervalMs);
+      this.timers.add(t);
+    };
+    next();
+  }
+
+  /** 'flip-first': another actor changes the connection to the scheme this PUT asks for, just before it arrives. */
+  private flip(id: string, body: unknown): void {
+    const ep = this.find(id);
+    const target = prop(prop(body as Obj, 'authorization') as Obj, 'scheme');
+    if (!ep) return;
+    const current = String(ep.authorization?.scheme ?? '');
+    if (ieq(target, WIF) && ieq(current, SPN)) this.complete(ep);
+    else if (ieq(target, SPN) && ieq(current, WIF)) this.revert(ep);
   }
 
   private unauthorized(): Reply {

@@ -132,6 +132,34 @@ describe('conversion', () => {
     assert.equal(results[0].scheme, 'ServicePrincipal');
   });
 
+  it('"already on the target scheme" read back as converted by someone else: federated (convert), skipped (revert)', async () => {
+    const e = endpoint({ name: 'raced' });
+    const neither = new ServiceError({
+      status: 400,
+      message:
+        "Changing the authentication scheme of service connection raced from 'WorkloadIdentityFederation' to 'WorkloadIdentityFederation' is neither an upgrade or a downgrade.",
+    });
+    const port = { get: sinon.stub().resolves(federated(e)), convert: sinon.stub().rejects(neither) };
+    const [r] = await run([e], port);
+    assert.deepEqual([r.outcome, r.reason?.key, r.issuer, r.scheme], ['federated', 'FederatedByOther', 'https://issuer', 'WorkloadIdentityFederation']);
+    assert.equal(port.convert.callCount, 1);
+
+    const unchanged = { get: sinon.stub().resolves(e), convert: sinon.stub().rejects(neither) };
+    const [f] = await run([e], unchanged);
+    assert.deepEqual([f.outcome, f.reason?.key], ['failed', 'FailNotConvertible'], 'not on the target scheme: the refusal stands');
+  });
+
+  it('passes the deadline of the wait to every poll and sends no poll at the deadline itself', async () => {
+    const e = endpoint({ name: 'slow' });
+    const get = sinon.stub().callsFake(async () => inProgress(e));
+    const clock = fakeClock();
+    const start = clock.now();
+    const [r] = await run([e], { get, convert: sinon.stub().resolves(inProgress(e)) }, { waitTimeoutSeconds: 3 }, clock);
+    assert.equal(r.reason?.key, 'PendingTimeout');
+    assert.equal(get.callCount, 1, 'one poll at 1 s; the next would be at the 3 s deadline');
+    assert.deepEqual(get.firstCall.args[1], { deadline: start + 3000 });
+  });
+
   it('sends nothing on a dry run and marks eligible connections planned', async () => {
     const port = { get: sinon.stub(), convert: sinon.stub() };
     const results = await run([endpoint({ name: 'a' }), endpoint({ name: 'msi', scheme: 'ManagedServiceIdentity' })], port, { dryRun: true });

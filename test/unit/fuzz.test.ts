@@ -783,8 +783,8 @@ describe('fuzz: the core over generated connections and inputs', function () {
         return recaseKeys(JSON.parse(JSON.stringify(genEndpoint(g, taken))), 0);
       });
       describe(raw);
-      const { endpoints, malformed } = normalizeListing(raw);
-      assert.equal(endpoints.length + malformed, raw.length, 'every entry is kept or counted');
+      const { endpoints, malformed, duplicates } = normalizeListing(raw);
+      assert.equal(endpoints.length + malformed + duplicates, raw.length, 'every entry is kept or counted');
       for (const e of endpoints) assert.equal(typeof e.name, 'string');
       const unique = [...new Map(endpoints.map((e) => [e.id, e])).values()];
       checkClassify(unique, genOptions(g, unique), g);

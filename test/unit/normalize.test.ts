@@ -38,6 +38,20 @@ describe('normalize (service answers)', () => {
     assert.equal(r.malformed, 5);
   });
 
+  it('keeps one entry per id (case-insensitive, the first) and counts the duplicates', () => {
+    const r = normalizeListing([
+      { id: 'ab-1', name: 'first' },
+      { id: 'AB-1', name: 'again' },
+      { id: 'c', name: 'c' },
+    ]);
+    assert.deepEqual(
+      r.endpoints.map((e) => e.name),
+      ['first', 'c'],
+    );
+    assert.equal(r.duplicates, 1);
+    assert.equal(r.malformed, 0);
+  });
+
   it('uses the known id for an answer about one connection', () => {
     assert.equal(normalizeEndpoint({ name: 'n' }, 'known')!.id, 'known');
     assert.equal(normalizeEndpoint('<html>', 'known'), undefined);

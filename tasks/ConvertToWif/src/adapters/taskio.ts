@@ -72,6 +72,19 @@ export class TaskIO {
     return { id: tl.getVariable('System.TeamProjectId') || undefined, name: tl.getVariable('System.TeamProject') || undefined };
   }
 
+  /**
+   * The pipeline variable ConvertToWif.RequestTimeoutSeconds (env CONVERTTOWIF_REQUESTTIMEOUTSECONDS):
+   * how long one request may take, 1-600 s; anything else warns and gives the default.
+   */
+  requestTimeoutSeconds(defaultSeconds = 60): number {
+    const raw = tl.getVariable('ConvertToWif.RequestTimeoutSeconds');
+    if (raw === undefined || raw.trim() === '') return defaultSeconds;
+    const n = /^\s*\d{1,4}\s*$/.test(raw) ? Number(raw) : NaN;
+    if (n >= 1 && n <= 600) return n;
+    this.warning(this.loc('RequestTimeoutInvalid', raw.slice(0, 100), defaultSeconds));
+    return defaultSeconds;
+  }
+
   tempDir(): string {
     return tl.getVariable('Agent.TempDirectory') || process.cwd();
   }

@@ -7,14 +7,17 @@
 
 import pLimit from 'p-limit';
 import { Classified, creationModeOf, getCI, isSharedEndpoint, projectRefs, schemeOf } from './eligibility';
-import { ServiceError, ServiceFailure, explainBackgroundFailure, explainFailure, isAadSilentFailure, isTransient } from './failures';
+import { ServiceError, ServiceFailure, explainBackgroundFailure, explainFailure, isAadSilentFailure, isAlreadyOnScheme, isTransient } from './failures';
 import type { Impact } from './impact';
 import { ConnectionResult, Endpoint, IssuerKind, Options, RunContext, Scheme, changesNothing, msg } from './model';
 
 /** What the core needs from the REST adapter. Both calls throw ServiceError on failure. */
 export interface EndpointPort {
-  /** GET the connection by id in the current project; null when it does not exist (404). */
-  get(id: string): Promise<Endpoint | null>;
+  /**
+   * GET the connection by id in the current project; null when it does not exist (404). With a
+   * deadline (clock time) the call settles by then: past it, it fails as timed out (transient).
+   */
+  get(id: string, opts?: { deadline?: number }): Promise<Endpoint | null>;
   /** PUT …/endpoints/{id}?operation=ConvertAuthenticationScheme with this body. */
   convert(id: string, body: ConversionBody): Promise<Endpoint>;
   /** Who the token belongs to, to name that identity in permission instructions (optional). */
@@ -235,6 +238,10 @@ export function startConversions(
       } catch (err) {
         const f = toFailure(err);
         if (f.cancelled) return { interrupted: { applied: attempt > 1 } };
+        if (isAlreadyOnScheme(f)) {
+          const byOther = await changedByOther(e);
+          if (byOther) return { done: byOther };
+        }
         if (!isTransient(f)) return { done: await failed(e, f) };
         // The PUT may have been applied although its answer was lost (or was a 5xx): read the
         // connection before anything else, so a change is never sent twice blind, and never
@@ -255,6 +262,19 @@ export function startConversions(
     }
   };
 
+  /**
+   * The service refused the change because the connection is already on the target scheme:
+   * another run or a person changed it after the listing. Read it back; when it shows the target
+   * scheme (and is not busy), that is the outcome the run wanted, not a failure.
+   */
+  const changedByOther = async (e: Endpoint): Promise<ConnectionResult | undefined> => {
+    const current = await port.get(e.id).catch(() => null);
+    if (!current || !isScheme(current, target) || !(stateOf(current) === 'ready' || stateOf(current) === '')) return undefined;
+    const base = { ...baseResult(e), scheme: schemeOf(current) };
+    if (opts.action === 'revert') return { ...base, revertDeadline: undefined, outcome: 'skipped', reason: msg('SkipRevertedByOther') };
+    return { ...base, outcome: 'federated', reason: msg('FederatedByOther'), ...federationFields(current) };
+  };
+
   const waiting = new Map<string, Endpoint>(); // id -> original endpoint
   const convertOne = async (e: Endpoint) => {
     if (stopped) return;
@@ -269,16 +289,19 @@ export function startConversions(
   const pollAll = async () => {
     const deadline = clock.now() + opts.waitTimeoutSeconds * 1000;
     let interval = POLL_FIRST_MS;
+    // Every poll settles by the deadline (the port bounds it, and no retry wait ends after it),
+    // so the wait never outlasts waitTimeoutSeconds; a poll cut at the deadline leaves the
+    // connection pending. No poll starts at the deadline itself: it would have no time left.
     while (waiting.size > 0 && clock.now() < deadline && !stopped) {
       await clock.sleep(Math.min(interval, deadline - clock.now()));
-      if (stopped) break;
+      if (stopped || clock.now() >= deadline) break;
       interval = Math.min(interval * 2, POLL_MAX_MS);
       await Promise.all(
         [...waiting.values()].map((e) =>
           limit(async () => {
             let current: Endpoint | null;
             try {
-              current = await port.get(e.id);
+              current = await port.get(e.id, { deadline });
             } catch (err) {
               const f = toFailure(err);
               if (isTransient(f) || f.cancelled) return; // try again next round (or stay pending)

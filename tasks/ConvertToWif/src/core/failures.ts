@@ -15,6 +15,12 @@ export interface ServiceFailure {
   signInPage?: boolean;
   /** Not sent: the run was cancelled. */
   cancelled?: boolean;
+  /** A 2xx answer whose body was empty, cut off or not JSON: says nothing about the request (transient). */
+  garbled?: boolean;
+  /** No complete answer within the request timeout (transient: a write may or may not have been applied). */
+  timedOut?: boolean;
+  /** The answer was a redirect to this host[:port] (not followed: the token never leaves the organization's origin). */
+  redirectTo?: string;
 }
 
 export class ServiceError extends Error implements ServiceFailure {
@@ -22,6 +28,9 @@ export class ServiceError extends Error implements ServiceFailure {
   typeKey?: string;
   signInPage?: boolean;
   cancelled?: boolean;
+  garbled?: boolean;
+  timedOut?: boolean;
+  redirectTo?: string;
   constructor(f: ServiceFailure) {
     super(f.message);
     this.name = 'ServiceError';
@@ -29,12 +38,21 @@ export class ServiceError extends Error implements ServiceFailure {
     this.typeKey = f.typeKey;
     this.signInPage = f.signInPage;
     this.cancelled = f.cancelled;
+    if (f.garbled) this.garbled = true;
+    if (f.timedOut) this.timedOut = true;
+    if (f.redirectTo !== undefined) this.redirectTo = f.redirectTo;
   }
 }
 
 export const isTokenProblem = (f: ServiceFailure): boolean => f.status === 401 || f.signInPage === true;
 export const isTransient = (f: ServiceFailure): boolean =>
-  !f.signInPage && !f.cancelled && (f.status === undefined || f.status === 429 || (f.status >= 500 && !isAadSilentFailure(f)));
+  !f.signInPage &&
+  !f.cancelled &&
+  f.redirectTo === undefined &&
+  (f.garbled === true || f.timedOut === true || f.status === undefined || f.status === 429 || (f.status >= 500 && !isAadSilentFailure(f)));
+
+/** The service's 400 for a change to the scheme the connection already has (e.g. converted by someone else meanwhile). */
+export const isAlreadyOnScheme = (f: ServiceFailure): boolean => f.status === 400 && /neither an upgrade or a downgrade/i.test(f.message);
 
 /** Azure DevOps could not get a Microsoft Entra token for the caller (reference §8, §11 question 1). */
 export function isAadSilentFailure(f: Pick<ServiceFailure, 'message' | 'typeKey'>): boolean {
@@ -48,7 +66,10 @@ export function explainFailure(f: ServiceFailure, e: Endpoint, ctx: RunContext):
   const identity = ctx.identity ?? `${ctx.project.name} Build Service`;
   const appId = getCI(e.authorization?.parameters, 'serviceprincipalid') ?? '?';
   const tenant = getCI(e.authorization?.parameters, 'tenantid') ?? '?';
+  if (f.redirectTo !== undefined) return msg('FailRedirected', f.redirectTo, originOf(ctx.organization));
   if (isTokenProblem(f)) return msg('FailToken');
+  if (f.timedOut) return msg('FailTimeout');
+  if (f.garbled) return msg('FailGarbled');
   if (isAadSilentFailure(f)) return msg('FailAadSilent', identity, appId, tenant);
   if (f.status === 403) return msg('FailNotAdministrator', identity, e.name, ctx.project.name);
   if (f.status === 404) return msg('FailNotFound');
@@ -70,4 +91,13 @@ export function explainFailure(f: ServiceFailure, e: Endpoint, ctx: RunContext):
 export function explainBackgroundFailure(statusMessage: string, e: Endpoint, ctx: RunContext): Message {
   const m = explainFailure({ status: 400, message: statusMessage }, e, ctx);
   return m.key === 'FailRejected' ? msg('FailBackground') : m;
+}
+
+/** scheme://host[:port] of a URL, or the text itself when it is not one. */
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
 }

@@ -59,14 +59,24 @@ export function normalizeEndpoint(raw: unknown, fallbackId?: string): Endpoint |
   };
 }
 
-/** A listing: every usable endpoint, and how many entries had to be left out (reported, never silent). */
-export function normalizeListing(raw: unknown[]): { endpoints: Endpoint[]; malformed: number } {
+/**
+ * A listing: every usable endpoint, and how many entries had to be left out (reported, never
+ * silent). An id listed twice (compared case-insensitively) is one connection: the first entry
+ * is kept, so it gets one request and one line in the report; the others are counted.
+ */
+export function normalizeListing(raw: unknown[]): { endpoints: Endpoint[]; malformed: number; duplicates: number } {
   const endpoints: Endpoint[] = [];
+  const seen = new Set<string>();
   let malformed = 0;
+  let duplicates = 0;
   for (const item of raw) {
     const e = normalizeEndpoint(item);
-    if (e) endpoints.push(e);
-    else malformed++;
+    if (!e) malformed++;
+    else if (seen.has(e.id.toLowerCase())) duplicates++;
+    else {
+      seen.add(e.id.toLowerCase());
+      endpoints.push(e);
+    }
   }
-  return { endpoints, malformed };
+  return { endpoints, malformed, duplicates };
 }
