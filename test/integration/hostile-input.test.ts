@@ -11,7 +11,6 @@ import { runtimes } from '../helpers/nodes';
 import { packagedEntry } from '../helpers/packaged';
 import { SeedEndpoint } from '../helpers/seed';
 import { TaskRun } from '../helpers/runTask';
-import { Seed } from '../emulator/server';
 
 const OUTPUTS = ['convertedCount', 'revertedCount', 'skippedCount', 'failedCount', 'pendingCount', 'plannedCount', 'reportPath'];
 
@@ -58,7 +57,7 @@ function assertOnlyOwnCommands(run: TaskRun): void {
   assert.equal(cmds.filter((c) => c.command === 'task.addattachment').length, 1, 'exactly one summary');
 }
 
-const sync = (name: string, extra: Partial<SeedEndpoint> = {}): SeedEndpoint => ({ name, emulator: { conversion: 'sync' }, ...extra }) as SeedEndpoint;
+const sync = (name: string, extra: Partial<SeedEndpoint> = {}): SeedEndpoint => ({ name, emulator: { conversion: 'sync' }, ...extra });
 const AZURE_CLI = { id: '46e4be58-730b-4389-8a2f-ea10b3e5e815', name: 'AzureCLI', version: '2.265.0' };
 const FILE_COPY_5 = { id: 'eb72cb01-a7e5-427b-a8a1-1b31ccac8a43', name: 'AzureFileCopy', version: '5.259.0' };
 const used = (buildId: number, definitionId: number, definitionName: string) => ({
@@ -127,7 +126,7 @@ for (const rt of runtimes()) {
         'www.evil.example and https://evil.example/path',
       ];
       const t = await go(
-        [...evil.map((n) => sync(n)), { name: '*emphasis* _and_ ~~strike~~', emulator: { conversion: 'sync', administrators: [] } } as SeedEndpoint],
+        [...evil.map((n) => sync(n)), { name: '*emphasis* _and_ ~~strike~~', emulator: { conversion: 'sync', administrators: [] } }],
         {
           impactCheck: 'off',
         },
@@ -179,7 +178,7 @@ for (const rt of runtimes()) {
 
     it('impactCheck default (skip): a connection whose history cannot be read is left alone, not converted', async () => {
       const ids = ['history-500', 'history-203', 'history-cut', 'history-ok'].map((n, i) => [n, `00000000-0000-4000-9000-00000000000${i}`] as const);
-      const endpoints = ids.map(([name, id]) => ({ name, id, emulator: { conversion: 'sync', executions: [used(7, 7, 'p7')] } }) as SeedEndpoint);
+      const endpoints = ids.map(([name, id]) => ({ name, id, emulator: { conversion: 'sync', executions: [used(7, 7, 'p7')] } }));
       const history = (id: string) => new RegExp(`/serviceendpoint/${id}/executionhistory$`);
       const t = await go(
         endpoints,
@@ -204,8 +203,8 @@ for (const rt of runtimes()) {
     it('impactCheck default (skip): breaks hold a connection back; a task to check does not', async () => {
       const t = await go(
         [
-          sync('uses-filecopy', { emulator: { conversion: 'sync', executions: [used(1, 1, 'deploy-files')] } } as Partial<SeedEndpoint>),
-          sync('uses-vendor', { emulator: { conversion: 'sync', executions: [used(2, 2, 'vendor-ci')] } } as Partial<SeedEndpoint>),
+          sync('uses-filecopy', { emulator: { conversion: 'sync', executions: [used(1, 1, 'deploy-files')] } }),
+          sync('uses-vendor', { emulator: { conversion: 'sync', executions: [used(2, 2, 'vendor-ci')] } }),
         ],
         {},
         {
@@ -216,7 +215,7 @@ for (const rt of runtimes()) {
               { id: FILE_COPY_5.id, name: 'AzureFileCopy', author: 'Microsoft Corporation', version: { major: 5, minor: 259, patch: 0 } },
               { id: 'c0ffee00-0000-4000-8000-000000000009', name: 'VendorDeploy', author: 'Vendor Ltd', version: { major: 3, minor: 1, patch: 0 } },
             ],
-          } as Partial<Seed>,
+          },
         },
       );
       assert.equal(t.byName('uses-filecopy')!.reasonCode, 'SkipImpact');
@@ -257,8 +256,8 @@ for (const rt of runtimes()) {
 
     it('report with failOnFindings counts only selected connections: excludeConnections accepts the ones that can never convert', async () => {
       const endpoints = [
-        sync('stack', { environment: 'AzureStack' } as Partial<SeedEndpoint>),
-        sync('clean', { scheme: 'WorkloadIdentityFederation' } as Partial<SeedEndpoint>),
+        sync('stack', { environment: 'AzureStack' }),
+        sync('clean', { scheme: 'WorkloadIdentityFederation' }),
       ];
       const dirty = await go(endpoints, { action: 'report', failOnFindings: 'true' });
       assert.equal(dirty.run.result?.result, 'Failed');
@@ -273,12 +272,12 @@ for (const rt of runtimes()) {
       const typo = await go(endpoints, { connections: 'prd-*', impactCheck: 'off' });
       assert.equal(typo.run.result?.result, 'SucceededWithIssues');
       assert.match(
-        typo.run.result!.message,
+        typo.run.result.message,
         /No Azure Resource Manager connection of project 'Payments' matched connections: prd-\*.*closest names: 'prod-ledger', 'prod-payments'/,
       );
       const all = await go(endpoints, { connections: 'prod-*', excludeConnections: 'prod-*', impactCheck: 'off' });
       assert.equal(all.run.result?.result, 'SucceededWithIssues');
-      assert.match(all.run.result!.message, /connections: prod-\* matched 2 connection\(s\).*excludeConnections: prod-\* removed every one of them/);
+      assert.match(all.run.result.message, /connections: prod-\* matched 2 connection\(s\).*excludeConnections: prod-\* removed every one of them/);
       assert.equal(all.puts.length + typo.puts.length, 0);
     });
 
