@@ -11,6 +11,7 @@ import { repoRoot } from '../helpers/localize';
 import { runtimes } from '../helpers/nodes';
 import { packaged } from '../helpers/packaged';
 import { TaskRun, runTask } from '../helpers/runTask';
+import { helpWithLink, marketplaceUrl } from '../../scripts/package';
 
 describe('packaged .vsix', function () {
   this.timeout(120000);
@@ -25,6 +26,7 @@ describe('packaged .vsix', function () {
     const pkg = await packaged();
     assert.ok(pkg.bytes < 1024 * 1024, `VSIX is ${pkg.bytes} bytes`);
     assert.deepEqual(pkg.files, [
+      'CHANGELOG.md',
       'LICENSE',
       '[Content_Types].xml',
       'extension.vsixmanifest',
@@ -40,6 +42,39 @@ describe('packaged .vsix', function () {
     ]);
     entry = pkg.entry;
   });
+
+  it("ships CHANGELOG.md and the publishing metadata; the task help links the extension's page", async () => {
+    const { dir } = await packaged();
+    const read = (rel: string) => fs.readFileSync(path.join(dir, rel), 'utf8');
+    const source = (rel: string) => fs.readFileSync(path.join(repoRoot, rel), 'utf8');
+    assert.equal(read('CHANGELOG.md'), source('CHANGELOG.md'));
+    assert.match(read('overview.md'), /\]\(CHANGELOG\.md\)/);
+    const manifest = JSON.parse(source('vss-extension.json'));
+    const page = marketplaceUrl(manifest.publisher, manifest.id);
+
+    const xml = read('extension.vsixmanifest');
+    assert.match(xml, /<Asset Type="CHANGELOG\.md" d:Source="File" Path="CHANGELOG\.md" Addressable="true"\/>/);
+    assert.match(xml, /<GalleryFlags>[^<]*\bPreview\b[^<]*<\/GalleryFlags>/);
+    const property = (id: string) => new RegExp(`<Property Id="${id.replace(/\./g, '\\.')}" Value="([^"]*)"`).exec(xml)?.[1]?.replace(/&amp;/g, '&');
+    assert.equal(property('Microsoft.VisualStudio.Services.Links.Getstarted'), page);
+    assert.equal(property('Microsoft.VisualStudio.Services.Links.Support'), `${page}&ssr=false#qna`);
+    assert.equal(
+      property('Microsoft.VisualStudio.Services.Links.License'),
+      `https://marketplace.visualstudio.com/items/${manifest.publisher}.${manifest.id}/license`,
+    );
+    assert.equal(property('Microsoft.VisualStudio.Services.Links.GitHub'), undefined, 'no repository link while package.json names none');
+    assert.equal(property('Microsoft.VisualStudio.Services.Branding.Color'), manifest.branding.color);
+    assert.equal(property('Microsoft.VisualStudio.Services.Branding.Theme'), manifest.branding.theme);
+
+    // The packaged task.json is the source one with the link appended to its top-level help (also in the resources).
+    const task = JSON.parse(read('tasks/ConvertToWif/task.json'));
+    const sourceTask = JSON.parse(source('tasks/ConvertToWif/task.json'));
+    assert.equal(task.helpMarkDown, helpWithLink(sourceTask.helpMarkDown, page));
+    assert.deepEqual({ ...task, helpMarkDown: 0 }, { ...sourceTask, helpMarkDown: 0 });
+    const res = JSON.parse(read('tasks/ConvertToWif/Strings/resources.resjson/en-US/resources.resjson'));
+    assert.equal(res['loc.helpMarkDown'], task.helpMarkDown);
+  });
+
   beforeEach(async () => {
     emu = await startEmulator(seed);
   });
