@@ -12,6 +12,7 @@
 //
 //   node build/scripts/bench.js [--n 500] [--latency 40] [--concurrency 4] [--async]
 //                               [--impact warn|skip|off] [--json]
+//   node build/scripts/bench.js --selection [--json]   (only the selection bench: scripts/bench-selection.ts)
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -22,6 +23,7 @@ import { Emulator, RecordedRequest, startEmulator } from '../test/emulator/serve
 import { OTHER_PROJECT, PROJECT, ctx, endpoint, options } from '../test/helpers/endpoints';
 import { RunTaskOptions, TaskRun, runTask } from '../test/helpers/runTask';
 import { JOB_TOKEN, SeedEndpoint, seed } from '../test/helpers/seed';
+import { benchSelection, printSelectionBench } from './bench-selection';
 import { extractVsix, packageExtension } from './package';
 
 const WAIT_TIMEOUT_SECONDS = 300;
@@ -36,17 +38,18 @@ interface Args {
   impact?: string;
   json: boolean;
   startRuns: number;
+  selection: boolean;
 }
 
 function usage(message: string): never {
   console.error(
-    `bench: ${message}\nusage: node build/scripts/bench.js [--n 500] [--latency 40] [--concurrency 1..16] [--async] [--impact warn|skip|off] [--start-runs 5] [--json]`,
+    `bench: ${message}\nusage: node build/scripts/bench.js [--n 500] [--latency 40] [--concurrency 1..16] [--async] [--impact warn|skip|off] [--start-runs 5] [--json]\n       node build/scripts/bench.js --selection [--json]`,
   );
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { n: 500, latency: 40, async: false, json: false, startRuns: 5 };
+  const a: Args = { n: 500, latency: 40, async: false, json: false, startRuns: 5, selection: false };
   const int = (flag: string, v: string | undefined, min: number, max: number): number => {
     const n = v !== undefined && /^\d+$/.test(v) ? Number(v) : NaN;
     if (!Number.isSafeInteger(n) || n < min || n > max) usage(`${flag} needs an integer from ${min} to ${max} (got ${v ?? 'nothing'})`);
@@ -70,6 +73,9 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--async':
         a.async = true;
+        break;
+      case '--selection':
+        a.selection = true;
         break;
       case '--json':
         a.json = true;
@@ -219,6 +225,7 @@ async function benchStart(entry: string, runs: number): Promise<number[]> {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.selection) return printSelectionBench(benchSelection(), args.json);
   const log = args.json ? () => undefined : (s: string) => console.error(s);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'convert-to-wif-bench-'));
   let emu: Emulator | undefined;

@@ -11,6 +11,13 @@
 // the public one: extension id convert-to-wif-dev, name suffixed " (dev)", `public: false`, and a
 // task with its own fixed GUID and name ConvertToWifDev (tfx --override cannot change task ids).
 // Only the staged copies are rewritten, never the source files.
+//
+// Links: the manifest's `links` and `repository` hold the tokens {publisher}, {id} and {repository};
+// the staged manifest gets them filled in from vss-extension.json and package.json "repository"
+// (while package.json names no repository, the staged manifest has no `repository`). The staged
+// task.json's top-level helpMarkDown (and its localized copies) gets a link to the extension's
+// Marketplace page appended. `npm run package` warns, without failing, while the publisher is
+// still the placeholder.
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import { builtinModules, createRequire } from 'module';
@@ -32,6 +39,8 @@ export interface PackageResult {
   bytes: number;
   /** Every file (not directory) entry of the VSIX, sorted. */
   files: string[];
+  /** Lines to show (not failures): the placeholder publisher, no repository set. */
+  warnings: string[];
 }
 
 const TASK = 'ConvertToWif';
@@ -56,6 +65,96 @@ const MAX_FRIENDLY_NAME = 40;
 export function devFriendlyName(friendlyName: string): string {
   const suffixed = `${friendlyName}${DEV.nameSuffix}`;
   return suffixed.length <= MAX_FRIENDLY_NAME ? suffixed : DEV.friendlyNameFallback;
+}
+
+/** The publisher vss-extension.json ships with until someone sets theirs. */
+export const PLACEHOLDER_PUBLISHER = 'your-publisher-id';
+
+/** The extension's page on the Visual Studio Marketplace (its content is overview.md). */
+export function marketplaceUrl(publisher: string, id: string): string {
+  return `https://marketplace.visualstudio.com/items?itemName=${encodeURIComponent(publisher)}.${encodeURIComponent(id)}`;
+}
+
+/** The repository URL of package.json "repository" (a string or `{ url }`), without a `git+` prefix; undefined when unset. */
+export function repositoryUrl(pkg: { repository?: unknown }): string | undefined {
+  const r = pkg.repository;
+  const url = typeof r === 'string' ? r : r && typeof r === 'object' ? (r as { url?: unknown }).url : undefined;
+  return typeof url === 'string' && url.trim() ? url.trim().replace(/^git\+/, '') : undefined;
+}
+
+/** What `npm run package` prints as warnings (it does not fail on them). */
+export function packageWarnings(publisher: string, repository: string | undefined): string[] {
+  const out: string[] = [];
+  if (publisher === PLACEHOLDER_PUBLISHER) {
+    out.push(
+      `package: WARNING: vss-extension.json "publisher" is still the placeholder '${PLACEHOLDER_PUBLISHER}': this VSIX cannot be published, and its links and the task's help link point at a Marketplace page that does not exist. ` +
+        'Set "publisher" in vss-extension.json to your Marketplace publisher id (https://marketplace.visualstudio.com/manage), then run `npm run package` again.',
+    );
+  }
+  if (!repository)
+    out.push('package: note: package.json names no "repository": the VSIX links to no source repository (set "repository" there once it is public).');
+  return out;
+}
+
+/** Fills {publisher}, {id} and {repository} in a manifest string; any other token, or {repository} without one, is an error. */
+function fillTokens(text: string, values: { publisher: string; id: string; repository?: string }, where: string): string {
+  return text.replace(/\{([A-Za-z]+)\}/g, (token, name: string) => {
+    const v = (values as Record<string, string | undefined>)[name];
+    if (v === undefined) fail(`${where}: unknown token ${token} (use {publisher}, {id} or {repository})`);
+    return v;
+  });
+}
+
+/**
+ * The manifest with its links filled in: `links.*.uri` and `repository.uri` with their tokens
+ * replaced; `repository` dropped while package.json names none. Other fields are kept as they are.
+ */
+export function manifestWithLinks(manifest: any, values: { publisher: string; id: string; repository?: string }): any {
+  const out = JSON.parse(JSON.stringify(manifest));
+  for (const [name, link] of Object.entries((out.links ?? {}) as Record<string, { uri?: string }>)) {
+    if (typeof link?.uri !== 'string') fail(`vss-extension.json links.${name} has no "uri"`);
+    link.uri = fillTokens(link.uri, values, `vss-extension.json links.${name}.uri`);
+  }
+  if (out.repository) {
+    const uri = out.repository.uri;
+    if (typeof uri !== 'string') fail('vss-extension.json repository has no "uri"');
+    if (/\{repository\}/.test(uri) && !values.repository) delete out.repository;
+    else out.repository.uri = fillTokens(uri, values, 'vss-extension.json repository.uri');
+  }
+  return out;
+}
+
+function stampManifestLinks(manifestFile: string, values: { publisher: string; id: string; repository?: string }): void {
+  const manifest = manifestWithLinks(readJson(manifestFile, 'the staged vss-extension.json'), values);
+  fs.writeFileSync(manifestFile, JSON.stringify(manifest, null, 2) + '\n');
+}
+
+/** The task's top-level help with the documentation link appended. */
+export function helpWithLink(help: string, url: string): string {
+  return `${help.trimEnd()} [Documentation](${url})`;
+}
+
+/**
+ * Appends the link to the extension's Marketplace page to the STAGED task.json's top-level
+ * helpMarkDown and to each culture's loc.helpMarkDown (shown instead when the task is localized).
+ */
+function stampTaskHelp(taskStage: string, url: string): void {
+  const taskFile = path.join(taskStage, 'task.json');
+  const task = readJson(taskFile, 'the staged task.json');
+  if (typeof task.helpMarkDown !== 'string' || !task.helpMarkDown) fail('task.json has no top-level helpMarkDown');
+  if (/\]\(https?:/.test(task.helpMarkDown)) fail(`task.json helpMarkDown already holds a link (the package step adds it): ${task.helpMarkDown}`);
+  task.helpMarkDown = helpWithLink(task.helpMarkDown, url);
+  fs.writeFileSync(taskFile, JSON.stringify(task, null, 2) + '\n');
+  const strings = path.join(taskStage, 'Strings', 'resources.resjson');
+  if (!fs.existsSync(strings)) return;
+  for (const culture of fs.readdirSync(strings)) {
+    const file = path.join(strings, culture, 'resources.resjson');
+    if (!fs.existsSync(file)) continue;
+    const res = readJson(file, `the staged ${culture} resources`);
+    if (typeof res['loc.helpMarkDown'] !== 'string') continue;
+    res['loc.helpMarkDown'] = helpWithLink(res['loc.helpMarkDown'], url);
+    fs.writeFileSync(file, JSON.stringify(res, null, 2) + '\n');
+  }
 }
 
 class PackageError extends Error {}
@@ -306,8 +405,10 @@ interface Expectation {
   dev: boolean;
   /** Files staged in the task folder, relative to it. */
   taskFiles: string[];
-  /** Source task.json bytes, to compare with the packaged copy. */
+  /** Staged task.json bytes (the source with the help link stamped in), to compare with the packaged copy. */
   taskJson: Buffer;
+  /** The page the task's help and the manifest's links point at. */
+  marketplaceUrl: string;
   /** Extension-level files other than the manifests. */
   extensionFiles: string[];
 }
@@ -354,7 +455,7 @@ async function verifyVsix(root: string, vsixPath: string, exp: Expectation): Pro
   const taskJsonEntry = zip.file(`${TASK_DIR}/task.json`);
   if (taskJsonEntry) {
     const raw = await taskJsonEntry.async('nodebuffer');
-    if (!raw.equals(exp.taskJson)) problems.push(`${TASK_DIR}/task.json in the VSIX differs from the ${exp.dev ? 'staged dev' : 'source'} task.json`);
+    if (!raw.equals(exp.taskJson)) problems.push(`${TASK_DIR}/task.json in the VSIX differs from the staged${exp.dev ? ' dev' : ''} task.json`);
     let taskJson: any;
     try {
       taskJson = JSON.parse(raw.toString('utf8').replace(/^\uFEFF/, ''));
@@ -366,6 +467,8 @@ async function verifyVsix(root: string, vsixPath: string, exp: Expectation): Pro
         if (taskJson[key] !== exp.task[key])
           problems.push(`task.json ${key} is '${taskJson[key]}', expected '${exp.task[key]}'${exp.dev ? ' (dev variant)' : ''}`);
       }
+      if (typeof taskJson.helpMarkDown !== 'string' || !taskJson.helpMarkDown.includes(`](${exp.marketplaceUrl})`))
+        problems.push(`task.json helpMarkDown does not link the extension's page ${exp.marketplaceUrl}: ${taskJson.helpMarkDown}`);
       const execution = (taskJson.execution ?? {}) as Record<string, { target?: string }>;
       for (const handler of REQUIRED_HANDLERS) {
         if (!execution[handler]) problems.push(`task.json does not declare the ${handler} execution handler`);
@@ -395,6 +498,11 @@ async function verifyVsix(root: string, vsixPath: string, exp: Expectation): Pro
     }
     const flags = /<GalleryFlags>([^<]*)<\/GalleryFlags>/.exec(xml)?.[1] ?? '';
     if (exp.dev && /\bPublic\b/.test(flags)) problems.push(`the dev variant must not be public (GalleryFlags: ${flags})`);
+    for (const m of xml.matchAll(/<Property Id="(Microsoft\.VisualStudio\.Services\.Links\.[^"]+)" Value="([^"]*)"/g)) {
+      if (/[{}]/.test(m[2])) problems.push(`extension.vsixmanifest ${m[1]} still holds a token: ${m[2]}`);
+    }
+    if (!xml.includes(`Id="Microsoft.VisualStudio.Services.Links.Getstarted" Value="${exp.marketplaceUrl.replace(/&/g, '&amp;')}"`))
+      problems.push(`extension.vsixmanifest does not link the extension's page ${exp.marketplaceUrl} as "Get started"`);
   }
   const vsoManifest = zip.file('extension.vsomanifest');
   if (vsoManifest) {
@@ -467,6 +575,10 @@ export async function packageExtension(opts: PackageOptions = {}): Promise<Packa
   const dev = opts.dev === true;
   const id = dev ? DEV.extensionId : (manifest.id as string);
 
+  const repository = repositoryUrl(readJson(path.join(root, 'package.json'), 'package.json'));
+  const itemUrl = marketplaceUrl(publisher, id);
+  const warnings = packageWarnings(publisher, repository);
+
   const srcTask = path.join(root, TASK_DIR);
   const overview = path.join(root, 'overview.md');
   if (!fs.existsSync(overview)) fail(`overview.md is missing at the repository root (${overview}): it is the Marketplace details page`);
@@ -483,13 +595,16 @@ export async function packageExtension(opts: PackageOptions = {}): Promise<Packa
     if (fs.existsSync(path.join(srcTask, 'task.loc.json'))) fs.copyFileSync(path.join(srcTask, 'task.loc.json'), path.join(taskStage, 'task.loc.json'));
     if (fs.existsSync(path.join(srcTask, 'Strings'))) fs.cpSync(path.join(srcTask, 'Strings'), path.join(taskStage, 'Strings'), { recursive: true });
 
-    const extensionFiles = ['overview.md', 'LICENSE', 'images/extension-icon.png', 'images/summary.png'];
+    const extensionFiles = ['overview.md', 'LICENSE', 'CHANGELOG.md', 'images/extension-icon.png', 'images/summary.png'];
     copyRequired(path.join(root, 'vss-extension.json'), path.join(stage, 'vss-extension.json'), 'vss-extension.json');
     for (const f of extensionFiles) copyRequired(path.join(root, f), path.join(stage, f), f);
     const sourceTask = readJson(path.join(srcTask, 'task.json'), 'task.json');
     const taskIdentity = dev
       ? makeDevVariant(stage, taskStage, log)
       : { id: String(sourceTask.id), name: String(sourceTask.name), friendlyName: String(sourceTask.friendlyName) };
+    stampManifestLinks(path.join(stage, 'vss-extension.json'), { publisher, id, repository });
+    stampTaskHelp(taskStage, itemUrl);
+    log(`links: ${itemUrl}${repository ? `, repository ${repository}` : ''}`);
     const taskFiles = listFiles(taskStage);
     log(`staged ${stage}: ${listFiles(stage).join(', ')}`);
 
@@ -512,8 +627,9 @@ export async function packageExtension(opts: PackageOptions = {}): Promise<Packa
         task: taskIdentity,
         dev,
         taskFiles,
-        // The public VSIX carries the source task.json byte for byte; the dev one its staged rewrite.
-        taskJson: fs.readFileSync(path.join(dev ? taskStage : srcTask, 'task.json')),
+        // The staged task.json: the source with the help link (and, for dev, the dev identity).
+        taskJson: fs.readFileSync(path.join(taskStage, 'task.json')),
+        marketplaceUrl: itemUrl,
         extensionFiles,
       });
     } catch (err) {
@@ -523,7 +639,7 @@ export async function packageExtension(opts: PackageOptions = {}): Promise<Packa
     }
     const bytes = fs.statSync(vsixPath).size;
     log(`verified ${files.length} files in the VSIX`);
-    return { vsixPath, bytes, files };
+    return { vsixPath, bytes, files, warnings };
   } finally {
     fs.rmSync(stage, { recursive: true, force: true });
   }
@@ -539,6 +655,7 @@ if (require.main === module) {
   packageExtension({ dev: args.includes('--dev') }).then(
     (res) => {
       console.log(`VSIX: ${res.vsixPath} (${res.bytes} bytes, ${(res.bytes / 1024).toFixed(1)} KiB)`);
+      for (const w of res.warnings) console.warn(w);
     },
     (err: unknown) => {
       const message = err instanceof PackageError ? err.message : ((err as Error)?.stack ?? String(err));

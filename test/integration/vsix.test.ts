@@ -1,18 +1,20 @@
-// The task as users get it: build the .vsix, unzip it, run the packaged entry against the emulator
-// seeded with the demo project (what `npm start` shows).
+// The task as users get it: the .vsix built once per test process (test/helpers/packaged.ts),
+// unzipped, its entry run against the emulator seeded with the demo project (what `npm start`
+// shows), on every Node.js runtime the task declares a handler for (test/helpers/nodes.ts).
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { extractVsix, packageExtension } from '../../scripts/package';
 import { Emulator, loadSeed, startEmulator } from '../emulator/server';
 import type { Report } from '../../tasks/ConvertToWif/src/core/report';
 import { repoRoot } from '../helpers/localize';
+import { runtimes } from '../helpers/nodes';
+import { packaged } from '../helpers/packaged';
 import { TaskRun, runTask } from '../helpers/runTask';
+import { helpWithLink, marketplaceUrl } from '../../scripts/package';
 
 describe('packaged .vsix', function () {
   this.timeout(120000);
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cwif-vsix-test-'));
   const seed = loadSeed(path.join(repoRoot, 'test', 'emulator', 'seeds', 'demo.json'));
   const project = seed.projects[0];
   const jobToken = seed.identities[0].token;
@@ -21,21 +23,58 @@ describe('packaged .vsix', function () {
   const runs: TaskRun[] = [];
 
   before(async () => {
-    const pkg = await packageExtension({ outDir: path.join(work, 'out'), quiet: true });
+    const pkg = await packaged();
     assert.ok(pkg.bytes < 1024 * 1024, `VSIX is ${pkg.bytes} bytes`);
-    const files = await extractVsix(pkg.vsixPath, path.join(work, 'vsix'));
-    assert.deepEqual(
-      files.filter((f) => f.startsWith('tasks/')),
-      [
-        'tasks/ConvertToWif/Strings/resources.resjson/en-US/resources.resjson',
-        'tasks/ConvertToWif/icon.png',
-        'tasks/ConvertToWif/index.js',
-        'tasks/ConvertToWif/task.json',
-        'tasks/ConvertToWif/task.loc.json',
-      ],
-    );
-    entry = path.join(work, 'vsix', 'tasks', 'ConvertToWif', 'index.js');
+    assert.deepEqual(pkg.files, [
+      'CHANGELOG.md',
+      'LICENSE',
+      '[Content_Types].xml',
+      'extension.vsixmanifest',
+      'extension.vsomanifest',
+      'images/extension-icon.png',
+      'images/summary.png',
+      'overview.md',
+      'tasks/ConvertToWif/Strings/resources.resjson/en-US/resources.resjson',
+      'tasks/ConvertToWif/icon.png',
+      'tasks/ConvertToWif/index.js',
+      'tasks/ConvertToWif/task.json',
+      'tasks/ConvertToWif/task.loc.json',
+    ]);
+    entry = pkg.entry;
   });
+
+  it("ships CHANGELOG.md and the publishing metadata; the task help links the extension's page", async () => {
+    const { dir } = await packaged();
+    const read = (rel: string) => fs.readFileSync(path.join(dir, rel), 'utf8');
+    const source = (rel: string) => fs.readFileSync(path.join(repoRoot, rel), 'utf8');
+    assert.equal(read('CHANGELOG.md'), source('CHANGELOG.md'));
+    assert.match(read('overview.md'), /\]\(CHANGELOG\.md\)/);
+    const manifest = JSON.parse(source('vss-extension.json'));
+    const page = marketplaceUrl(manifest.publisher, manifest.id);
+
+    const xml = read('extension.vsixmanifest');
+    assert.match(xml, /<Asset Type="CHANGELOG\.md" d:Source="File" Path="CHANGELOG\.md" Addressable="true"\/>/);
+    assert.match(xml, /<GalleryFlags>[^<]*\bPreview\b[^<]*<\/GalleryFlags>/);
+    const property = (id: string) => new RegExp(`<Property Id="${id.replace(/\./g, '\\.')}" Value="([^"]*)"`).exec(xml)?.[1]?.replace(/&amp;/g, '&');
+    assert.equal(property('Microsoft.VisualStudio.Services.Links.Getstarted'), page);
+    assert.equal(property('Microsoft.VisualStudio.Services.Links.Support'), `${page}&ssr=false#qna`);
+    assert.equal(
+      property('Microsoft.VisualStudio.Services.Links.License'),
+      `https://marketplace.visualstudio.com/items/${manifest.publisher}.${manifest.id}/license`,
+    );
+    assert.equal(property('Microsoft.VisualStudio.Services.Links.GitHub'), undefined, 'no repository link while package.json names none');
+    assert.equal(property('Microsoft.VisualStudio.Services.Branding.Color'), manifest.branding.color);
+    assert.equal(property('Microsoft.VisualStudio.Services.Branding.Theme'), manifest.branding.theme);
+
+    // The packaged task.json is the source one with the link appended to its top-level help (also in the resources).
+    const task = JSON.parse(read('tasks/ConvertToWif/task.json'));
+    const sourceTask = JSON.parse(source('tasks/ConvertToWif/task.json'));
+    assert.equal(task.helpMarkDown, helpWithLink(sourceTask.helpMarkDown, page));
+    assert.deepEqual({ ...task, helpMarkDown: 0 }, { ...sourceTask, helpMarkDown: 0 });
+    const res = JSON.parse(read('tasks/ConvertToWif/Strings/resources.resjson/en-US/resources.resjson'));
+    assert.equal(res['loc.helpMarkDown'], task.helpMarkDown);
+  });
+
   beforeEach(async () => {
     emu = await startEmulator(seed);
   });
@@ -43,63 +82,66 @@ describe('packaged .vsix', function () {
     await emu.close();
     for (const r of runs.splice(0)) fs.rmSync(r.tempDir, { recursive: true, force: true });
   });
-  after(() => fs.rmSync(work, { recursive: true, force: true }));
 
-  const run = async (inputs: Record<string, string>) => {
-    const r = await runTask({ entry, inputs, collectionUri: emu.url, projectId: project.id, projectName: project.name, jobToken });
+  const runOn = async (node: string, inputs: Record<string, string>) => {
+    const r = await runTask({ entry, node, inputs, collectionUri: emu.url, projectId: project.id, projectName: project.name, jobToken });
     runs.push(r);
     const report = r.report as { connections: Array<{ name: string; outcome: string; reasonCode?: string }> };
     return { r, outcomes: Object.fromEntries(report.connections.map((c) => [c.name, c.reasonCode ? `${c.outcome}:${c.reasonCode}` : c.outcome])) };
   };
 
-  it('dry run, then convert: every azurerm connection of the demo project gets the right outcome', async () => {
-    const dry = await run({ dryRun: 'true' });
-    assert.equal(dry.r.result?.result, 'SucceededWithIssues'); // prod-restricted would be refused
-    assert.equal(emu.requests.filter((q) => q.method === 'PUT').length, 0);
-    assert.equal(dry.outcomes['prod-restricted'], 'planned:PlannedNotAdministrator');
+  for (const rt of runtimes()) {
+    it(`${rt.label}: dry run, then convert: every azurerm connection of the demo project gets the right outcome`, async () => {
+      assert.equal(execFileSync(rt.path, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' }).trim(), rt.label.replace(/^node /, ''));
+      const run = (inputs: Record<string, string>) => runOn(rt.path, inputs);
+      const dry = await run({ dryRun: 'true' });
+      assert.equal(dry.r.result?.result, 'SucceededWithIssues'); // prod-restricted would be refused
+      assert.equal(emu.requests.filter((q) => q.method === 'PUT').length, 0);
+      assert.equal(dry.outcomes['prod-restricted'], 'planned:PlannedNotAdministrator');
 
-    const real = await run({ waitTimeoutSeconds: '30' });
-    assert.deepEqual(real.outcomes, {
-      'already-federated': 'federated',
-      'aks-msi': 'skipped:SkipManagedIdentity',
-      'azurestack-lab': 'skipped:SkipAzureStack',
-      'broken-connection': 'skipped:SkipNotReady',
-      'dev-sandbox': 'converted',
-      'legacy-manual-app': 'skipped:SkipManual',
-      'manual-with-fic': 'skipped:SkipManual',
-      'old-issuer-federated': 'federated:FederatedRetiringIssuer',
-      'Prod – Zürich (payments)': 'converted',
-      'prod-ledger': 'converted',
-      // impactCheck: skip (the default): AzureFileCopy@5 and a script reading servicePrincipalKey would break.
-      'prod-payments-api': 'skipped:SkipImpact',
-      'prod-payments-web': 'skipped:SkipImpact',
-      'prod-restricted': 'failed:FailNotAdministrator',
-      'shared-from-platform-team': 'skipped:SkipHomedElsewhere',
-      'shared-platform': 'skipped:SkipShared',
-      'webapp-publish-profile': 'skipped:SkipPublishProfile',
+      const real = await run({ waitTimeoutSeconds: '30' });
+      assert.deepEqual(real.outcomes, {
+        'already-federated': 'federated',
+        'aks-msi': 'skipped:SkipManagedIdentity',
+        'azurestack-lab': 'skipped:SkipAzureStack',
+        'broken-connection': 'skipped:SkipNotReady',
+        'dev-sandbox': 'converted',
+        'legacy-manual-app': 'skipped:SkipManual',
+        'manual-with-fic': 'skipped:SkipManual',
+        'old-issuer-federated': 'federated:FederatedRetiringIssuer',
+        'Prod – Zürich (payments)': 'converted',
+        'prod-ledger': 'converted',
+        // impactCheck: skip (the default): AzureFileCopy@5 and a script reading servicePrincipalKey would break.
+        'prod-payments-api': 'skipped:SkipImpact',
+        'prod-payments-web': 'skipped:SkipImpact',
+        'prod-restricted': 'failed:FailNotAdministrator',
+        'shared-from-platform-team': 'skipped:SkipHomedElsewhere',
+        'shared-platform': 'skipped:SkipShared',
+        'webapp-publish-profile': 'skipped:SkipPublishProfile',
+      });
+      assert.equal(real.r.result?.result, 'Failed');
+      // the impact check, from the packaged task: the pipeline running AzureFileCopy@5 is named
+      const report = real.r.report as Report;
+      const api = report.connections.find((c) => c.name === 'prod-payments-api')!;
+      assert.ok(api.impact?.pipelines.some((p) => p.name === 'payments-api-deploy' && p.flags.some((f) => f.task === 'AzureFileCopy@5')));
+      assert.match(fs.readFileSync(real.r.summaryPath!, 'utf8'), /#### Pipelines that used these connections \(last 30 days\)/);
+      assert.equal(real.r.variables['convertedCount']?.value, '3');
+      assert.ok(!real.r.stdout.replace(/##vso\[task\.setsecret\][^\n]*/g, '').includes(jobToken));
+      // running again converts nothing more: the converted ones are now federated
+      const again = await run({ waitTimeoutSeconds: '30', excludeConnections: 'prod-restricted' });
+      // nothing more to convert; the two held back by the impact check still need a person
+      assert.equal(again.r.result?.result, 'SucceededWithIssues');
+      assert.equal(again.outcomes['prod-ledger'], 'federated');
+      assert.match(again.r.result.message, /Converted 0 connection\(s\); 2 left alone because a pipeline that uses them would break/);
+
+      // the audit from the packaged task, then a revert of one converted connection
+      const audit = await run({ action: 'report', failOnFindings: 'true' });
+      assert.equal(audit.r.result?.result, 'Failed'); // secrets remain (manual, shared, restricted…)
+      assert.equal(audit.outcomes['prod-ledger'], 'federated');
+      const revert = await run({ action: 'revert', connections: 'prod-ledger' });
+      assert.equal(revert.outcomes['prod-ledger'], 'reverted');
+      assert.equal(revert.r.result?.result, 'Succeeded');
+      assert.equal(emu.requests.filter((q) => q.method === 'PUT').length, 4 + 1);
     });
-    assert.equal(real.r.result?.result, 'Failed');
-    // the impact check, from the packaged task: the pipeline running AzureFileCopy@5 is named
-    const report = real.r.report as Report;
-    const api = report.connections.find((c) => c.name === 'prod-payments-api')!;
-    assert.ok(api.impact?.pipelines.some((p) => p.name === 'payments-api-deploy' && p.flags.some((f) => f.task === 'AzureFileCopy@5')));
-    assert.match(fs.readFileSync(real.r.summaryPath!, 'utf8'), /#### Pipelines that used these connections \(last 30 days\)/);
-    assert.equal(real.r.variables['convertedCount']?.value, '3');
-    assert.ok(!real.r.stdout.replace(/##vso\[task\.setsecret\][^\n]*/g, '').includes(jobToken));
-    // running again converts nothing more: the converted ones are now federated
-    const again = await run({ waitTimeoutSeconds: '30', excludeConnections: 'prod-restricted' });
-    // nothing more to convert; the two held back by the impact check still need a person
-    assert.equal(again.r.result?.result, 'SucceededWithIssues');
-    assert.equal(again.outcomes['prod-ledger'], 'federated');
-    assert.match(again.r.result.message, /Converted 0 connection\(s\); 2 left alone because a pipeline that uses them would break/);
-
-    // the audit from the packaged task, then a revert of one converted connection
-    const audit = await run({ action: 'report', failOnFindings: 'true' });
-    assert.equal(audit.r.result?.result, 'Failed'); // secrets remain (manual, shared, restricted…)
-    assert.equal(audit.outcomes['prod-ledger'], 'federated');
-    const revert = await run({ action: 'revert', connections: 'prod-ledger' });
-    assert.equal(revert.outcomes['prod-ledger'], 'reverted');
-    assert.equal(revert.r.result?.result, 'Succeeded');
-    assert.equal(emu.requests.filter((q) => q.method === 'PUT').length, 4 + 1);
-  });
+  }
 });

@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { DEV, devFriendlyName, extractVsix, packageExtension } from '../../scripts/package';
+import { DEV, PLACEHOLDER_PUBLISHER, devFriendlyName, extractVsix, helpWithLink, marketplaceUrl, packageExtension } from '../../scripts/package';
 
 // build/test/unit -> repository root
 const root = path.resolve(__dirname, '..', '..', '..');
@@ -39,8 +39,14 @@ describe('dev variant (npm run package -- --dev)', () => {
       assert.equal(task.name, DEV.taskName);
       assert.equal(task.friendlyName, devFriendlyName(publicTask.friendlyName));
       assert.ok(task.friendlyName.length <= 40);
-      // Everything else is the public task.
-      assert.deepEqual({ ...task, id: 0, name: 0, friendlyName: 0 }, { ...publicTask, id: 0, name: 0, friendlyName: 0 });
+      // Its help links the dev extension's page; everything else is the public task.
+      assert.equal(task.helpMarkDown, helpWithLink(publicTask.helpMarkDown, marketplaceUrl(publicManifest.publisher, DEV.extensionId)));
+      assert.deepEqual({ ...task, id: 0, name: 0, friendlyName: 0, helpMarkDown: 0 }, { ...publicTask, id: 0, name: 0, friendlyName: 0, helpMarkDown: 0 });
+      assert.deepEqual(
+        pkg.warnings.filter((w) => w.includes('WARNING')).length,
+        publicManifest.publisher === PLACEHOLDER_PUBLISHER ? 1 : 0,
+        'one warning while the publisher is the placeholder',
+      );
       if (fs.existsSync(path.join(dir, TASK, 'task.loc.json'))) {
         const loc = JSON.parse(fs.readFileSync(path.join(dir, TASK, 'task.loc.json'), 'utf8'));
         assert.deepEqual([loc.id, loc.name], [DEV.taskId, DEV.taskName]);

@@ -3,6 +3,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
+import { PLACEHOLDER_PUBLISHER, helpWithLink, manifestWithLinks, marketplaceUrl, packageWarnings, repositoryUrl } from '../../scripts/package';
 import { parseRun, parseVsoLine, unescapeVso } from '../helpers/runTask';
 
 // build/test/unit -> repository root
@@ -66,6 +67,78 @@ describe('vss-extension.json', () => {
     assert.deepStrictEqual(task.targets, ['ms.vss-distributed-task.tasks']);
     assert.strictEqual(task.properties?.name, TASK_DIR);
     assert.ok(fs.existsSync(path.join(root, TASK_DIR, 'task.json')), `${TASK_DIR}/task.json is missing`);
+  });
+});
+
+describe('vss-extension.json: publishing', () => {
+  const manifest = readJson('vss-extension.json');
+
+  it('is marked Preview, with branding', () => {
+    assert.deepStrictEqual(manifest.galleryFlags, ['Preview']);
+    assert.match(manifest.branding?.color, /^#[0-9a-f]{6}$/i);
+    assert.ok(['dark', 'light'].includes(manifest.branding?.theme), `branding.theme is '${manifest.branding?.theme}', not dark or light`);
+  });
+
+  it("links get started, support and license to the extension's own Marketplace page, filled in at package time", () => {
+    assert.deepStrictEqual(Object.keys(manifest.links ?? {}).sort(), ['getstarted', 'license', 'support']);
+    const item = 'https://marketplace.visualstudio.com/items?itemName={publisher}.{id}';
+    assert.strictEqual(manifest.links.getstarted.uri, item);
+    assert.strictEqual(manifest.links.support.uri, `${item}&ssr=false#qna`);
+    assert.strictEqual(manifest.links.license.uri, 'https://marketplace.visualstudio.com/items/{publisher}.{id}/license');
+    assert.deepStrictEqual(manifest.repository, { type: 'git', uri: '{repository}' });
+    // No host of the project is invented anywhere in the manifest.
+    assert.doesNotMatch(JSON.stringify(manifest), /github\.com|convert-to-wif\/convert-to-wif/);
+
+    const filled = manifestWithLinks(manifest, { publisher: 'contoso', id: 'convert-to-wif' });
+    assert.strictEqual(filled.links.getstarted.uri, 'https://marketplace.visualstudio.com/items?itemName=contoso.convert-to-wif');
+    assert.strictEqual(filled.links.support.uri, 'https://marketplace.visualstudio.com/items?itemName=contoso.convert-to-wif&ssr=false#qna');
+    assert.strictEqual(filled.links.license.uri, 'https://marketplace.visualstudio.com/items/contoso.convert-to-wif/license');
+    assert.strictEqual(filled.repository, undefined, 'no repository while package.json names none');
+    assert.deepStrictEqual({ ...filled, links: 0, repository: 0 }, { ...manifest, links: 0, repository: 0 }, 'nothing else changes');
+    assert.deepStrictEqual(manifestWithLinks(manifest, { publisher: 'contoso', id: 'x', repository: 'https://example.org/r.git' }).repository, {
+      type: 'git',
+      uri: 'https://example.org/r.git',
+    });
+    assert.throws(() => manifestWithLinks({ links: { a: { uri: 'https://x/{nope}' } } }, { publisher: 'p', id: 'i' }), /unknown token \{nope\}/);
+  });
+
+  it('the project home is package.json "repository" (none yet)', () => {
+    assert.strictEqual(repositoryUrl(readJson('package.json')), undefined);
+    assert.strictEqual(repositoryUrl({ repository: { type: 'git', url: 'git+https://example.org/r.git' } }), 'https://example.org/r.git');
+    assert.strictEqual(repositoryUrl({ repository: 'https://example.org/r' }), 'https://example.org/r');
+    assert.strictEqual(repositoryUrl({ repository: { url: ' ' } }), undefined);
+  });
+
+  it('ships CHANGELOG.md, addressable, and overview.md links it', () => {
+    const files = manifest.files as Array<{ path: string; addressable?: boolean }>;
+    assert.deepStrictEqual(
+      files.find((f) => f.path === 'CHANGELOG.md'),
+      { path: 'CHANGELOG.md', addressable: true },
+    );
+    assert.ok(fs.existsSync(path.join(root, 'CHANGELOG.md')));
+    assert.match(fs.readFileSync(path.join(root, 'overview.md'), 'utf8'), /\]\(CHANGELOG\.md\)/);
+  });
+
+  it('the source task.json help names no host; the package step appends the Marketplace page', () => {
+    const task = readJson(`${TASK_DIR}/task.json`);
+    assert.strictEqual(typeof task.helpMarkDown, 'string');
+    assert.doesNotMatch(task.helpMarkDown, /https?:|\]\(/, 'the link is stamped into the staged task.json at package time');
+    assert.strictEqual(
+      helpWithLink('Grant it first.', marketplaceUrl('contoso', 'convert-to-wif')),
+      'Grant it first. [Documentation](https://marketplace.visualstudio.com/items?itemName=contoso.convert-to-wif)',
+    );
+  });
+
+  it('warns (one line, how to fix it) while the publisher is the placeholder', () => {
+    const [warning, ...rest] = packageWarnings(PLACEHOLDER_PUBLISHER, 'https://example.org/r');
+    assert.deepStrictEqual(rest, []);
+    assert.match(warning, /^package: WARNING: vss-extension\.json "publisher" is still the placeholder 'your-publisher-id'/);
+    assert.match(warning, /Set "publisher" in vss-extension\.json to your Marketplace publisher id/);
+    assert.doesNotMatch(warning, /\n/);
+    assert.deepStrictEqual(packageWarnings('contoso', 'https://example.org/r'), []);
+    const notes = packageWarnings('contoso', undefined);
+    assert.equal(notes.length, 1);
+    assert.match(notes[0], /^package: note: package\.json names no "repository"/);
   });
 });
 
