@@ -178,7 +178,7 @@ for (const rt of runtimes()) {
 
     it('impactCheck default (skip): a connection whose history cannot be read is left alone, not converted', async () => {
       const ids = ['history-500', 'history-203', 'history-cut', 'history-ok'].map((n, i) => [n, `00000000-0000-4000-9000-00000000000${i}`] as const);
-      const endpoints = ids.map(([name, id]) => ({ name, id, emulator: { conversion: 'sync', executions: [used(7, 7, 'p7')] } }));
+      const endpoints = ids.map(([name, id]) => ({ name, id, emulator: { conversion: 'sync' as const, executions: [used(7, 7, 'p7')] } }));
       const history = (id: string) => new RegExp(`/serviceendpoint/${id}/executionhistory$`);
       const t = await go(
         endpoints,
