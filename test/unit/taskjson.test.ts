@@ -442,3 +442,26 @@ describe('task.json checks catch what tfx lets through', () => {
     assert.equal(problems.length, expect.length, problems.join('\n'));
   });
 });
+
+describe('task.json: the classic editor shows only what applies', () => {
+  const task = JSON.parse(fs.readFileSync(path.join(TASK_DIR, 'task.json'), 'utf8')) as {
+    inputs: Array<{ name: string; visibleRule?: string; defaultValue?: string }>;
+    groups: Array<{ name: string; displayName: string }>;
+  };
+  const rule = (name: string) => task.inputs.find((i) => i.name === name)?.visibleRule ?? '';
+
+  it('hides the impact-check inputs for revert and maxConnections for report', () => {
+    for (const name of ['impactCheck', 'impactDays', 'incompatibleTasks']) assert.match(rule(name), /action != revert/, name);
+    assert.match(rule('maxConnections'), /action != report/);
+    assert.match(rule('dryRun'), /action != report/);
+    assert.match(rule('failOnFindings'), /action = report/);
+  });
+
+  it('defaults to impactCheck: skip, and the README names the four input groups the editor shows', () => {
+    assert.equal(task.inputs.find((i) => i.name === 'impactCheck')?.defaultValue, 'skip');
+    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const classic = readme.slice(readme.indexOf('**Classic editor**'), readme.indexOf('## Inputs'));
+    assert.equal(task.groups.length, 4);
+    for (const g of task.groups) assert.ok(classic.includes(`*${g.displayName}*`), `README's classic editor paragraph names group '${g.displayName}'`);
+  });
+});

@@ -253,7 +253,7 @@ export function impactSkipReason(i: Impact): Message | undefined {
   const total = i.pipelines.reduce((n, p) => n + p.flags.filter((f) => f.severity === 'breaks').length, 0);
   for (const p of i.pipelines) {
     const f = p.flags.find((x) => x.severity === 'breaks');
-    if (f) return msg('SkipImpact', p.name, f.task, total);
+    if (f) return f.task === 'YAML' ? msg('SkipImpactYaml', p.name, total) : msg('SkipImpact', p.name, f.task, total);
   }
   if (i.unreadable) return msg('SkipImpactUnknown', i.days);
   return undefined;

@@ -145,7 +145,7 @@ export function buildReport(
 }
 
 /** Left alone by the impact check (`impactCheck: skip`): something would break, or the use is unknown. */
-export const IMPACT_SKIPS = ['SkipImpact', 'SkipImpactUnknown'];
+export const IMPACT_SKIPS = ['SkipImpact', 'SkipImpactYaml', 'SkipImpactUnknown'];
 export const leftAloneByImpact = (c: Pick<ReportEntry, 'outcome' | 'reasonCode'>): boolean =>
   c.outcome === 'skipped' && IMPACT_SKIPS.includes(c.reasonCode ?? '');
 /** A planned change the dry-run permission preview says would be refused. */
