@@ -46,7 +46,7 @@ export interface PackageResult {
 const TASK = 'ConvertToWif';
 const TASK_DIR = `tasks/${TASK}`;
 const MAX_VSIX_BYTES = 1024 * 1024;
-/** Execution handlers the task must declare (conventions §1). */
+/** Execution handlers the task must declare (microsoft/azure-pipelines-tasks docs/migrateNode24.md; docs/service-behaviour.md §15). */
 const REQUIRED_HANDLERS = ['Node20_1', 'Node24'];
 const TASK_LIB = 'azure-pipelines-task-lib';
 

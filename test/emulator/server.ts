@@ -2,7 +2,7 @@
 //
 // It answers exactly what azure-devops-node-api 17 sends (location OPTIONS, listing, GET by id,
 // the undocumented ConvertAuthenticationScheme PUT) and imitates the behaviour described in
-// /work/shared/reference/azure-devops-service-connections.md (cited below as "ref §N").
+// docs/service-behaviour.md, with its public sources (cited below as "§N" of that file).
 // For the impact check it also answers a connection's execution history (paged), build timelines,
 // the Pipelines "preview" run and the task catalogue (see "impact check" below).
 // Node built-ins only; no state survives close().
@@ -182,7 +182,7 @@ export interface Emulator {
 const WIF = 'WorkloadIdentityFederation';
 const SPN = 'ServicePrincipal';
 const CONVERT = 'ConvertAuthenticationScheme';
-const REVERT_WINDOW_MS = 7 * 24 * 60 * 60 * 1000; // ref §4: 7 days
+const REVERT_WINDOW_MS = 7 * 24 * 60 * 60 * 1000; // §5: 7 days
 const AZURE_DEVOPS_APP_ID = '499b84ac-1321-427f-aa17-267ca6975798';
 const SERVICEENDPOINT_AREA_ID = '1814ab31-2f4f-4a9f-8761-f4d77dc5a5d7';
 const SECRET_KEYS = ['serviceprincipalkey', 'serviceprincipalcertificate', 'accesstoken', 'password', 'publishprofile'];
@@ -631,7 +631,7 @@ class EmulatorImpl implements Emulator {
       return { status, headers: { ...(hasType ? {} : { 'Content-Type': type }), ...f.headers }, body: f.body };
     }
     if (status === 429) {
-      // ref §8/§9: the throttling message.
+      // §9/§10: the throttling message.
       return errorReply(
         429,
         'RequestBlockedException',
@@ -766,7 +766,7 @@ class EmulatorImpl implements Emulator {
 
   private unauthorized(): Reply {
     if (this.seed.badTokenResponse === '203') {
-      // ref §8: some routes answer a bad token with a sign-in page and a 2xx status (203),
+      // §11: some routes answer a bad token with a sign-in page and a 2xx status (203),
       // which the client parses as "no JSON" -> null. (The real service is meant to send 401 when
       // the request carries X-TFS-FedAuthRedirect: Suppress, which node-api's handlers always send.)
       return { status: 203, headers: { 'Content-Type': 'text/html; charset=utf-8' }, body: SIGN_IN_PAGE };
@@ -1142,7 +1142,7 @@ class EmulatorImpl implements Emulator {
     return ep.emulator?.secret ?? (prop(ep.authorization?.parameters, 'serviceprincipalkey') !== undefined ? `emulator-secret-${ep.id}` : undefined);
   }
 
-  /** What a client sees: no emulator knobs, secrets null (ref §1). */
+  /** What a client sees: no emulator knobs, secrets null (§1). */
   private publicView(ep: Obj): Obj {
     const c = clone(ep);
     delete c.emulator;
@@ -1175,11 +1175,11 @@ class EmulatorImpl implements Emulator {
       .filter((ep) => !schemes || schemes.includes(String(ep.authorization?.scheme ?? '').toLowerCase()))
       .filter((ep) => !ids || ids.includes(String(ep.id).toLowerCase()))
       .filter((ep) => !owner || ieq(ep.owner, owner))
-      // ref §1 (SUP): without includeFailed=true, endpoints with isReady false are left out.
+      // §1: without includeFailed=true, endpoints with isReady false are left out.
       .filter((ep) => includeFailed || ep.isReady !== false)
       .filter((ep) => !manageOnly || this.isAdmin(ep, identity))
       .map((ep) => this.publicView(ep));
-    // ref §1: an envelope with no paging.
+    // §1: an envelope with no paging.
     return { status: 200, body: { count: value.length, value } };
   }
 
@@ -1190,7 +1190,7 @@ class EmulatorImpl implements Emulator {
     return { status: 200, body: this.publicView(ep) };
   }
 
-  /** Async conversion: each GET by id is one step of the background job (ref §3, 202 row). */
+  /** Async conversion: each GET by id is one step of the background job (§4, the 202 case). */
   private advance(ep: Obj): void {
     const pending = ep.emulator?.pending as EndpointBehaviour['pending'];
     if (!pending) return;
@@ -1225,7 +1225,7 @@ class EmulatorImpl implements Emulator {
       next.workloadIdentityFederationIssuer = `https://vstoken.dev.azure.com/${org.id}`;
       next.workloadIdentityFederationSubject = `sc://${org.name}/${home}/${ep.name}`;
     } else {
-      // ref §6: the Entra issuer's subject is opaque; this imitates its observed shape.
+      // §7: the Entra issuer's subject is opaque; this imitates its observed shape.
       next.workloadIdentityFederationIssuer = `https://login.microsoftonline.com/${tenantId}/v2.0`;
       next.workloadIdentityFederationSubject = GUID_RE.test(tenantId)
         ? `/eid1/c/pub/t/${guidToBase64Url(tenantId)}/a/${guidToBase64Url(AZURE_DEVOPS_APP_ID)}/sc/${org.id}/${ep.id}`
@@ -1237,7 +1237,7 @@ class EmulatorImpl implements Emulator {
     ep.operationStatus = { state: 'Ready', statusMessage: '' };
   }
 
-  /** ref §3: a failed FIC step is stored as {Failed, converting_scheme_failed}; the scheme stays. */
+  /** §4: a failed FIC step is stored as {Failed, converting_scheme_failed}; the scheme stays. */
   private fail(ep: Obj, reason: string): void {
     if (ep.emulator) delete ep.emulator.pending;
     ep.isReady = false;
@@ -1251,7 +1251,7 @@ class EmulatorImpl implements Emulator {
 
     const operation = String((prop(query, 'operation') as string | undefined) ?? '');
     if (!ieq(operation, CONVERT) || this.seed.conversionDisabled) {
-      // ref §8: this is also what an organization without the conversion feature answers.
+      // §9: this is also what an organization without the conversion feature answers.
       return invalidOperation(`Operation '${operation || ''}' is invalid. Allowed operation values are: 'Refresh', 'UpdateSecret'.`);
     }
     if (!this.isAdmin(ep, identity)) {
@@ -1262,7 +1262,7 @@ class EmulatorImpl implements Emulator {
       );
     }
 
-    // Body rules (ref §3): type, authorization.scheme and the scope project reference are required.
+    // Body rules (§4): type, authorization.scheme and the scope project reference are required.
     if (!isObj(body)) return badRequest("Value cannot be null. (Parameter 'endpoint')");
     const sentType = prop(body, 'type');
     const target = prop(prop(body, 'authorization') as Obj, 'scheme');
@@ -1275,14 +1275,14 @@ class EmulatorImpl implements Emulator {
     }
     const home = this.refs(ep)[0]?.projectReference ?? {};
     if (!ieq(scopeId, home.id)) {
-      // ref §5: a shared connection can only be converted from its home project ([0]).
+      // §3: a shared connection can only be converted from its home project ([0]).
       const other = this.findProject(scopeId)?.name ?? scopeId;
       return badRequest(
         `Service connection ${name} can only be converted from its home project '${home.name}', not from project '${other}'. The conversion affects every project the connection is shared with.`,
       );
     }
 
-    // ref §3: every other field sent must equal the stored value; this is where a client that
+    // §4: every other field sent must equal the stored value; this is where a client that
     // resends the whole endpoint (null secret, re-serialised dates…) fails.
     const stored = clone(ep);
     delete stored.emulator;
@@ -1341,7 +1341,7 @@ class EmulatorImpl implements Emulator {
         return errorReply(500, 'AadAccessSilentException', message);
       }
       default:
-        // ref §3: 202 with the endpoint unchanged except {InProgress, converting_scheme}; a
+        // §4: 202 with the endpoint unchanged except {InProgress, converting_scheme}; a
         // PUT while that is pending is not an error (it does not block a retry): 202 again.
         if (!emu.pending) {
           ep.emulator = { ...emu, pending: { gets: 0, mode, identityId: identity.id } };
@@ -1352,7 +1352,7 @@ class EmulatorImpl implements Emulator {
     }
   }
 
-  /** ref §4: revert restores the old secret while the 7-day window is open and recovery data exist. */
+  /** §5: revert restores the old secret while the 7-day window is open and recovery data exist. */
   private revert(ep: Obj): Reply {
     const recovery = ep.emulator?.recovery as EndpointBehaviour['recovery'];
     const deadline = Date.parse(String(ep.data?.revertSchemeDeadline ?? ''));

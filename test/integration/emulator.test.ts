@@ -35,7 +35,7 @@ function client(emu: Emulator, token = JOB): ServiceEndpointApi {
   return new ServiceEndpointApi(emu.url, [new BearerCredentialHandler(token)], { allowRetries: false });
 }
 
-/** The minimal conversion body (ref §3): id, type, target scheme, home project reference from the GET. */
+/** The minimal conversion body (docs/service-behaviour.md §4): id, type, target scheme, home project reference from the GET. */
 function minimalBody(ep: ServiceEndpoint, scheme = 'WorkloadIdentityFederation'): ServiceEndpoint {
   return { id: ep.id, type: ep.type, authorization: { scheme }, serviceEndpointProjectReferences: [ep.serviceEndpointProjectReferences![0]] };
 }

@@ -125,12 +125,9 @@ for (const rt of runtimes()) {
         'lone\rcarriage <img src=x onerror=alert(1)>',
         'www.evil.example and https://evil.example/path',
       ];
-      const t = await go(
-        [...evil.map((n) => sync(n)), { name: '*emphasis* _and_ ~~strike~~', emulator: { conversion: 'sync', administrators: [] } }],
-        {
-          impactCheck: 'off',
-        },
-      );
+      const t = await go([...evil.map((n) => sync(n)), { name: '*emphasis* _and_ ~~strike~~', emulator: { conversion: 'sync', administrators: [] } }], {
+        impactCheck: 'off',
+      });
       assert.equal(t.run.result?.result, 'Failed'); // the last one is refused (403): its service message is in the summary too
       const md = summaryOf(t.run);
       const html = await marked.parse(md, { gfm: true });
@@ -255,10 +252,7 @@ for (const rt of runtimes()) {
     });
 
     it('report with failOnFindings counts only selected connections: excludeConnections accepts the ones that can never convert', async () => {
-      const endpoints = [
-        sync('stack', { environment: 'AzureStack' }),
-        sync('clean', { scheme: 'WorkloadIdentityFederation' }),
-      ];
+      const endpoints = [sync('stack', { environment: 'AzureStack' }), sync('clean', { scheme: 'WorkloadIdentityFederation' })];
       const dirty = await go(endpoints, { action: 'report', failOnFindings: 'true' });
       assert.equal(dirty.run.result?.result, 'Failed');
       const accepted = await go(endpoints, { action: 'report', failOnFindings: 'true', excludeConnections: 'stack' });

@@ -4,7 +4,7 @@
 // seed, so it can be replayed with FUZZ_SEED=<seed> (that one case only); FUZZ_CASES=<n> runs more
 // cases, FUZZ_ALL=1 lists every failing case instead of the first. No new dependencies.
 //
-// The fake Azure DevOps below behaves like the emulator (reference §3): a sync conversion answers
+// The fake Azure DevOps below behaves like the emulator (docs/service-behaviour.md §4): a sync conversion answers
 // the new scheme, an async one answers InProgress and finishes on the Nth GET, a PUT while one is
 // pending answers InProgress again, a PUT for the scheme the connection already has is refused
 // with "neither an upgrade or a downgrade"; faults are thrown as ServiceError as the REST adapter
@@ -589,7 +589,7 @@ class FakeService implements EndpointPort {
     }
   }
 
-  /** What the service does with a conversion PUT (reference §3, as the emulator does it). */
+  /** What the service does with a conversion PUT (docs/service-behaviour.md §4, as the emulator does it). */
   private apply(c: Conn, target: string): Endpoint {
     const name = c.original.name;
     if (c.gone) throw new ServiceError({ status: 404, message: `Service connection ${c.original.id} not found.` });

@@ -2,7 +2,7 @@
 // the agent or the UI then rejects), and the consistency of task.json with the task's code:
 // inputs, groups, visible rules, output variables and message keys.
 //
-// Reads only files inside the repository (a fresh clone has no ../shared): the official schema is
+// Reads only files inside the repository (a fresh clone has no copy of the official schema): the official schema is
 // checked separately by `npm run check:schema`.
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';

@@ -1,5 +1,5 @@
 // Paces requests to Azure DevOps: at most `max` in flight, fewer while the service signals that
-// it is throttling this identity (reference §9: 429 with Retry-After, X-RateLimit-Delay when it
+// it is throttling this identity (docs/service-behaviour.md §10: 429 with Retry-After, X-RateLimit-Delay when it
 // starts delaying requests, X-RateLimit-Remaining near 0), so the task slows down instead of
 // hammering a shared request budget.
 

@@ -38,12 +38,12 @@ const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 const MAX_429_TRIES = 6;
 const MAX_TRANSIENT_RETRIES = 3;
-/** One wait never exceeds this, whatever Retry-After says (the service delays up to ~30 s, reference §9). */
+/** One wait never exceeds this, whatever Retry-After says (the service delays up to ~30 s, docs/service-behaviour.md §10). */
 const MAX_SINGLE_WAIT_MS = 30_000;
 /** All the waiting for one call: past this budget the call fails (and says why) rather than stall the run. */
 const MAX_TOTAL_WAIT_MS = 90_000;
 
-/** What node-api copies from the X-RateLimit-* and Retry-After headers (reference §9, conventions §5). */
+/** What node-api copies from the X-RateLimit-* and Retry-After headers (azure-devops-node-api api/RateLimitUtils.ts; docs/service-behaviour.md §10). */
 interface RateLimit {
   retryAfter?: number;
   delay?: number;
@@ -170,7 +170,7 @@ export function toServiceError(err: unknown): ServiceError {
   const html = /<(!doctype|html|head|body)\b/i.test(message);
   if (html) message = `HTTP ${status ?? '?'}: the service answered with an HTML page instead of JSON`;
   // node-api's first call asks for the API's location; when that answer is a sign-in page (203,
-  // a rejected token) it fails with this plain Error and no status (reference §8).
+  // a rejected token) it fails with this plain Error and no status (docs/service-behaviour.md §11).
   const noLocation = status === undefined && /Failed to find api location/i.test(message);
   if (noLocation) message = 'The service did not answer the API location request with JSON (a sign-in page: the token was probably rejected).';
   if (status === undefined && e.code && !message.includes(e.code)) message = `${e.code}: ${message}`;
@@ -202,7 +202,7 @@ export class ServiceClient implements EndpointPort, ImpactPort {
     if (o.proxy) requestOptions.proxy = o.proxy;
     if (o.cert) requestOptions.cert = o.cert;
     // Importing the few clients used, not the package root, keeps the bundle small; that skips
-    // WebApi, so proxy and certificates are passed here (conventions §6).
+    // WebApi, which reads task-lib's proxy and certificate settings (azure-devops-node-api api/WebApi.ts), so they are passed here (docs/service-behaviour.md §11).
     this.api = new ServiceEndpointApi(this.base, [new BearerCredentialHandler(o.token), abortOnTimeout], requestOptions);
   }
 
@@ -383,7 +383,10 @@ export class ServiceClient implements EndpointPort, ImpactPort {
         acceptHeader: 'application/json;api-version=7.1-preview.1',
       }),
     );
-    return (res.result?.value ?? []).filter((d) => d.id && d.name).map((d) => ({ id: d.id!, name: d.name!, author: d.author }));
+    // null: a 404 or an answer that is not JSON. An empty catalogue would make every task look
+    // unknown rather than unread, so it is a failure the impact check reports as "not checked".
+    if (!Array.isArray(res.result?.value)) throw new ServiceError({ status: res.statusCode, message: 'The task catalogue came back empty or not as JSON.' });
+    return res.result.value.filter((d) => d.id && d.name).map((d) => ({ id: d.id!, name: d.name!, author: d.author }));
   }
 
   private projectUrl(route: string): string {
@@ -451,7 +454,7 @@ export class ServiceClient implements EndpointPort, ImpactPort {
         this.pacer.observe(signalOf(rl), err.status === 429);
         let waitMs: number | undefined;
         if (err.status === 429 && ++throttled < MAX_429_TRIES) {
-          // Azure DevOps says how long to back off (reference §9); node-api never retries 429.
+          // Azure DevOps says how long to back off (docs/service-behaviour.md §10); node-api never retries 429.
           const s = rl?.retryAfter ?? rl?.delay;
           waitMs = s !== undefined && Number.isFinite(s) ? s * 1000 : 1000 * 2 ** throttled;
         } else if (idempotent && err.status !== 429 && isTransient(err) && ++transient <= MAX_TRANSIENT_RETRIES) {

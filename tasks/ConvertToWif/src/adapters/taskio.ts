@@ -89,7 +89,7 @@ export class TaskIO {
     return tl.getVariable('Agent.TempDirectory') || process.cwd();
   }
 
-  /** The job's OAuth token (conventions §2); undefined when the job has none. */
+  /** The job's OAuth token (tl.getEndpointAuthorization: azure-pipelines-task-lib node/task.ts; docs/service-behaviour.md §15); undefined when the job has none. */
   jobToken(): string | undefined {
     const auth = tl.getEndpointAuthorization('SYSTEMVSSCONNECTION', true);
     if (!auth || (auth.scheme ?? '').toLowerCase() !== 'oauth') return undefined;

@@ -1,5 +1,5 @@
-// How a conversion (or a revert, the same PUT with the old scheme: reference §4) proceeds
-// (reference §3): send the minimal PUT, then either take the service's synchronous answer, or
+// How a conversion (or a revert, the same PUT with the old scheme: docs/service-behaviour.md §5) proceeds
+// (docs/service-behaviour.md §4): send the minimal PUT, then either take the service's synchronous answer, or
 // wait for the background job by polling the connection.
 //
 // The ledger always holds the truth as far as the task knows it, so whatever happens to the
@@ -37,7 +37,7 @@ export interface ConversionBody {
 }
 
 /**
- * The minimal body (reference §3): every field sent must equal the stored value, and resending the
+ * The minimal body (docs/service-behaviour.md §4): every field sent must equal the stored value, and resending the
  * whole endpoint fails on re-serialised fields and null secrets; so send only id, type, target
  * scheme and the home project reference copied from the listing.
  */
@@ -65,7 +65,8 @@ const stateOf = (e: Endpoint) => (e.operationStatus?.state ?? '').toLowerCase();
 
 export function issuerKind(issuer: string | undefined): IssuerKind | undefined {
   if (!issuer) return undefined;
-  if (/^https:\/\/vstoken\.dev\.azure\.com\//i.test(issuer)) return 'azuredevops';
+  // The Azure DevOps issuer, also in its older form on app.vstoken.visualstudio.com (docs/service-behaviour.md §7).
+  if (/^https:\/\/(vstoken\.dev\.azure\.com|app\.vstoken\.visualstudio\.com)\//i.test(issuer)) return 'azuredevops';
   if (/^https:\/\/login\.microsoftonline\.com\//i.test(issuer)) return 'entra';
   return 'other';
 }
@@ -208,7 +209,7 @@ export function startConversions(
     }
     let reason = background ? explainBackgroundFailure(f.message, e, ctx) : explainFailure(f, e, ctx);
     if (reason.key === 'FailManualNoCredential') {
-      // The service may already know the issuer and subject it expects (reference §11 question 5):
+      // The service may already know the issuer and subject it expects (docs/service-behaviour.md §17 question 5):
       // if it shows them, name them exactly; otherwise the message says where to read them.
       const current = await port.get(e.id).catch(() => null);
       const { issuer, subject } = current ? federationFields(current) : { issuer: undefined, subject: undefined };

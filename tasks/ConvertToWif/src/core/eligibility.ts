@@ -19,7 +19,7 @@ export interface Classified {
 
 const lower = (s: string | null | undefined): string => (s ?? '').toLowerCase();
 
-/** Reads a key of a string map case-insensitively: the service's casing varies (reference §2). */
+/** Reads a key of a string map case-insensitively: the service's casing varies (docs/service-behaviour.md §2). */
 export function getCI(map: Record<string, string | null | undefined> | null | undefined, key: string): string | undefined {
   if (!map) return undefined;
   const k = Object.keys(map).find((x) => x.toLowerCase() === key.toLowerCase());
@@ -32,7 +32,7 @@ export const creationModeOf = (e: Endpoint): string => getCI(e.data, 'creationMo
 export const projectRefs = (e: Endpoint) => (e.serviceEndpointProjectReferences ?? []).filter((r) => r?.projectReference?.id);
 export const isSharedEndpoint = (e: Endpoint): boolean => e.isShared === true || projectRefs(e).length > 1;
 
-/** The home project is the first project reference (reference §2, §5). */
+/** The home project is the first project reference (docs/service-behaviour.md §3). */
 export function homeProject(e: Endpoint): { id: string; name: string } | undefined {
   const ref = projectRefs(e)[0]?.projectReference;
   return ref?.id ? { id: ref.id, name: ref.name ?? ref.id } : undefined;
@@ -67,7 +67,7 @@ function decideConvert(e: Endpoint, opts: Options, ctx: RunContext, selection: S
 
   const environment = getCI(e.data, 'environment') ?? 'AzureCloud';
   if (lower(environment) === 'azurestack') return { kind: 'skip', reason: msg('SkipAzureStack') };
-  // Reference §5: the docs exclude US Government, and AADSTS900382 means a cloud blocks
+  // docs/service-behaviour.md §6: the docs exclude US Government, and AADSTS900382 means a cloud blocks
   // federation at pipeline run time. Converting could succeed and then break every pipeline,
   // so sovereign clouds are left alone and the user is told why.
   if (lower(environment) !== 'azurecloud') return { kind: 'skip', reason: msg('SkipSovereignCloud', environment) };
@@ -78,7 +78,7 @@ function decideConvert(e: Endpoint, opts: Options, ctx: RunContext, selection: S
   return { kind: 'change' };
 }
 
-/** revert: federated connections whose recovery data the service still keeps (reference §4). */
+/** revert: federated connections whose recovery data the service still keeps (docs/service-behaviour.md §5). */
 function decideRevert(e: Endpoint, opts: Options, ctx: RunContext, selection: Selection, now: Date): Decision {
   if (!selection.isSelected(e)) return { kind: 'skip', reason: msg('SkipNotSelected') };
   if (lower(schemeOf(e)) !== lower(Scheme.WorkloadIdentityFederation)) return { kind: 'skip', reason: msg('SkipRevertNotFederated', schemeOf(e) || '(none)') };
@@ -88,7 +88,7 @@ function decideRevert(e: Endpoint, opts: Options, ctx: RunContext, selection: Se
   if (at <= now.getTime()) return { kind: 'skip', reason: msg('SkipRevertExpired', new Date(at).toISOString()) };
   const common = sharedRules(e, opts, ctx);
   if (common) return common;
-  // Reference §4: the docs say manually created connections cannot be reverted (unverified).
+  // docs/service-behaviour.md §5: the docs say manually created connections cannot be reverted (unverified over REST).
   if (lower(creationModeOf(e)) === 'manual' && !opts.includeManual) return { kind: 'skip', reason: msg('SkipRevertManual') };
   return { kind: 'change' };
 }

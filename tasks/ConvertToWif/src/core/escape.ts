@@ -17,7 +17,7 @@ const visible = (ch: string): string => {
 /**
  * One log line that the agent cannot read as a command: line breaks and other control characters
  * become visible escapes (`\r`, `\n`, `\u001b`), so no text from the service starts a new line, and
- * `##vso[` becomes `##vso%5B` (the logging-command format's escape for a bracket), because the agent
+ * `##vso[` becomes `##vso%5B` (the bracket percent-encoded, in the style of the logging-command escapes), because the agent
  * acts on `##vso[` anywhere in a line. The task's own messages contain neither, so whole rendered
  * lines can be passed through.
  */

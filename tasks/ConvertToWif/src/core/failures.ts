@@ -1,4 +1,4 @@
-// Turns what the service answered into an action an admin can take (reference §8).
+// Turns what the service answered into an action an admin can take (docs/service-behaviour.md §9).
 
 import { getCI, homeProject } from './eligibility';
 import { Endpoint, Message, RunContext, msg } from './model';
@@ -11,7 +11,7 @@ export interface ServiceFailure {
   message: string;
   /** The service's exception type, e.g. AadAccessSilentException. */
   typeKey?: string;
-  /** The answer was an HTML sign-in page or not JSON (bad token on some routes, reference §8). */
+  /** The answer was an HTML sign-in page or not JSON (bad token on some routes, docs/service-behaviour.md §11). */
   signInPage?: boolean;
   /** Not sent: the run was cancelled. */
   cancelled?: boolean;
@@ -54,7 +54,7 @@ export const isTransient = (f: ServiceFailure): boolean =>
 /** The service's 400 for a change to the scheme the connection already has (e.g. converted by someone else meanwhile). */
 export const isAlreadyOnScheme = (f: ServiceFailure): boolean => f.status === 400 && /neither an upgrade or a downgrade/i.test(f.message);
 
-/** Azure DevOps could not get a Microsoft Entra token for the caller (reference §8, §11 question 1). */
+/** Azure DevOps could not get a Microsoft Entra token for the caller (docs/service-behaviour.md §8, §17 question 1). */
 export function isAadSilentFailure(f: Pick<ServiceFailure, 'message' | 'typeKey'>): boolean {
   return /AadAccessSilentException/i.test(f.typeKey ?? '') || /AAD returned silent failure|AadAccessSilentException/i.test(f.message);
 }

@@ -1,5 +1,5 @@
 // What would break: which pipelines used a connection recently, which tasks they ran, and which
-// of those cannot use workload identity federation (reference §10). The conversion itself checks
+// of those cannot use workload identity federation (docs/service-behaviour.md §12, §13). The conversion itself checks
 // none of this, and a pipeline that breaks does so on its next run.
 //
 // Cost grows with pipelines, not runs: for each pipeline only its most recent run is read, and
@@ -125,7 +125,7 @@ export function parseTaskList(entries: string[]): { match: (t: TaskRef) => boole
 const majorOf = (t: TaskRef): string => String(t.version).split('.')[0];
 const label = (t: TaskRef): string => `${t.name}@${majorOf(t)}`;
 
-/** Looks at a pipeline's expanded YAML for scripts that read the secret (reference §10). */
+/** Looks at a pipeline's expanded YAML for scripts that read the secret (docs/service-behaviour.md §13). */
 export function scanYaml(yaml: string): ImpactFlag[] {
   const addSpn = /addSpnToEnvironment\s*:\s*['"]?true\b/i.test(yaml);
   if (!addSpn) return [];

@@ -2,7 +2,7 @@
 
 import type { Impact } from './impact';
 
-/** The subset of an Azure DevOps ServiceEndpoint the task reads (reference §2). */
+/** The subset of an Azure DevOps ServiceEndpoint the task reads (docs/service-behaviour.md §2). */
 export interface Endpoint {
   id: string;
   name: string;
@@ -92,7 +92,7 @@ export interface ConnectionResult {
   issuer?: string;
   subject?: string;
   revertDeadline?: string;
-  /** Which issuer a federated connection trusts (reference §6). */
+  /** Which issuer a federated connection trusts (docs/service-behaviour.md §7). */
   issuerKind?: IssuerKind;
   /** What the connection grants access to: `level` is data.scopeLevel, the rest the ids and names the service gives. */
   scope?: Record<string, string>;

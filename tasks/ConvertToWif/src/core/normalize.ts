@@ -1,5 +1,5 @@
 // Turns what the service returned into Endpoint objects the rest of the core can trust: keys
-// matched case-insensitively (the casing varies, reference §2), booleans that arrive as strings,
+// matched case-insensitively (the casing varies, docs/service-behaviour.md §2), booleans that arrive as strings,
 // and entries without an id counted rather than crashing the run.
 
 import { Endpoint, ProjectReference } from './model';

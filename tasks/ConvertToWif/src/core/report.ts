@@ -9,7 +9,7 @@ import { Action, ConnectionResult, Localize, Message, Outcome, RunContext, Schem
 export interface ReportEntry extends Omit<ConnectionResult, 'reason' | 'impact'> {
   reason?: string;
   reasonCode?: string;
-  /** Azure DevOps issuer only: days until its retirement (reference §6). */
+  /** Azure DevOps issuer only: days until its retirement (docs/service-behaviour.md §7). */
   issuerDaysLeft?: number;
   impact?: ImpactEntry;
 }
@@ -66,7 +66,7 @@ export interface Report {
   nothingMatched?: string;
 }
 
-/** Microsoft retires the Azure DevOps issuer for public-cloud single-tenant apps and managed identities (reference §6). */
+/** Microsoft retires the Azure DevOps issuer for public-cloud single-tenant apps and managed identities (docs/service-behaviour.md §7). */
 export const ISSUER_RETIREMENT = '2027-07-01T00:00:00Z';
 const DAY = 86_400_000;
 
