@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as sinon from 'sinon';
-import { Clock, EndpointPort, conversionBody, startConversions } from '../../tasks/ConvertToWif/src/core/conversion';
+import { Clock, EndpointPort, conversionBody, issuerKind, startConversions } from '../../tasks/ConvertToWif/src/core/conversion';
 import { classify } from '../../tasks/ConvertToWif/src/core/eligibility';
 import { ServiceError } from '../../tasks/ConvertToWif/src/core/failures';
 import { Endpoint, Options } from '../../tasks/ConvertToWif/src/core/model';
@@ -318,5 +318,15 @@ describe('conversion', () => {
     const results = await run(list, { get: sinon.stub(), convert }, { concurrency: 3 });
     assert.equal(peak, 3);
     assert.ok(results.every((r) => r.outcome === 'converted'));
+  });
+});
+
+describe('issuerKind', () => {
+  it('tells the Azure DevOps issuer (both hosts) from the Entra issuer and others', () => {
+    assert.equal(issuerKind('https://vstoken.dev.azure.com/7a6c1d1e-0000-4000-8000-00000000c0de'), 'azuredevops');
+    assert.equal(issuerKind('https://app.vstoken.visualstudio.com/7a6c1d1e-0000-4000-8000-00000000c0de'), 'azuredevops');
+    assert.equal(issuerKind('https://login.microsoftonline.com/tenant/v2.0'), 'entra');
+    assert.equal(issuerKind('https://token.actions.githubusercontent.com'), 'other');
+    assert.equal(issuerKind(undefined), undefined);
   });
 });
