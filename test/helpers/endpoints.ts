@@ -1,5 +1,6 @@
 // Builds ServiceEndpoint JSON the way the service returns it, for unit tests of the core.
 import { Endpoint, Options, RunContext } from '../../tasks/ConvertToWif/src/core/model';
+import { normalizeEndpoint } from '../../tasks/ConvertToWif/src/core/normalize';
 
 export const PROJECT = { id: '0b1c2d3e-0000-4000-8000-000000000001', name: 'Payments' };
 export const OTHER_PROJECT = { id: '0b1c2d3e-0000-4000-8000-000000000002', name: 'Shared Services' };
@@ -21,7 +22,8 @@ export interface EndpointSpec {
   data?: Record<string, string>;
 }
 
-export function endpoint(spec: EndpointSpec): Endpoint {
+/** The service's JSON of a connection (keys in the service's casing). */
+export function rawEndpoint(spec: EndpointSpec): Endpoint {
   const id = spec.id ?? `00000000-0000-4000-8000-${String(++counter).padStart(12, '0')}`;
   const projects = spec.projects ?? [PROJECT];
   return {
@@ -48,6 +50,9 @@ export function endpoint(spec: EndpointSpec): Endpoint {
     serviceEndpointProjectReferences: projects.map((p) => ({ projectReference: { id: p.id, name: p.name }, name: spec.name, description: '' })),
   };
 }
+
+/** A connection as the core sees it: the service's JSON, normalised as the adapter does. */
+export const endpoint = (spec: EndpointSpec): Endpoint => normalizeEndpoint(rawEndpoint(spec))!;
 
 export function options(o: Partial<Options> = {}): Options {
   return {

@@ -1,6 +1,6 @@
 // Emulator seeds built in code for integration tests.
 import { Seed } from '../emulator/server';
-import { EndpointSpec, OTHER_PROJECT, PROJECT, endpoint } from './endpoints';
+import { EndpointSpec, OTHER_PROJECT, PROJECT, rawEndpoint } from './endpoints';
 import type { EndpointBehaviour } from '../emulator/server';
 
 export const ORG = { name: 'contoso', id: '7a6c1d1e-0000-4000-8000-00000000c0de' };
@@ -21,7 +21,7 @@ export function seed(endpoints: SeedEndpoint[], extra: Partial<Seed> = {}): Seed
     ],
     defaultAdministrators: [JOB_IDENTITY, ADMIN],
     endpoints: endpoints.map(({ emulator, ...spec }) => {
-      const e = endpoint(spec) as unknown as Record<string, unknown>;
+      const e = rawEndpoint(spec) as unknown as Record<string, unknown>;
       (e['authorization'] as { parameters: Record<string, unknown> }).parameters['serviceprincipalkey'] = null;
       return { ...e, emulator: { secret: `secret-of-${spec.name}`, ...emulator } };
     }),

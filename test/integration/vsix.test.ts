@@ -113,7 +113,7 @@ describe('packaged .vsix', function () {
         'prod-ledger': 'converted',
         // impactCheck: skip (the default): AzureFileCopy@5 and a script reading servicePrincipalKey would break.
         'prod-payments-api': 'skipped:SkipImpact',
-        'prod-payments-web': 'skipped:SkipImpact',
+        'prod-payments-web': 'skipped:SkipImpactYaml',
         'prod-restricted': 'failed:FailNotAdministrator',
         'shared-from-platform-team': 'skipped:SkipHomedElsewhere',
         'shared-platform': 'skipped:SkipShared',

@@ -1,10 +1,13 @@
 import * as assert from 'node:assert/strict';
 import * as sinon from 'sinon';
-import { Clock, EndpointPort, conversionBody, issuerKind, startConversions } from '../../tasks/ConvertToWif/src/core/conversion';
+import { conversionBody, issuerKind } from '../../tasks/ConvertToWif/src/core/endpoint';
+import { Clock, EndpointPort } from '../../tasks/ConvertToWif/src/core/ports';
+import { startConversions } from '../../tasks/ConvertToWif/src/core/schedule';
 import { classify } from '../../tasks/ConvertToWif/src/core/eligibility';
 import { ServiceError } from '../../tasks/ConvertToWif/src/core/failures';
 import { Endpoint, Options } from '../../tasks/ConvertToWif/src/core/model';
 import { makeSelection } from '../../tasks/ConvertToWif/src/core/selection';
+import { normalizeEndpoint } from '../../tasks/ConvertToWif/src/core/normalize';
 import { OTHER_PROJECT, PROJECT, ctx, endpoint, options } from '../helpers/endpoints';
 
 /** A clock whose sleep advances time instantly. */
@@ -18,11 +21,14 @@ function fakeClock(): Clock & { slept: number[] } {
       slept.push(ms);
       now += ms;
     },
+    wait: async (ms) => {
+      now += ms;
+    },
   };
 }
 
 function federated(e: Endpoint, state = 'Ready'): Endpoint {
-  return {
+  return normalizeEndpoint({
     ...e,
     authorization: {
       scheme: 'WorkloadIdentityFederation',
@@ -35,7 +41,7 @@ function federated(e: Endpoint, state = 'Ready'): Endpoint {
     },
     data: { ...e.data, revertSchemeDeadline: '2026-12-03T00:00:00Z' },
     operationStatus: { state, statusMessage: '' },
-  };
+  })!;
 }
 const inProgress = (e: Endpoint): Endpoint => ({ ...e, operationStatus: { state: 'InProgress', statusMessage: 'converting_scheme' } });
 
@@ -260,7 +266,7 @@ describe('conversion', () => {
         message: 'Service connection could not be upgraded: the service principal could not be configured automatically, and no valid configuration exists.',
       }),
     );
-    const withFic = {
+    const withFic = normalizeEndpoint({
       ...e,
       authorization: {
         scheme: 'ServicePrincipal',
@@ -271,7 +277,7 @@ describe('conversion', () => {
           workloadIdentityFederationSubject: '/eid1/c/pub/t/x/sc/y',
         },
       },
-    };
+    })!;
     const [known] = await run([e], { get: sinon.stub().resolves(withFic), convert }, { includeManual: true });
     assert.deepEqual(known.reason, {
       key: 'FailManualNoCredentialKnown',

@@ -2,7 +2,8 @@ import * as assert from 'node:assert/strict';
 import { classify } from '../../tasks/ConvertToWif/src/core/eligibility';
 import { Endpoint, Options } from '../../tasks/ConvertToWif/src/core/model';
 import { makeSelection } from '../../tasks/ConvertToWif/src/core/selection';
-import { OTHER_PROJECT, PROJECT, ctx, endpoint, options } from '../helpers/endpoints';
+import { normalizeEndpoint } from '../../tasks/ConvertToWif/src/core/normalize';
+import { OTHER_PROJECT, PROJECT, ctx, endpoint, options, rawEndpoint } from '../helpers/endpoints';
 
 function decide(endpoints: Endpoint[], o: Partial<Options> = {}) {
   const opts = options(o);
@@ -70,8 +71,7 @@ describe('eligibility', () => {
   });
 
   it('ignores connections of other types and reads keys case-insensitively', () => {
-    const e = endpoint({ name: 'odd-casing', data: {} });
-    e.data = { Environment: 'AzureStack', CreationMode: 'Automatic' };
+    const e = normalizeEndpoint({ ...rawEndpoint({ name: 'odd-casing', data: {} }), data: { Environment: 'AzureStack', CreationMode: 'Automatic' } })!;
     const got = decide([e, endpoint({ name: 'gh', type: 'github' })]);
     assert.deepEqual(got, { 'odd-casing': 'SkipAzureStack' });
   });

@@ -10,13 +10,14 @@
 // with "neither an upgrade or a downgrade"; faults are thrown as ServiceError as the REST adapter
 // does (429/5xx/network transient, 4xx not), and a PUT may be applied but lose its answer.
 import * as assert from 'node:assert/strict';
-import { Clock, ConversionBody, EndpointPort, Findings, startConversions } from '../../tasks/ConvertToWif/src/core/conversion';
+import { ConversionBody } from '../../tasks/ConvertToWif/src/core/model';
+import { Clock, EndpointPort } from '../../tasks/ConvertToWif/src/core/ports';
+import { Findings, startConversions } from '../../tasks/ConvertToWif/src/core/schedule';
 import { Classified, classify } from '../../tasks/ConvertToWif/src/core/eligibility';
 import { ServiceError } from '../../tasks/ConvertToWif/src/core/failures';
-import type { Impact } from '../../tasks/ConvertToWif/src/core/impact';
 import { INPUT_NAMES, parseInputs, RawInputs } from '../../tasks/ConvertToWif/src/core/inputs';
-import { Action, ConnectionResult, Endpoint, Message, Options, Scheme, msg } from '../../tasks/ConvertToWif/src/core/model';
-import { normalizeListing } from '../../tasks/ConvertToWif/src/core/normalize';
+import { Action, ConnectionResult, Endpoint, Impact, Message, Options, Scheme, msg } from '../../tasks/ConvertToWif/src/core/model';
+import { normalizeEndpoint, normalizeListing } from '../../tasks/ConvertToWif/src/core/normalize';
 import { logLines } from '../../tasks/ConvertToWif/src/core/log';
 import { buildReport } from '../../tasks/ConvertToWif/src/core/report';
 import { decideResult } from '../../tasks/ConvertToWif/src/core/result';
@@ -228,7 +229,7 @@ function genEndpoint(g: Gen, taken: string[]): Endpoint {
   const auth = g.int(0, 9);
   const name = genName(g, taken);
   taken.push(name);
-  return {
+  return asListed({
     id: genId(g),
     name,
     type: g.pick(TYPES),
@@ -238,15 +239,18 @@ function genEndpoint(g: Gen, taken: string[]): Endpoint {
     authorization: auth === 0 ? null : auth === 1 ? undefined : auth === 2 ? {} : { scheme: g.pick(SCHEMES), parameters: g.bool(0.1) ? null : params },
     data: g.bool(0.05) ? g.pick([null, undefined]) : data,
     serviceEndpointProjectReferences: genRefs(g),
-  };
+  });
 }
+
+/** A generated service answer as the core gets it: through the adapter's normalisation (keys lower-cased once). */
+const asListed = (raw: unknown): Endpoint => normalizeEndpoint(raw)!;
 
 /** A connection the action would change (so conversions actually happen), with some variation. */
 function genEligible(g: Gen, action: Action, taken: string[]): Endpoint {
   const name = genName(g, taken);
   taken.push(name);
   const revert = action === 'revert';
-  return {
+  return asListed({
     id: genId(g),
     name,
     type: g.pick(['azurerm', 'AzureRM']),
@@ -265,7 +269,7 @@ function genEligible(g: Gen, action: Action, taken: string[]): Endpoint {
     serviceEndpointProjectReferences: g.bool(0.1)
       ? []
       : [{ projectReference: { id: g.pick([PROJECT.id, PROJECT.id.toUpperCase()]), name: PROJECT.name }, name, description: '' }],
-  };
+  });
 }
 
 /** Pattern inputs as a user types them: names (any casing), wildcards, ids, junk; one per line or comma-separated. */
@@ -393,7 +397,7 @@ function checkReport(results: ConnectionResult[], opts: Options, g: Gen, extra: 
 /** Instant clock: sleep advances `now`. */
 function fakeClock(): Clock {
   let now = NOW.getTime();
-  return { now: () => now, sleep: async (ms) => void (now += Math.max(0, ms)) };
+  return { now: () => now, sleep: async (ms) => void (now += Math.max(0, ms)), wait: async (ms) => void (now += Math.max(0, ms)) };
 }
 
 type Mode = 'sync' | 'async' | 'async-fail' | 'async-never' | 'reject-403' | 'reject-400-manual' | 'reject-401' | 'reject-404' | 'aad-500' | 'gone';
@@ -496,7 +500,7 @@ class FakeService implements EndpointPort {
 
   private view(c: Conn): Endpoint {
     const wif = lower(c.scheme) === 'workloadidentityfederation';
-    return {
+    return asListed({
       ...c.original,
       isReady: c.state !== 'Failed',
       operationStatus: { state: c.state, statusMessage: c.statusMessage },
@@ -514,7 +518,7 @@ class FakeService implements EndpointPort {
         },
       },
       data: { ...(c.original.data ?? {}), ...(wif ? { revertSchemeDeadline: '2026-06-08T12:00:00Z' } : {}) },
-    };
+    });
   }
 
   private async enter(kind: 'put' | 'get'): Promise<void> {

@@ -1,17 +1,8 @@
 import * as assert from 'node:assert/strict';
 import * as sinon from 'sinon';
-import {
-  Impact,
-  ImpactPort,
-  KNOWN_INCOMPATIBLE,
-  TaskRef,
-  applyImpact,
-  assessImpact,
-  flagTasks,
-  parseTaskList,
-  scanYaml,
-} from '../../tasks/ConvertToWif/src/core/impact';
-import { msg } from '../../tasks/ConvertToWif/src/core/model';
+import { KNOWN_INCOMPATIBLE, applyImpact, assessImpact, flagTasks, parseTaskList, scanYaml } from '../../tasks/ConvertToWif/src/core/impact';
+import { Impact, TaskRef, msg } from '../../tasks/ConvertToWif/src/core/model';
+import { ImpactPort } from '../../tasks/ConvertToWif/src/core/ports';
 import { ServiceError } from '../../tasks/ConvertToWif/src/core/failures';
 
 const task = (name: string, version: string, id = `id-${name.toLowerCase()}`): TaskRef => ({ id, name, version });

@@ -23,8 +23,10 @@ describe('normalize (service answers)', () => {
       isShared: false,
       isReady: false,
       operationStatus: { state: 'Failed', statusMessage: 'boom' },
-      authorization: { scheme: 'ServicePrincipal', parameters: { TenantId: 't', serviceprincipalkey: null } },
-      data: { creationMode: 'Automatic', nested: '{"a":1}' },
+      // Keys of parameters and data are lower-cased once, here (objects without a prototype: a key
+      // named __proto__ from the service is just a key).
+      authorization: { scheme: 'ServicePrincipal', parameters: Object.assign(Object.create(null), { tenantid: 't', serviceprincipalkey: null }) },
+      data: Object.assign(Object.create(null), { creationmode: 'Automatic', nested: '{"a":1}' }),
       serviceEndpointProjectReferences: [{ projectReference: { id: 'p1', name: 'Payments' }, name: 'conn', description: undefined }],
     });
   });
@@ -55,5 +57,15 @@ describe('normalize (service answers)', () => {
   it('uses the known id for an answer about one connection', () => {
     assert.equal(normalizeEndpoint({ name: 'n' }, 'known')!.id, 'known');
     assert.equal(normalizeEndpoint('<html>', 'known'), undefined);
+  });
+});
+
+describe('normalize: hostile keys', () => {
+  it('a parameter named __proto__ or constructor is an ordinary key, and the first casing of a key wins', () => {
+    const e = normalizeEndpoint(JSON.parse('{"id":"x","authorization":{"scheme":"S","parameters":{"__proto__":"p","TenantId":"first","tenantid":"second"}}}'))!;
+    const params = e.authorization!.parameters!;
+    assert.equal(Object.getPrototypeOf(params), null);
+    assert.equal(params['__proto__'], 'p');
+    assert.equal(params['tenantid'], 'first');
   });
 });

@@ -105,7 +105,7 @@ describe('report', () => {
   });
 
   it('has a task.json message for every key the core can produce', () => {
-    const source = ['eligibility', 'failures', 'conversion', 'inputs', 'impact', 'report', 'result', 'summary', 'log']
+    const source = ['eligibility', 'failures', 'steps', 'schedule', 'runTask', 'inputs', 'impact', 'report', 'result', 'summary', 'log']
       .map((f) => fs.readFileSync(taskJsonPath.replace('task.json', `src/core/${f}.ts`), 'utf8'))
       .join('\n');
     const keys = new Set([...source.matchAll(/(?:msg\(|key: |loc\()'([A-Za-z_]+)'/g)].map((m) => m[1]));

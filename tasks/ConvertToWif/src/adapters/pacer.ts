@@ -1,9 +1,8 @@
 // Paces requests to Azure DevOps: at most `max` in flight, fewer while the service signals that
-// it is throttling this identity (docs/service-behaviour.md §10: 429 with Retry-After, X-RateLimit-Delay when it
+// it is throttling this identity (docs/service-behaviour.md §10: a 429, X-RateLimit-Delay when it
 // starts delaying requests, X-RateLimit-Remaining near 0), so the task slows down instead of
-// hammering a shared request budget.
-
-import { Clock } from '../core/conversion';
+// hammering a shared request budget. It never waits itself: the retry policy (retryPolicy.ts) is
+// the one owner of the Retry-After wait.
 
 export interface RateLimitSignal {
   /** Seconds the service asks to wait (Retry-After) or says it delayed us (X-RateLimit-Delay). */
@@ -19,12 +18,10 @@ export class Pacer {
   private limit: number;
   private active = 0;
   private readonly queue: Array<() => void> = [];
-  private notBefore = 0;
   private calm = 0;
 
   constructor(
     private readonly max: number,
-    private readonly clock: Clock,
     private readonly onChange?: (limit: number) => void,
   ) {
     this.limit = max;
@@ -38,8 +35,6 @@ export class Pacer {
     if (this.active < this.limit) this.active++;
     else await new Promise<void>((resolve) => this.queue.push(resolve)); // the slot is handed over by release()
     try {
-      const wait = this.notBefore - this.clock.now();
-      if (wait > 0) await this.clock.sleep(wait);
       return await fn();
     } finally {
       this.release();
@@ -52,7 +47,6 @@ export class Pacer {
     const nearlyOut = signal?.remaining !== undefined && signal.remaining <= Math.max(1, (signal.limit ?? 0) * 0.05);
     if (throttled || delay > 0 || nearlyOut) {
       this.limit = Math.max(1, Math.floor(this.limit / 2));
-      this.notBefore = Math.max(this.notBefore, this.clock.now() + delay * 1000);
       this.calm = 0;
       this.onChange?.(this.limit);
     } else if (this.limit < this.max && ++this.calm >= CALM_TO_GROW) {

@@ -7,9 +7,10 @@ import { ServiceEndpointApi } from 'azure-devops-node-api/ServiceEndpointApi';
 import { BearerCredentialHandler } from 'azure-devops-node-api/handlers/bearertoken';
 import { extractRateLimitHeaders } from 'azure-devops-node-api/RateLimitUtils';
 import { IProxyConfiguration, IRequestHandler, IRequestOptions, ICertConfiguration } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
-import { Clock, ConversionBody, EndpointPort } from '../core/conversion';
-import { ServiceError, isTransient } from '../core/failures';
-import { ExecutionRecord, ImpactPort, TaskDefinitionInfo, TaskRef } from '../core/impact';
+import { ConversionBody, ExecutionRecord, TaskDefinitionInfo, TaskRef } from '../core/model';
+import { AzureDevOps, Clock } from '../core/ports';
+import { withRetry } from './retryPolicy';
+import { ServiceError } from '../core/failures';
 import { Pacer, RateLimitSignal } from './pacer';
 import { Endpoint } from '../core/model';
 import { normalizeEndpoint, normalizeListing } from '../core/normalize';
@@ -35,13 +36,6 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 const API_VERSION = '7.1';
 /** Longest body read from the service; an answer beyond it is treated as garbled. */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
-
-const MAX_429_TRIES = 6;
-const MAX_TRANSIENT_RETRIES = 3;
-/** One wait never exceeds this, whatever Retry-After says (the service delays up to ~30 s, docs/service-behaviour.md §10). */
-const MAX_SINGLE_WAIT_MS = 30_000;
-/** All the waiting for one call: past this budget the call fails (and says why) rather than stall the run. */
-const MAX_TOTAL_WAIT_MS = 90_000;
 
 /** What node-api copies from the X-RateLimit-* and Retry-After headers (azure-devops-node-api api/RateLimitUtils.ts; docs/service-behaviour.md §10). */
 interface RateLimit {
@@ -182,14 +176,14 @@ export function toServiceError(err: unknown): ServiceError {
   });
 }
 
-export class ServiceClient implements EndpointPort, ImpactPort {
+export class ServiceClient implements AzureDevOps {
   private readonly api: ServiceEndpointApi;
   private readonly pacer: Pacer;
   private readonly base: string;
   private readonly timeoutMs: number;
 
   constructor(private readonly o: ServiceClientOptions) {
-    this.pacer = new Pacer(o.maxInFlight, o.clock, (limit) => o.debug?.(`service throttling: at most ${limit} request(s) in flight now`));
+    this.pacer = new Pacer(o.maxInFlight, (limit) => o.debug?.(`service throttling: at most ${limit} request(s) in flight now`));
     this.base = o.collectionUrl.endsWith('/') ? o.collectionUrl : `${o.collectionUrl}/`;
     this.timeoutMs = o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     // No redirects: typed-rest-client follows them by default and its handlers add the bearer
@@ -427,47 +421,38 @@ export class ServiceClient implements EndpointPort, ImpactPort {
     return Promise.race([running, expired]).finally(() => clearTimeout(timer));
   }
 
-  /**
-   * The one retry policy. `deadline` (clock time): no attempt runs past it and no retry wait
-   * ends after it; the call then fails as timed out (transient), e.g. a poll at the end of the
-   * wait for background conversions.
-   */
-  private async retry<T>(what: string, idempotent: boolean, op: () => Promise<T>, deadline?: number): Promise<T> {
-    let throttled = 0;
-    let waited = 0;
-    let transient = 0;
-    for (;;) {
-      if (this.o.signal?.aborted) throw new ServiceError({ message: 'The run was cancelled before this request was sent.', cancelled: true });
-      const abort = new AbortController();
-      const attempt: Attempt = { signal: abort.signal };
-      try {
-        const value = await this.pacer.run(() => {
-          const left = deadline === undefined ? Infinity : deadline - this.o.clock.now();
-          if (left <= 0) return Promise.reject(new HttpError({ timedOut: true, message: 'The wait ran out before this request was sent.' }));
-          return this.bounded(op, Math.min(this.timeoutMs, left), attempt, abort);
-        });
-        this.pacer.observe(signalOf(attempt.rateLimit ?? (value as { rateLimit?: RateLimit } | null)?.rateLimit), false);
-        return value;
-      } catch (raw) {
-        const err = toServiceError(raw);
-        const rl = (raw as NodeApiError)?.rateLimit;
-        this.pacer.observe(signalOf(rl), err.status === 429);
-        let waitMs: number | undefined;
-        if (err.status === 429 && ++throttled < MAX_429_TRIES) {
-          // Azure DevOps says how long to back off (docs/service-behaviour.md §10); node-api never retries 429.
-          const s = rl?.retryAfter ?? rl?.delay;
-          waitMs = s !== undefined && Number.isFinite(s) ? s * 1000 : 1000 * 2 ** throttled;
-        } else if (idempotent && err.status !== 429 && isTransient(err) && ++transient <= MAX_TRANSIENT_RETRIES) {
-          waitMs = 500 * 2 ** (transient - 1);
-        }
-        if (waitMs === undefined) throw err;
-        waitMs = Math.min(MAX_SINGLE_WAIT_MS, waitMs) * (0.8 + Math.random() * 0.4);
-        if (waited + waitMs > MAX_TOTAL_WAIT_MS) throw err;
-        if (deadline !== undefined && this.o.clock.now() + waitMs >= deadline) throw err;
-        waited += waitMs;
-        this.o.debug?.(`${what}: ${err.status ?? 'network error'} (${err.message}); retrying in ${Math.round(waitMs)} ms`);
-        await this.o.clock.sleep(waitMs);
-      }
+  /** One call under the retry policy (retryPolicy.ts). `deadline` (clock time): no attempt runs past it and no retry wait ends after it. */
+  private retry<T>(what: string, idempotent: boolean, op: () => Promise<T>, deadline?: number): Promise<T> {
+    return withRetry(() => this.attemptOnce(op, deadline), {
+      what,
+      idempotent,
+      clock: this.o.clock,
+      signal: this.o.signal,
+      deadline,
+      toFailure: toServiceError,
+      retryAfterOf: (raw) => {
+        const rl = (raw as NodeApiError | undefined)?.rateLimit;
+        return rl?.retryAfter ?? rl?.delay;
+      },
+      debug: this.o.debug,
+    });
+  }
+
+  /** One attempt, paced, bounded by the request timeout (and the deadline); what the service said about throttling goes to the pacer. */
+  private async attemptOnce<T>(op: () => Promise<T>, deadline?: number): Promise<T> {
+    const abort = new AbortController();
+    const attempt: Attempt = { signal: abort.signal };
+    try {
+      const value = await this.pacer.run(() => {
+        const left = deadline === undefined ? Infinity : deadline - this.o.clock.now();
+        if (left <= 0) return Promise.reject(new HttpError({ timedOut: true, message: 'The wait ran out before this request was sent.' }));
+        return this.bounded(op, Math.min(this.timeoutMs, left), attempt, abort);
+      });
+      this.pacer.observe(signalOf(attempt.rateLimit ?? (value as { rateLimit?: RateLimit } | null)?.rateLimit), false);
+      return value;
+    } catch (raw) {
+      this.pacer.observe(signalOf((raw as NodeApiError | undefined)?.rateLimit), toServiceError(raw).status === 429);
+      throw raw;
     }
   }
 }

@@ -1,6 +1,7 @@
 // Which azurerm connections `convert` may change, and why the others are left alone.
 // Every connection gets exactly one decision, so nothing is dropped from the report.
 
+import { creationModeOf, dataOf, environmentOf, homeProject, isScheme, isSharedEndpoint, schemeOf, sharingProjects, stateOf } from './endpoint';
 import { Endpoint, Message, Options, RunContext, Scheme, msg } from './model';
 import { Selection } from './selection';
 
@@ -19,53 +20,28 @@ export interface Classified {
 
 const lower = (s: string | null | undefined): string => (s ?? '').toLowerCase();
 
-/** Reads a key of a string map case-insensitively: the service's casing varies (docs/service-behaviour.md §2). */
-export function getCI(map: Record<string, string | null | undefined> | null | undefined, key: string): string | undefined {
-  if (!map) return undefined;
-  const k = Object.keys(map).find((x) => x.toLowerCase() === key.toLowerCase());
-  const v = k === undefined ? undefined : map[k];
-  return v === null || v === undefined ? undefined : String(v);
-}
-
-export const schemeOf = (e: Endpoint): string => e.authorization?.scheme ?? '';
-export const creationModeOf = (e: Endpoint): string => getCI(e.data, 'creationMode') ?? '';
-export const projectRefs = (e: Endpoint) => (e.serviceEndpointProjectReferences ?? []).filter((r) => r?.projectReference?.id);
-export const isSharedEndpoint = (e: Endpoint): boolean => e.isShared === true || projectRefs(e).length > 1;
-
-/** The home project is the first project reference (docs/service-behaviour.md §3). */
-export function homeProject(e: Endpoint): { id: string; name: string } | undefined {
-  const ref = projectRefs(e)[0]?.projectReference;
-  return ref?.id ? { id: ref.id, name: ref.name ?? ref.id } : undefined;
-}
-
 /** Rules shared by convert and revert: state, sharing and home project. */
 function sharedRules(e: Endpoint, opts: Options, ctx: RunContext): Decision | undefined {
-  const state = lower(e.operationStatus?.state);
+  const state = stateOf(e);
   if (state === 'inprogress') return { kind: 'skip', reason: msg('SkipInProgress', e.operationStatus?.statusMessage || 'InProgress') };
   if (e.isReady === false || state === 'failed') {
     return { kind: 'skip', reason: msg('SkipNotReady', e.operationStatus?.statusMessage || e.operationStatus?.state || 'isReady=false') };
   }
   const home = homeProject(e);
   if (home && lower(home.id) !== lower(ctx.project.id)) return { kind: 'skip', reason: msg('SkipHomedElsewhere', home.name) };
-  if (isSharedEndpoint(e) && opts.skipShared) {
-    const others = projectRefs(e)
-      .slice(1)
-      .map((r) => r.projectReference?.name ?? r.projectReference?.id ?? '?');
-    return { kind: 'skip', reason: msg('SkipShared', others.join(', ')) };
-  }
+  if (isSharedEndpoint(e) && opts.skipShared) return { kind: 'skip', reason: msg('SkipShared', sharingProjects(e).join(', ')) };
   return undefined;
 }
 
 /** convert and report: secret-based connections the service can convert. */
 function decideConvert(e: Endpoint, opts: Options, ctx: RunContext, selection: Selection): Decision {
-  const scheme = schemeOf(e);
-  if (lower(scheme) === lower(Scheme.WorkloadIdentityFederation)) return { kind: 'federated' };
+  if (isScheme(e, Scheme.WorkloadIdentityFederation)) return { kind: 'federated' };
   if (!selection.isSelected(e)) return { kind: 'skip', reason: msg('SkipNotSelected') };
-  if (lower(scheme) === lower(Scheme.ManagedServiceIdentity)) return { kind: 'skip', reason: msg('SkipManagedIdentity') };
-  if (lower(scheme) === lower(Scheme.PublishProfile)) return { kind: 'skip', reason: msg('SkipPublishProfile') };
-  if (lower(scheme) !== lower(Scheme.ServicePrincipal)) return { kind: 'skip', reason: msg('SkipOtherScheme', scheme || '(none)') };
+  if (isScheme(e, Scheme.ManagedServiceIdentity)) return { kind: 'skip', reason: msg('SkipManagedIdentity') };
+  if (isScheme(e, Scheme.PublishProfile)) return { kind: 'skip', reason: msg('SkipPublishProfile') };
+  if (!isScheme(e, Scheme.ServicePrincipal)) return { kind: 'skip', reason: msg('SkipOtherScheme', schemeOf(e) || '(none)') };
 
-  const environment = getCI(e.data, 'environment') ?? 'AzureCloud';
+  const environment = environmentOf(e);
   if (lower(environment) === 'azurestack') return { kind: 'skip', reason: msg('SkipAzureStack') };
   // docs/service-behaviour.md §6: the docs exclude US Government, and AADSTS900382 means a cloud blocks
   // federation at pipeline run time. Converting could succeed and then break every pipeline,
@@ -81,8 +57,8 @@ function decideConvert(e: Endpoint, opts: Options, ctx: RunContext, selection: S
 /** revert: federated connections whose recovery data the service still keeps (docs/service-behaviour.md §5). */
 function decideRevert(e: Endpoint, opts: Options, ctx: RunContext, selection: Selection, now: Date): Decision {
   if (!selection.isSelected(e)) return { kind: 'skip', reason: msg('SkipNotSelected') };
-  if (lower(schemeOf(e)) !== lower(Scheme.WorkloadIdentityFederation)) return { kind: 'skip', reason: msg('SkipRevertNotFederated', schemeOf(e) || '(none)') };
-  const deadline = getCI(e.data, 'revertSchemeDeadline');
+  if (!isScheme(e, Scheme.WorkloadIdentityFederation)) return { kind: 'skip', reason: msg('SkipRevertNotFederated', schemeOf(e) || '(none)') };
+  const deadline = dataOf(e, 'revertSchemeDeadline');
   const at = deadline ? Date.parse(deadline) : NaN;
   if (!deadline || Number.isNaN(at)) return { kind: 'skip', reason: msg('SkipRevertNoDeadline') };
   if (at <= now.getTime()) return { kind: 'skip', reason: msg('SkipRevertExpired', new Date(at).toISOString()) };

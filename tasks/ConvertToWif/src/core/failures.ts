@@ -1,6 +1,6 @@
 // Turns what the service answered into an action an admin can take (docs/service-behaviour.md §9).
 
-import { getCI, homeProject } from './eligibility';
+import { homeProject, param } from './endpoint';
 import { Endpoint, Message, RunContext, msg } from './model';
 
 /** A failed service call as the REST adapter reports it (never carries a token). */
@@ -59,13 +59,28 @@ export function isAadSilentFailure(f: Pick<ServiceFailure, 'message' | 'typeKey'
   return /AadAccessSilentException/i.test(f.typeKey ?? '') || /AAD returned silent failure|AadAccessSilentException/i.test(f.message);
 }
 
+/**
+ * The one normaliser of what a call threw: a ServiceError as the adapters throw it, or anything
+ * else (a bug, an unexpected rejection) as a failure with its message and no status.
+ */
+export function asFailure(err: unknown): ServiceFailure {
+  if (err instanceof ServiceError) return err;
+  return { message: err instanceof Error ? err.message : String(err) };
+}
+
+/** "HTTP 403: denied", or the message of a failure without a status. */
+export function describeFailure(err: unknown): string {
+  const f = asFailure(err);
+  return f.status ? `HTTP ${f.status}: ${f.message}` : f.message;
+}
+
 const has = (f: ServiceFailure, re: RegExp) => re.test(f.message);
 
 /** The instruction for a failure to convert `e`. */
 export function explainFailure(f: ServiceFailure, e: Endpoint, ctx: RunContext): Message {
   const identity = ctx.identity ?? `${ctx.project.name} Build Service`;
-  const appId = getCI(e.authorization?.parameters, 'serviceprincipalid') ?? '?';
-  const tenant = getCI(e.authorization?.parameters, 'tenantid') ?? '?';
+  const appId = param(e, 'serviceprincipalid') ?? '?';
+  const tenant = param(e, 'tenantid') ?? '?';
   if (f.redirectTo !== undefined) return msg('FailRedirected', f.redirectTo, originOf(ctx.organization));
   if (isTokenProblem(f)) return msg('FailToken');
   if (f.timedOut) return msg('FailTimeout');

@@ -6,69 +6,9 @@
 // every run timeline, pipeline YAML and the task catalogue are fetched at most once per task run.
 
 import pLimit from 'p-limit';
-import { ServiceFailure } from './failures';
-import { Message, msg } from './model';
-
-/** One use of a connection, from its execution history. */
-export interface ExecutionRecord {
-  planType: string; // 'Build' | 'Release'
-  definitionId: number;
-  definitionName: string;
-  runId: number;
-  startTime?: string;
-}
-
-export interface TaskRef {
-  id: string;
-  name: string;
-  version: string; // "5.244.1"
-}
-
-export interface TaskDefinitionInfo {
-  id: string;
-  name: string;
-  author?: string;
-}
-
-/** What the impact check needs from the REST adapter. Calls throw ServiceError. */
-export interface ImpactPort {
-  executionHistory(endpointId: string, continuationToken?: string): Promise<{ records: ExecutionRecord[]; continuationToken?: string }>;
-  /** The tasks that ran in a build (its timeline's Task records). */
-  buildTasks(buildId: number): Promise<TaskRef[]>;
-  /** The pipeline's expanded YAML (Pipelines preview run API). */
-  pipelineYaml(pipelineId: number): Promise<string>;
-  /** The organization's task catalogue, to tell Microsoft's tasks from others. */
-  taskDefinitions(): Promise<TaskDefinitionInfo[]>;
-}
-
-export interface ImpactFlag {
-  /** `Name@Major`, or `YAML` for a finding in the pipeline's YAML. */
-  task: string;
-  severity: 'breaks' | 'verify';
-  why: Message;
-}
-
-export interface PipelineImpact {
-  id: number;
-  name: string;
-  type: 'Build' | 'Release';
-  lastUsed?: string;
-  runId: number;
-  tasks: string[];
-  flags: ImpactFlag[];
-}
-
-export interface Impact {
-  days: number;
-  pipelines: PipelineImpact[];
-  /** What could not be checked, so the check is partial. */
-  partial: Message[];
-  /**
-   * The use of the connection could not be read at all (execution history), or the tasks of a
-   * pipeline that used it are unknown (timeline): nothing says it is safe to convert.
-   */
-  unreadable?: boolean;
-}
+import { describeFailure } from './failures';
+import { ExecutionRecord, Impact, ImpactFlag, Message, PipelineImpact, TaskRef, msg } from './model';
+import { ImpactPort } from './ports';
 
 export const isFlagged = (i: Impact | undefined): boolean => !!i && i.pipelines.some((p) => p.flags.length > 0);
 /** Something known to break (not just to check). */
@@ -162,11 +102,6 @@ export function flagTasks(tasks: TaskRef[], userList: (t: TaskRef) => boolean, a
 const MAX_HISTORY_PAGES = 50;
 const byName = new Intl.Collator('en', { sensitivity: 'base' });
 
-const failureText = (err: unknown): string => {
-  const f = err as Partial<ServiceFailure>;
-  return f?.status ? `HTTP ${f.status}: ${f.message ?? ''}` : String((err as Error)?.message ?? err);
-};
-
 /** Reads the recent use of each connection and flags what would break. One Impact per id. */
 export async function assessImpact(
   endpointIds: string[],
@@ -202,7 +137,7 @@ export async function assessImpact(
         token = res.continuationToken;
       }
     } catch (err) {
-      return { days: o.days, pipelines: [], partial: [msg('ImpactNoHistory', failureText(err))], unreadable: true };
+      return { days: o.days, pipelines: [], partial: [msg('ImpactNoHistory', describeFailure(err))], unreadable: true };
     }
 
     const latest = new Map<string, ExecutionRecord>();
@@ -225,12 +160,12 @@ export async function assessImpact(
           p.flags.push(...flagTasks(tasks, o.userList, await authors()));
         } catch (err) {
           unreadable = true;
-          partial.push(msg('ImpactNoTimeline', r.definitionName, failureText(err)));
+          partial.push(msg('ImpactNoTimeline', r.definitionName, describeFailure(err)));
         }
         try {
           p.flags.push(...scanYaml(await once(yamls, r.definitionId, () => port.pipelineYaml(r.definitionId))));
         } catch (err) {
-          partial.push(msg('ImpactNoYaml', r.definitionName, failureText(err)));
+          partial.push(msg('ImpactNoYaml', r.definitionName, describeFailure(err)));
         }
         return p;
       }),

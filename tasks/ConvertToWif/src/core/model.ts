@@ -1,7 +1,5 @@
 // Domain types shared by the pure core. Nothing here knows about task-lib or HTTP.
 
-import type { Impact } from './impact';
-
 /** The subset of an Azure DevOps ServiceEndpoint the task reads (docs/service-behaviour.md §2). */
 export interface Endpoint {
   id: string;
@@ -12,7 +10,9 @@ export interface Endpoint {
   isShared?: boolean;
   isReady?: boolean;
   operationStatus?: { state?: string; statusMessage?: string } | null;
+  /** `parameters` keys are lower-case (normalize.ts): the service's casing varies (docs/service-behaviour.md §2). */
   authorization?: { scheme?: string; parameters?: Record<string, string | null | undefined> | null } | null;
+  /** Keys lower-case, as in `parameters`. */
   data?: Record<string, string | null | undefined> | null;
   serviceEndpointProjectReferences?: ProjectReference[] | null;
 }
@@ -106,4 +106,65 @@ export interface ConnectionResult {
 /** `azuredevops`: https://vstoken.dev.azure.com/… (retired 2027-07-01); `entra`: login.microsoftonline.com. */
 export type IssuerKind = 'azuredevops' | 'entra' | 'other';
 
-export type Totals = Record<'converted' | 'reverted' | 'skipped' | 'failed' | 'pending' | 'planned' | 'federated', number>;
+export const OUTCOMES: Outcome[] = ['converted', 'reverted', 'skipped', 'failed', 'pending', 'planned', 'federated'];
+export type Totals = Record<Outcome, number>;
+
+/** The minimal conversion body (docs/service-behaviour.md §4): id, type, target scheme, home project reference. */
+export interface ConversionBody {
+  id: string;
+  type: string;
+  authorization: { scheme: string };
+  serviceEndpointProjectReferences: Array<{ projectReference: { id: string; name?: string }; name: string; description?: string }>;
+}
+
+// ---- the impact check's view of pipelines (docs/service-behaviour.md §12) ----
+
+/** One use of a connection, from its execution history. */
+export interface ExecutionRecord {
+  planType: string; // 'Build' | 'Release'
+  definitionId: number;
+  definitionName: string;
+  runId: number;
+  startTime?: string;
+}
+
+export interface TaskRef {
+  id: string;
+  name: string;
+  version: string; // "5.244.1"
+}
+
+export interface TaskDefinitionInfo {
+  id: string;
+  name: string;
+  author?: string;
+}
+
+export interface ImpactFlag {
+  /** `Name@Major`, or `YAML` for a finding in the pipeline's YAML. */
+  task: string;
+  severity: 'breaks' | 'verify';
+  why: Message;
+}
+
+export interface PipelineImpact {
+  id: number;
+  name: string;
+  type: 'Build' | 'Release';
+  lastUsed?: string;
+  runId: number;
+  tasks: string[];
+  flags: ImpactFlag[];
+}
+
+export interface Impact {
+  days: number;
+  pipelines: PipelineImpact[];
+  /** What could not be checked, so the check is partial. */
+  partial: Message[];
+  /**
+   * The use of the connection could not be read at all (execution history), or the tasks of a
+   * pipeline that used it are unknown (timeline): nothing says it is safe to convert.
+   */
+  unreadable?: boolean;
+}

@@ -16,14 +16,39 @@ function pick(obj: Json, key: string): unknown {
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);
 const bool = (v: unknown): boolean | undefined =>
   typeof v === 'boolean' ? v : v === 'true' || v === 'True' ? true : v === 'false' || v === 'False' ? false : undefined;
+/**
+ * A string map with its keys lower-cased, once, here: the service's casing of `parameters` and
+ * `data` keys varies (docs/service-behaviour.md §2), and the rest of the core reads them by their
+ * lower-case name. When two keys differ only in case, the first one wins.
+ */
+/** A nested value as text, bounded: a hostile answer nested too deep or too big must not take the run down. */
+function objectText(x: object): string {
+  try {
+    const text = JSON.stringify(x);
+    return text.length > 10_000 ? `${text.slice(0, 10_000)}…` : text;
+  } catch {
+    return '(unreadable value)';
+  }
+}
+
 const stringMap = (v: unknown): Record<string, string | null> | null => {
   if (!isObject(v)) return null;
-  return Object.fromEntries(
-    Object.entries(v).map(([k, x]) => [
-      k,
-      x === null || x === undefined ? null : typeof x === 'object' ? JSON.stringify(x) : String(x as string | number | boolean),
-    ]),
-  );
+  const out: Record<string, string | null> = Object.create(null) as Record<string, string | null>;
+  for (const [k, x] of Object.entries(v)) {
+    const key = k.toLowerCase();
+    if (key in out) continue;
+    out[key] =
+      x === null || x === undefined
+        ? null
+        : typeof x === 'object'
+          ? objectText(x)
+          : typeof x === 'string'
+            ? x
+            : typeof x === 'number' || typeof x === 'boolean'
+              ? String(x)
+              : '(unreadable value)';
+  }
+  return out;
 };
 
 /** One endpoint, or undefined when it has no usable id. `fallbackId` is used for answers about a known connection. */

@@ -2,8 +2,8 @@
 // Pure: messages are rendered with the Localize function handed in. The run summary, the log lines
 // and the task result are derived from it (summary.ts, log.ts, result.ts).
 
-import { Impact, isFlagged } from './impact';
-import { Action, ConnectionResult, Localize, Message, Outcome, RunContext, Scheme, Totals, msg } from './model';
+import { isFlagged } from './impact';
+import { Action, ConnectionResult, Impact, Localize, Message, OUTCOMES, Outcome, RunContext, Scheme, Totals, msg } from './model';
 
 /** A connection as the report shows it: the result, with messages rendered to text. */
 export interface ReportEntry extends Omit<ConnectionResult, 'reason' | 'impact'> {
@@ -69,8 +69,6 @@ export interface Report {
 /** Microsoft retires the Azure DevOps issuer for public-cloud single-tenant apps and managed identities (docs/service-behaviour.md §7). */
 export const ISSUER_RETIREMENT = '2027-07-01T00:00:00Z';
 const DAY = 86_400_000;
-
-const OUTCOMES: Outcome[] = ['converted', 'reverted', 'skipped', 'failed', 'pending', 'planned', 'federated'];
 
 export function totalsOf(results: Array<{ outcome: Outcome }>): Totals {
   const t = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Totals;

@@ -3,7 +3,8 @@
 import { Message, msg } from './model';
 import { Report, foreseenRefusal, groupOf, leftAloneByImpact } from './report';
 
-export type ResultKind = 'Succeeded' | 'SucceededWithIssues' | 'Failed' | 'Cancelled';
+import type { ResultKind } from './ports';
+export type { ResultKind };
 
 /**
  * Failed when any connection failed (or, for a report with failOnFindings, while any selected

@@ -4,14 +4,26 @@
 // several rows is shown once above them.
 
 import { mdCode, mdText } from './escape';
-import { Localize, Outcome } from './model';
+import { Action, Localize, Outcome } from './model';
 import { ISSUER_RETIREMENT, Report, ReportEntry, foreseenRefusal, groupOf, leftAloneByImpact } from './report';
 
 const DAY = 86_400_000;
 
+/** Message keys, written out (never built at run time) so every key the code uses is findable. */
+const ACTION_LABEL: Record<Action, string> = { convert: 'ActionLabel_convert', revert: 'ActionLabel_revert', report: 'ActionLabel_report' };
+const OUTCOME_LABEL: Record<Outcome, string> = {
+  converted: 'Outcome_converted',
+  reverted: 'Outcome_reverted',
+  skipped: 'Outcome_skipped',
+  failed: 'Outcome_failed',
+  pending: 'Outcome_pending',
+  planned: 'Outcome_planned',
+  federated: 'Outcome_federated',
+};
+
 /** "ConvertToWif convert (dry run): project Payments": the summary's title and its section name on the run page. */
 export function summaryTitle(report: Pick<Report, 'action' | 'dryRun' | 'project'>, loc: Localize): string {
-  const action = loc(`ActionLabel_${report.action}`) + (report.dryRun && report.action !== 'report' ? loc('DryRunSuffix') : '');
+  const action = loc(ACTION_LABEL[report.action]) + (report.dryRun && report.action !== 'report' ? loc('DryRunSuffix') : '');
   return loc('SummaryTitle', action, report.project.name);
 }
 
@@ -80,7 +92,7 @@ const DISPLAY_ORDER: Outcome[] = ['failed', 'pending', 'converted', 'reverted', 
 function countsLine(report: Report, loc: Localize): string {
   return DISPLAY_ORDER.filter((o) => report.totals[o] > 0)
     .map((o) => {
-      const text = `${report.totals[o]} ${loc(`Outcome_${o}`)}`;
+      const text = `${report.totals[o]} ${loc(OUTCOME_LABEL[o])}`;
       return o === 'failed' || o === 'pending' ? `**${text}**` : text;
     })
     .join(' · ');
@@ -140,7 +152,7 @@ export function renderSummary(report: Report, loc: Localize): string {
   const issuer = { label: loc('ColIssuer') + ':', value: (c: ReportEntry) => c.issuer };
   const by = (p: (c: ReportEntry) => boolean) => report.connections.filter(p);
   const attention = by((c) => c.outcome === 'failed' || c.outcome === 'pending' || leftAloneByImpact(c) || foreseenRefusal(c));
-  const outcomeLabel = (c: ReportEntry) => loc(foreseenRefusal(c) ? 'OutcomeWouldBeRefused' : `Outcome_${c.outcome}`);
+  const outcomeLabel = (c: ReportEntry) => loc(foreseenRefusal(c) ? 'OutcomeWouldBeRefused' : OUTCOME_LABEL[c.outcome]);
 
   section(out, loc('SummaryAttention'), attention, [
     col.name,

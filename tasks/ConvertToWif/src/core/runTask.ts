@@ -1,0 +1,158 @@
+// The use case, over the ports it declares (ports.ts): inputs → listing → classification → impact
+// check → changes → report. Cancellation and the final report live here too, so the entry file
+// only wires adapters to this function.
+
+import { closestNames } from './closest';
+import { projectIdByName } from './endpoint';
+import { Classified, classify } from './eligibility';
+import { asFailure, describeFailure, isTokenProblem } from './failures';
+import { finishRun } from './finish';
+import { applyImpact, assessImpact, parseTaskList } from './impact';
+import { parseInputs } from './inputs';
+import { Action, ConnectionResult, Message, Options, RunContext, changesNothing, msg } from './model';
+import { AzureDevOps, Clock, ConnectSettings, Host } from './ports';
+import { ConversionRun, Findings, startConversions } from './schedule';
+import { makeSelection } from './selection';
+
+/** After a cancellation, how long changes already sent may take to answer before the report is written. */
+export const CANCEL_GRACE_MS = 5000;
+
+export interface RunPorts {
+  host: Host;
+  /** Builds the Azure DevOps client once the inputs and the token are known. */
+  connect: (settings: ConnectSettings) => AzureDevOps;
+  clock: Clock;
+  /** Aborted when the agent cancels the run (SIGINT / SIGTERM). */
+  cancelled: AbortSignal;
+}
+
+/** The plan line's message per action, for a real run and a dry run (a report is always a dry run). */
+const PLAN: Record<Action, { run: string; dryRun: string }> = {
+  convert: { run: 'Plan_convert', dryRun: 'Plan_convert_dryRun' },
+  revert: { run: 'Plan_revert', dryRun: 'Plan_revert_dryRun' },
+  report: { run: 'Plan_report', dryRun: 'Plan_report' },
+};
+
+export async function runTask({ host, connect, clock, cancelled }: RunPorts): Promise<void> {
+  const startedAt = new Date(clock.now());
+  const parsed = parseInputs(host.rawInputs());
+  const organization = host.collectionUri();
+  const project = host.project();
+  const errors: Message[] = [...parsed.errors];
+  if (!organization) errors.push(msg('InputNoOrganization'));
+  if (!project.id && !project.name) errors.push(msg('InputNoProject'));
+  if (parsed.accessToken) host.secret(parsed.accessToken);
+  // The report's place is checked before anything is sent: a run must never change connections and then fail to record it.
+  const files = parsed.options ? host.prepareOutputFiles(parsed.reportPath) : undefined;
+  if (files && !('reportPath' in files)) errors.push(files);
+  if (errors.length > 0 || !parsed.options || !organization || !files || !('reportPath' in files)) {
+    for (const e of errors) host.error(host.loc(e.key, ...e.args));
+    return host.result('Failed', host.loc('ResultBadInput', errors.length));
+  }
+  const opts = parsed.options;
+  const token = parsed.accessToken ?? host.jobToken();
+  if (!token) return host.result('Failed', host.loc('NoToken'));
+  host.secret(token);
+
+  const client = connect({ collectionUrl: organization, projectId: project.id ?? project.name!, token, concurrency: opts.concurrency });
+  let ctx: RunContext = { organization, project: { id: project.id ?? '', name: project.name ?? project.id ?? '' } };
+  let conversion: ConversionRun | undefined;
+  let failure: Message | undefined;
+  let nothingMatched: Message | undefined;
+  try {
+    let listing: Awaited<ReturnType<AzureDevOps['list']>>;
+    try {
+      listing = await client.list();
+    } catch (err) {
+      const f = asFailure(err);
+      failure = msg(isTokenProblem(f) ? 'ListTokenRejected' : f.status === 403 ? 'ListForbidden' : 'ListFailed', ctx.project.name, f.message);
+      return;
+    }
+    if (listing.malformed > 0) host.warning(host.loc('ListingMalformed', listing.malformed));
+    if (!ctx.project.id) ctx = { ...ctx, project: { ...ctx.project, id: projectIdByName(listing.endpoints, ctx.project.name) ?? '' } };
+
+    const selection = makeSelection(opts.connections, opts.excludeConnections);
+    let classified = classify(listing.endpoints, opts, ctx, selection);
+    for (const pattern of selection.unmatched(classified.map((c) => c.endpoint))) host.warning(host.loc('PatternMatchedNothing', pattern));
+    nothingMatched = emptySelection(opts, classified, ctx.project.name);
+    const changing = classified.filter((c) => c.decision.kind === 'change').map((c) => c.endpoint.id);
+    const plan = PLAN[opts.action];
+    host.info(host.loc(opts.dryRun ? plan.dryRun : plan.run, ctx.project.name, classified.length, changing.length));
+
+    const findings: Findings = {};
+    if (opts.impactCheck !== 'off' && opts.action !== 'revert' && changing.length > 0) {
+      host.info(host.loc('ImpactChecking', changing.length, opts.impactDays));
+      const userList = parseTaskList(opts.incompatibleTasks).match;
+      findings.impacts = await assessImpact(changing, client, { days: opts.impactDays, now: new Date(clock.now()), concurrency: opts.concurrency, userList });
+      // A check cut short by a cancellation says nothing about the pipelines: those connections are "not attempted".
+      if (!cancelled.aborted) classified = applyImpact(classified, findings.impacts, opts.impactCheck);
+    }
+    if (changesNothing(opts) && changing.length > 0 && !cancelled.aborted) findings.preview = await previewPermissions(host, client);
+    conversion = startConversions(classified, opts, ctx, client, clock, findings);
+    await untilDoneOrCancelled(conversion, clock, cancelled);
+  } catch (err) {
+    failure = msg('Unexpected', describeFailure(err));
+  } finally {
+    // Written whatever happened above, so the record of what was changed is never lost.
+    const results: ConnectionResult[] = conversion?.results ?? [];
+    finishRun(
+      host,
+      opts,
+      files,
+      { action: opts.action, dryRun: opts.dryRun, ctx, startedAt, failure, cancelled: cancelled.aborted, nothingMatched },
+      results,
+      new Date(clock.now()),
+    );
+  }
+}
+
+/**
+ * Waits for the changes to end. Once cancelled (before they started, or while they run) nothing new
+ * starts, and what was sent gets CANCEL_GRACE_MS to answer before the report is written.
+ */
+async function untilDoneOrCancelled(run: ConversionRun, clock: Clock, cancelled: AbortSignal): Promise<void> {
+  if (cancelled.aborted) run.stop();
+  const cancel = new Promise<void>((resolve) => {
+    if (cancelled.aborted) resolve();
+    else cancelled.addEventListener('abort', () => resolve(), { once: true });
+  });
+  await Promise.race([
+    run.done,
+    cancel.then(() => {
+      run.stop();
+      return Promise.race([run.done, clock.wait(CANCEL_GRACE_MS)]);
+    }),
+  ]);
+}
+
+/**
+ * A dry run (and a report) also lists the connections the identity administers, so the plan can say
+ * which conversions would be refused (403) before anyone runs the real thing. Best effort.
+ */
+async function previewPermissions(host: Host, client: AzureDevOps): Promise<Findings['preview']> {
+  try {
+    return { manageable: await client.manageableIds(), identity: await client.whoAmI() };
+  } catch (err) {
+    host.debug(`permission preview skipped: ${describeFailure(err)}`);
+    return undefined;
+  }
+}
+
+/** When `connections` / `excludeConnections` leave nothing selected: what was asked, and the names closest to it. */
+function emptySelection(opts: Options, classified: Classified[], project: string): Message | undefined {
+  if (classified.some((c) => c.selected) || (opts.connections.length === 0 && opts.excludeConnections.length === 0)) return undefined;
+  const names = classified.map((c) => c.endpoint.name);
+  const list = (xs: string[]) => xs.map((x) => `'${x}'`).join(', ');
+  const included = makeSelection(opts.connections, []);
+  const matched = classified.filter((c) => included.isSelected(c.endpoint)).map((c) => c.endpoint.name);
+  if (matched.length > 0)
+    return msg(
+      'NothingLeftAfterExclude',
+      opts.connections.join(', ') || '*',
+      matched.length,
+      project,
+      opts.excludeConnections.join(', '),
+      list(closestNames([], matched)),
+    );
+  return msg('NothingMatched', project, opts.connections.join(', '), names.length, names.length ? list(closestNames(opts.connections, names)) : '-');
+}

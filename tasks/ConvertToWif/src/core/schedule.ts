@@ -1,0 +1,144 @@
+// Many connections: the ledger of every connection's outcome, and the scheduling of their steps
+// (steps.ts): the changes with at most `concurrency` in flight, then the polls of those a background
+// job finishes, under one deadline (waitTimeoutSeconds). Cancellation stops new work at once.
+//
+// The ledger always holds the truth as far as the task knows it, so whatever happens to the run
+// (a crash, a cancellation), the report written from it says what was changed.
+
+import pLimit from 'p-limit';
+import { baseResult, federationFields } from './endpoint';
+import { Classified } from './eligibility';
+import { ConnectionResult, Endpoint, Impact, Message, Options, RunContext, changesNothing, msg } from './model';
+import { Clock, EndpointPort } from './ports';
+import { Step, StepEnv, advance, poll } from './steps';
+
+/**
+ * What a dry run can learn without changing anything: the ids of the connections the identity
+ * administers (a listing with actionFilter=manage), so the plan can warn about a 403 to come.
+ */
+export interface DryRunPreview {
+  manageable: Set<string>;
+  identity?: string;
+}
+
+/** What was learnt before anything is sent: the dry-run permission preview and the impact check. */
+export interface Findings {
+  preview?: DryRunPreview;
+  impacts?: Map<string, Impact>;
+}
+
+/** The outcome of every connection before anything is sent: skips, federated, planned, and the ones to change. */
+export function initialResults(classified: Classified[], opts: Options, ctx: RunContext, findings: Findings = {}): ConnectionResult[] {
+  const { preview, impacts } = findings;
+  return classified.map(({ endpoint: e, decision, selected }) => {
+    const impact = impacts?.get(e.id);
+    const r: ConnectionResult = { ...baseResult(e), selected, ...(impact ? { impact } : {}) };
+    if (decision.kind === 'federated') return { ...r, outcome: 'federated', ...federationFields(e) };
+    if (decision.kind === 'skip') return { ...r, outcome: 'skipped', reason: decision.reason };
+    if (changesNothing(opts)) {
+      const denied = preview && !preview.manageable.has(e.id.toLowerCase());
+      const identity = preview?.identity ?? `${ctx.project.name} Build Service`;
+      return denied ? { ...r, outcome: 'planned', reason: msg('PlannedNotAdministrator', identity, e.name, ctx.project.name) } : { ...r, outcome: 'planned' };
+    }
+    return { ...r, outcome: 'skipped', reason: msg('SkipNotAttempted') };
+  });
+}
+
+export interface ConversionRun {
+  /** One entry per classified connection, updated in place as conversions progress. */
+  results: ConnectionResult[];
+  /** Stop starting new work (cancellation); what is in flight finishes or stays pending. */
+  stop(): void;
+  /** Resolves when every change has ended or the wait ran out. */
+  done: Promise<void>;
+}
+
+const POLL_FIRST_MS = 1000;
+const POLL_MAX_MS = 15000;
+
+/** One entry per connection; a final result keeps the impact found before the change. */
+class Ledger {
+  readonly results: ConnectionResult[];
+  private readonly index: Map<string, number>;
+  constructor(results: ConnectionResult[]) {
+    this.results = results;
+    this.index = new Map(results.map((r, i) => [r.id, i]));
+  }
+  settle(e: Endpoint, r: ConnectionResult): void {
+    const i = this.index.get(e.id)!;
+    const { impact, selected } = this.results[i];
+    this.results[i] = impact ? { ...r, selected, impact } : { ...r, selected };
+  }
+  pending(e: Endpoint, reason: Message): void {
+    const i = this.index.get(e.id)!;
+    this.results[i] = { ...this.results[i], outcome: 'pending', reason };
+  }
+}
+
+/** Starts the action's change for every connection classified `change` (nothing is sent on a dry run or a report). */
+export function startConversions(
+  classified: Classified[],
+  opts: Options,
+  ctx: RunContext,
+  port: EndpointPort,
+  clock: Clock,
+  findings: Findings = {},
+): ConversionRun {
+  const ledger = new Ledger(initialResults(classified, opts, ctx, findings));
+  const env: StepEnv = { port, clock, ctx: { ...ctx }, action: opts.action };
+  const limit = pLimit(opts.concurrency);
+  const waiting = new Map<Endpoint, Extract<Step, { kind: 'wait' }>>();
+  let stopped = false;
+
+  /** Records where a connection's steps stopped: done, interrupted, or waiting for the background job. */
+  const record = (e: Endpoint, step: Extract<Step, { kind: 'done' | 'interrupted' | 'wait' }>): void => {
+    if (step.kind === 'done') ledger.settle(e, step.result);
+    else if (step.kind === 'interrupted') {
+      if (step.applied) ledger.pending(e, msg('PendingInFlight'));
+      else ledger.settle(e, { ...baseResult(e), outcome: 'skipped', reason: msg('SkipNotAttempted') });
+    } else {
+      ledger.pending(e, msg('PendingBackground'));
+      waiting.set(e, step);
+    }
+  };
+
+  const change = async (e: Endpoint): Promise<void> => {
+    if (stopped) return;
+    ledger.pending(e, msg('PendingInFlight'));
+    record(e, await advance(e, { kind: 'send', attempt: 1 }, env));
+  };
+
+  /**
+   * Polls the connections whose change a background job finishes, in rounds with a growing
+   * interval, until each is done or the deadline passes. Every poll settles by the deadline (the
+   * port bounds it, and no retry wait ends after it), so the wait never outlasts waitTimeoutSeconds;
+   * a poll cut at the deadline leaves the connection pending, and no poll starts at the deadline itself.
+   */
+  const waitForBackground = async (): Promise<void> => {
+    const deadline = clock.now() + opts.waitTimeoutSeconds * 1000;
+    let interval = POLL_FIRST_MS;
+    while (waiting.size > 0 && clock.now() < deadline && !stopped) {
+      await clock.sleep(Math.min(interval, deadline - clock.now()));
+      if (stopped || clock.now() >= deadline) break;
+      interval = Math.min(interval * 2, POLL_MAX_MS);
+      await Promise.all(
+        [...waiting].map(([e, step]) =>
+          limit(async () => {
+            const next = await poll(e, step, env, deadline);
+            if (next.kind === 'wait') return void waiting.set(e, next);
+            waiting.delete(e);
+            record(e, await advance(e, next, env));
+          }),
+        ),
+      );
+    }
+    for (const e of waiting.keys()) ledger.pending(e, stopped ? msg('PendingCancelled') : msg('PendingTimeout', opts.waitTimeoutSeconds));
+  };
+
+  const toChange = changesNothing(opts) ? [] : classified.filter((c) => c.decision.kind === 'change').map((c) => c.endpoint);
+  const done = (async () => {
+    await Promise.all(toChange.map((e) => limit(() => change(e))));
+    await waitForBackground();
+  })();
+  return { results: ledger.results, stop: () => (stopped = true), done };
+}

@@ -1,0 +1,166 @@
+// How the change of ONE connection proceeds (a conversion, or a revert: the same PUT with the old
+// scheme, docs/service-behaviour.md §4, §5), as an explicit sequence of named steps:
+//
+//   send ──► done                         the service answered with the new scheme (200)
+//     │ ──► wait ──► poll … ──► done      accepted, finished by a background job (202)
+//     │ ──► failed ──► done               refused: explained for the admin
+//     └──► readBack ──► send (again)      the PUT may or may not have been applied: look first
+//                  └──► wait / done
+//
+// Each step reads the service through the EndpointPort and returns the next step; the scheduler
+// (schedule.ts) runs them for many connections. A new step (e.g. preparing a federated credential
+// before `send`) is a new `kind` here, not a branch in the scheduler.
+
+import { baseResult, conversionBody, federationFields, isScheme, schemeOf, stateOf } from './endpoint';
+import { ServiceFailure, asFailure, explainBackgroundFailure, explainFailure, isAadSilentFailure, isAlreadyOnScheme, isTransient } from './failures';
+import { ConnectionResult, Endpoint, Options, RunContext, Scheme, msg } from './model';
+import { Clock, EndpointPort } from './ports';
+
+export type Step =
+  /** PUT the change (attempt 1, 2, …). */
+  | { kind: 'send'; attempt: number }
+  /** The PUT failed in a way that may have applied it: read the connection before anything else. */
+  | { kind: 'readBack'; attempt: number; failure: ServiceFailure }
+  /** A background job decides: poll. `unsure`: an earlier PUT may not have been applied at all. */
+  | { kind: 'wait'; unsure?: ServiceFailure }
+  /** Refused (at once, or by the background job): explain it. */
+  | { kind: 'failed'; failure: ServiceFailure; background?: boolean }
+  /** Cancelled before an answer; `applied` when an earlier attempt may have reached the service. */
+  | { kind: 'interrupted'; applied: boolean }
+  | { kind: 'done'; result: ConnectionResult };
+
+/** What every step of a run shares. */
+export interface StepEnv {
+  port: EndpointPort;
+  clock: Clock;
+  ctx: RunContext;
+  action: Options['action'];
+  /** Who the token belongs to, asked once per run and only when a message needs it. */
+  identity?: Promise<string | undefined>;
+}
+
+/** Attempts of one PUT whose outcome stays unknown (answer lost and the connection unchanged). */
+const PUT_ATTEMPTS = 3;
+
+const targetOf = (env: StepEnv) => (env.action === 'revert' ? Scheme.ServicePrincipal : Scheme.WorkloadIdentityFederation);
+const isIdle = (e: Endpoint) => stateOf(e) === 'ready' || stateOf(e) === '';
+
+/** What the service shows for a connection whose change was sent: done, failed in the background, or still to wait for. */
+function interpret(original: Endpoint, current: Endpoint, env: StepEnv, unsure?: ServiceFailure): Step {
+  if (isScheme(current, targetOf(env)) && isIdle(current)) {
+    const outcome = env.action === 'revert' ? 'reverted' : 'converted';
+    return { kind: 'done', result: { ...baseResult(original), scheme: schemeOf(current) || schemeOf(original), outcome, ...federationFields(current) } };
+  }
+  if (stateOf(current) === 'failed')
+    return { kind: 'failed', failure: { status: 400, message: current.operationStatus?.statusMessage ?? '' }, background: true };
+  // Unchanged and idle after a PUT whose answer was lost: that PUT did not apply.
+  if (unsure && stateOf(current) !== 'inprogress') return { kind: 'failed', failure: unsure };
+  // InProgress (converting_scheme), or not yet visibly changed: the background job decides.
+  return { kind: 'wait', unsure };
+}
+
+/** send: the PUT. */
+async function send(e: Endpoint, step: Extract<Step, { kind: 'send' }>, env: StepEnv): Promise<Step> {
+  try {
+    return interpret(e, await env.port.convert(e.id, conversionBody(e, targetOf(env), env.ctx)), env);
+  } catch (err) {
+    const f = asFailure(err);
+    if (f.cancelled) return { kind: 'interrupted', applied: step.attempt > 1 };
+    if (isAlreadyOnScheme(f)) {
+      const byOther = await changedByOther(e, env);
+      if (byOther) return { kind: 'done', result: byOther };
+    }
+    if (!isTransient(f)) return { kind: 'failed', failure: f };
+    return { kind: 'readBack', attempt: step.attempt, failure: f };
+  }
+}
+
+/**
+ * readBack: the PUT may have been applied although its answer was lost (or was a 5xx, or timed out):
+ * read the connection first, so a change is never sent twice blind, and never reported failed when
+ * the service did make it.
+ */
+async function readBack(e: Endpoint, step: Extract<Step, { kind: 'readBack' }>, env: StepEnv): Promise<Step> {
+  let current: Endpoint | null;
+  try {
+    current = await env.port.get(e.id);
+  } catch {
+    // Cannot tell now: the poll reads it later and decides (applied, or failed with this failure).
+    return { kind: 'wait', unsure: step.failure };
+  }
+  if (current === null) return { kind: 'failed', failure: { status: 404, message: step.failure.message } };
+  if (isScheme(current, targetOf(env)) || stateOf(current) === 'inprogress') return interpret(e, current, env);
+  if (step.attempt >= PUT_ATTEMPTS) return { kind: 'failed', failure: step.failure };
+  await env.clock.sleep(1000 * step.attempt);
+  return { kind: 'send', attempt: step.attempt + 1 };
+}
+
+/** One poll of a connection waiting for its background job; `deadline` bounds the request. */
+export async function poll(e: Endpoint, step: Extract<Step, { kind: 'wait' }>, env: StepEnv, deadline: number): Promise<Step> {
+  let current: Endpoint | null;
+  try {
+    current = await env.port.get(e.id, { deadline });
+  } catch (err) {
+    const f = asFailure(err);
+    if (isTransient(f) || f.cancelled) return step; // try again next round (or stay pending)
+    return { kind: 'failed', failure: f };
+  }
+  if (current === null) return { kind: 'done', result: { ...baseResult(e), outcome: 'failed', reason: msg('FailDisappeared') } };
+  return interpret(e, current, env, step.unsure);
+}
+
+/**
+ * The service refused the change because the connection is already on the target scheme: another
+ * run or a person changed it after the listing. Read it back; when it shows the target scheme (and
+ * is not busy), that is the outcome the run wanted, not a failure.
+ */
+async function changedByOther(e: Endpoint, env: StepEnv): Promise<ConnectionResult | undefined> {
+  const current = await env.port.get(e.id).catch(() => null);
+  if (!current || !isScheme(current, targetOf(env)) || !isIdle(current)) return undefined;
+  const base = { ...baseResult(e), scheme: schemeOf(current) };
+  if (env.action === 'revert') return { ...base, revertDeadline: undefined, outcome: 'skipped', reason: msg('SkipRevertedByOther') };
+  return { ...base, outcome: 'federated', reason: msg('FederatedByOther'), ...federationFields(current) };
+}
+
+/** failed: the instruction for the admin, with the identity named when the message needs it. */
+async function explain(e: Endpoint, step: Extract<Step, { kind: 'failed' }>, env: StepEnv): Promise<Step> {
+  const f = step.failure;
+  if ((f.status === 403 || isAadSilentFailure(f)) && !env.ctx.identity && env.port.whoAmI) {
+    env.identity ??= env.port.whoAmI().catch(() => undefined);
+    env.ctx.identity = await env.identity;
+  }
+  let reason = step.background ? explainBackgroundFailure(f.message, e, env.ctx) : explainFailure(f, e, env.ctx);
+  if (reason.key === 'FailManualNoCredential') {
+    // The service may already know the issuer and subject it expects (docs/service-behaviour.md §17):
+    // if it shows them, name them exactly; otherwise the message says where to read them.
+    const current = await env.port.get(e.id).catch(() => null);
+    const { issuer, subject } = current ? federationFields(current) : { issuer: undefined, subject: undefined };
+    if (issuer && subject) reason = msg('FailManualNoCredentialKnown', reason.args[0], reason.args[1], issuer, subject);
+  }
+  return { kind: 'done', result: { ...baseResult(e), outcome: 'failed', reason, serviceMessage: f.message || undefined } };
+}
+
+/**
+ * Runs the steps of one connection until it is done, interrupted, or waiting for a background job
+ * (polls are the scheduler's: they share one deadline).
+ */
+export async function advance(e: Endpoint, first: Step, env: StepEnv): Promise<Extract<Step, { kind: 'done' | 'interrupted' | 'wait' }>> {
+  let step = first;
+  for (;;) {
+    switch (step.kind) {
+      case 'send':
+        step = await send(e, step, env);
+        break;
+      case 'readBack':
+        step = await readBack(e, step, env);
+        break;
+      case 'failed':
+        step = await explain(e, step, env);
+        break;
+      case 'wait':
+      case 'done':
+      case 'interrupted':
+        return step;
+    }
+  }
+}
