@@ -1,0 +1,99 @@
+// Emulator seeds: reading a seed file, checking it, and resolving relative times ("-3d").
+import * as fs from 'fs';
+import type { ExecutionResult, Seed } from './types';
+import { isObj } from './util';
+
+const EXECUTION_RESULTS: ExecutionResult[] = ['succeeded', 'succeededWithIssues', 'failed', 'canceled', 'skipped', 'abandoned'];
+const RELATIVE_TIME_RE = /^-(\d+)([dhm])$/;
+const TIME_UNIT_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000 };
+
+export function validateSeed(seed: Seed, where: string): void {
+  const fail = (m: string) => {
+    throw new Error(`Invalid emulator seed (${where}): ${m}`);
+  };
+  if (!seed || typeof seed !== 'object') fail('not an object');
+  if (!seed.organization?.name || !seed.organization?.id) fail('organization.name and organization.id are required');
+  for (const k of ['projects', 'identities', 'defaultAdministrators', 'endpoints'] as const) {
+    if (!Array.isArray(seed[k])) fail(`${k} must be an array`);
+  }
+  const ids = new Set<string>();
+  for (const ep of seed.endpoints) {
+    const id = String((ep.id as string | undefined) ?? '').toLowerCase();
+    if (!id || !ep.name || !ep.type) fail(`endpoint ${JSON.stringify(ep.name ?? ep.id)} needs id, name and type`);
+    if (ids.has(id)) fail(`duplicate endpoint id ${id}`);
+    ids.add(id);
+    const refs = ep.serviceEndpointProjectReferences;
+    if (!Array.isArray(refs) || !refs.length) fail(`endpoint ${String(ep.name)} needs serviceEndpointProjectReferences`);
+    const executions = ep.emulator?.executions;
+    if (executions !== undefined && !Array.isArray(executions)) fail(`endpoint ${String(ep.name)}: emulator.executions must be an array`);
+    for (const [i, x] of (executions ?? []).entries()) {
+      const at = `endpoint ${String(ep.name)}: emulator.executions[${i}]`;
+      if (x?.planType !== 'Build' && x?.planType !== 'Release') fail(`${at}.planType must be 'Build' or 'Release'`);
+      if (!Number.isInteger(x.definitionId) || !Number.isInteger(x.runId)) fail(`${at} needs integer definitionId and runId`);
+      if (typeof x.definitionName !== 'string' || !x.definitionName) fail(`${at} needs definitionName`);
+      if (!isTime(x.startTime)) fail(`${at}.startTime must be an ISO date or an offset like "-3d"`);
+      if (x.finishTime !== undefined && !isTime(x.finishTime)) fail(`${at}.finishTime must be an ISO date or an offset like "-3d"`);
+      if (x.result !== undefined && !EXECUTION_RESULTS.includes(x.result)) fail(`${at}.result must be one of ${EXECUTION_RESULTS.join(', ')}`);
+    }
+  }
+  if (seed.executionPageSize !== undefined && !(Number.isInteger(seed.executionPageSize) && seed.executionPageSize > 0)) {
+    fail('executionPageSize must be a positive integer');
+  }
+  for (const [id, b] of Object.entries(seed.builds ?? {})) {
+    if (!/^\d+$/.test(id) || !b || !Number.isInteger(b.definitionId) || !Array.isArray(b.records)) {
+      fail(`builds["${id}"] needs a numeric key, an integer definitionId and records[]`);
+    }
+    for (const r of b.records) {
+      if (!r?.id || !r.type || typeof r.name !== 'string') fail(`builds["${id}"]: each record needs id, type and name`);
+      if (r.task && !(r.task.id && r.task.name && r.task.version)) fail(`builds["${id}"]: record ${r.name}: task needs id, name and version`);
+    }
+  }
+  for (const [id, pl] of Object.entries(seed.pipelines ?? {})) {
+    if (!/^\d+$/.test(id) || !pl?.name) fail(`pipelines["${id}"] needs a numeric key and a name`);
+    if (pl.preview !== undefined && !['ok', 'forbidden', 'not-yaml'].includes(pl.preview))
+      fail(`pipelines["${id}"].preview must be 'ok', 'forbidden' or 'not-yaml'`);
+  }
+  if (seed.taskDefinitions !== undefined) {
+    if (!Array.isArray(seed.taskDefinitions)) fail('taskDefinitions must be an array');
+    for (const d of seed.taskDefinitions) {
+      const v = d?.version;
+      if (!d?.id || !d.name || typeof d.author !== 'string' || !v || ![v.major, v.minor, v.patch].every(Number.isInteger)) {
+        fail(`taskDefinitions: ${JSON.stringify(d?.name ?? d)} needs id, name, author and version {major, minor, patch}`);
+      }
+    }
+  }
+}
+
+function isTime(v: unknown): boolean {
+  return typeof v === 'string' && (RELATIVE_TIME_RE.test(v) || !Number.isNaN(Date.parse(v)));
+}
+
+/**
+ * Replaces relative times ("-3d", "-12h", "-45m": that long before nowMs) in every startTime /
+ * finishTime field of the seed with ISO strings. Other values are left as they are.
+ */
+export function resolveRelativeTimes<T>(value: T, nowMs: number): T {
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (isObj(v)) {
+      for (const [k, x] of Object.entries(v)) {
+        const m = (k === 'startTime' || k === 'finishTime') && typeof x === 'string' ? RELATIVE_TIME_RE.exec(x) : null;
+        if (m) v[k] = new Date(nowMs - Number(m[1]) * TIME_UNIT_MS[m[2]]).toISOString();
+        else walk(x);
+      }
+    }
+  };
+  walk(value);
+  return value;
+}
+
+/**
+ * Reads a seed file; top-level keys starting with "comment" are ignored. Relative times ("-3d")
+ * are kept as written here and resolved by startEmulator.
+ */
+export function loadSeed(file: string): Seed {
+  const seed = JSON.parse(fs.readFileSync(file, 'utf8')) as Seed & Record<string, unknown>;
+  for (const k of Object.keys(seed)) if (k.toLowerCase().startsWith('comment')) delete seed[k];
+  validateSeed(seed, file);
+  return seed;
+}

@@ -1,0 +1,183 @@
+// Types shared by the emulator's server and the services it imitates: the seed (what a test
+// sets up), and the seam between the server and a service (Reply, ServiceRequest, Service).
+/** Emulator-only knobs, stored per endpoint under the key "emulator"; never returned to clients. */
+export interface EndpointBehaviour {
+  /**
+   * 'auto' (default): creationMode Automatic -> 'async'; Manual -> 'sync' when a federated
+   * credential exists, else 400 "could not be upgraded… no valid configuration exists".
+   */
+  conversion?: 'auto' | 'sync' | 'async' | 'async-fail' | 'aad-silent-failure' | 'aad-silent-failure-async';
+  /** Async modes: the background job finishes on the Nth GET by id after the PUT (that GET sees the result). Default 1. */
+  completeAfterGets?: number;
+  /** Manual apps: a matching federated credential already exists. */
+  federatedCredential?: boolean;
+  /** Identity names with the Administrator role on this connection; default seed.defaultAdministrators. */
+  administrators?: string[];
+  /** The stored client secret (never returned; restored on revert). */
+  secret?: string;
+  /** State kept by the emulator: the pre-conversion parameters and secret (the revert source). */
+  recovery?: { parameters: Record<string, unknown>; secret?: string };
+  /** State kept by the emulator: an accepted async conversion waiting for its background job. */
+  pending?: { gets: number; mode: string; identityId: string };
+  /** Runs that used this connection: served by GET {project}/_apis/serviceendpoint/{id}/executionhistory. */
+  executions?: ExecutionSeed[];
+}
+
+export type ExecutionResult = 'succeeded' | 'succeededWithIssues' | 'failed' | 'canceled' | 'skipped' | 'abandoned';
+
+/**
+ * One use of a connection by a pipeline run. startTime / finishTime are ISO strings or offsets
+ * before the emulator's start: "-3d", "-12h", "-45m" (resolved by startEmulator).
+ */
+export interface ExecutionSeed {
+  planType: 'Build' | 'Release';
+  /** Build or release definition (the pipeline). */
+  definitionId: number;
+  definitionName: string;
+  /** Build id or release id (the run): the record's owner.id. */
+  runId: number;
+  /** owner.name; default: a build number "yyyymmdd.1" for builds, "Release-{runId}" for releases. */
+  runName?: string;
+  startTime: string;
+  /** Default: startTime + 3 minutes. */
+  finishTime?: string;
+  /** Default 'succeeded'. */
+  result?: ExecutionResult;
+}
+
+export interface TimelineRecordSeed {
+  id: string;
+  parentId?: string;
+  type: string; // 'Stage' | 'Phase' | 'Job' | 'Task' (also 'Checkpoint' in real timelines)
+  name: string;
+  task?: { id: string; name: string; version: string };
+  /** Default 'succeeded'. */
+  result?: ExecutionResult;
+}
+
+export interface BuildSeed {
+  definitionId: number;
+  records: TimelineRecordSeed[];
+}
+
+export interface PipelineSeed {
+  name: string;
+  /** What preview answers for an 'ok' pipeline; default: a minimal YAML naming the pipeline. */
+  finalYaml?: string;
+  /** 'ok' (default) -> 200 {finalYaml}; 'forbidden' -> 403; 'not-yaml' (classic pipeline) -> 400. */
+  preview?: 'ok' | 'forbidden' | 'not-yaml';
+}
+
+export interface TaskDefinitionSeed {
+  id: string;
+  name: string;
+  author: string;
+  version: { major: number; minor: number; patch: number };
+  friendlyName?: string;
+  /** Set for tasks installed from a Marketplace extension, e.g. "contoso.tools". */
+  contributionIdentifier?: string;
+  contributionVersion?: string;
+}
+
+export interface Seed {
+  organization: { name: string; id: string };
+  projects: { id: string; name: string }[];
+  identities: { token: string; name: string }[];
+  defaultAdministrators: string[];
+  issuer?: 'entra' | 'azuredevops';
+  conversionDisabled?: boolean;
+  badTokenResponse?: '401' | '203';
+  endpoints: Array<Record<string, unknown> & { emulator?: EndpointBehaviour }>;
+  /**
+   * Largest execution-history page the emulator returns: the page is min(top ?? 50, this), so a
+   * test can force several pages whatever `top` the client sends. Default: no cap.
+   */
+  executionPageSize?: number;
+  /** Build timelines by build id (GET {project}/_apis/build/builds/{buildId}/Timeline). */
+  builds?: Record<string, BuildSeed>;
+  /** Pipelines by definition id, for POST {project}/_apis/pipelines/{id}/preview. */
+  pipelines?: Record<string, PipelineSeed>;
+  /** The task catalogue (GET _apis/distributedtask/tasks); default DEFAULT_TASK_DEFINITIONS. */
+  taskDefinitions?: TaskDefinitionSeed[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The seam between the server (recording, faults, auth, sending) and a service.
+
+/** What a service answers; the server renders it (JSON body, ActivityId headers, Content-Length). */
+export interface Reply {
+  status: number;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+export interface Identity {
+  name: string;
+  id: string;
+}
+
+export interface Project {
+  id: string;
+  name: string;
+}
+
+/** A REST location as the location service publishes it (OPTIONS {org}/_apis/{area}). */
+export interface ApiLocation {
+  id: string;
+  area: string;
+  resourceName: string;
+  routeTemplate: string;
+  resourceVersion: number;
+  minVersion: string;
+  maxVersion: string;
+  releasedVersion: string;
+}
+
+/** A resource area: its name (the {area} route segment), its id (GET _apis/ResourceAreas) and its locations. */
+export interface ResourceArea {
+  name: string;
+  id: string;
+  locations: ApiLocation[];
+}
+
+/** An authenticated request the server routed to a service by its {area} segment. */
+export interface ServiceRequest {
+  method: string;
+  /** Decoded path without the query. */
+  path: string;
+  /** The project segment before _apis, if any (name or id, not yet looked up). */
+  projectSeg: string | undefined;
+  /** Decoded segments after _apis: [area, ...]. */
+  rest: string[];
+  query: Record<string, string>;
+  identity: Identity;
+  body: unknown;
+  /** api-version from the Accept header or the query, if any. */
+  apiVersion: string | undefined;
+}
+
+/** What the server shares with its services. */
+export interface ServiceContext {
+  /** The emulator's own deep copy of the seed; services keep their state in it. */
+  readonly seed: Seed;
+  /** The organization URL clients use (known once the server listens). */
+  url(): string;
+  /** The emulator's clock (Emulator.setClock). */
+  now(): number;
+  findProject(nameOrId: string): Project | undefined;
+}
+
+/**
+ * One imitated service. The server records the request, applies faults, authenticates and then
+ * calls handle() of the service that owns the request's area; undefined from handle() is the
+ * service's "no such route" (answered as the 404 of an unknown controller).
+ */
+export interface Service {
+  readonly areas: readonly ResourceArea[];
+  handle(req: ServiceRequest): Reply | undefined;
+  /**
+   * 'flip-first' fault: before a PUT is handled, another actor changes what it names (the last
+   * path segment) to what its body asks for. Optional; called on every service.
+   */
+  concurrentChange?(segments: string[], body: unknown): void;
+}
