@@ -1,11 +1,13 @@
-// Validates tasks/ConvertToWif/task.json against the official task.json schema (draft-04), which is
-// provided unchanged at ../shared/schema/tasks.schema.json (relative to the repository root) and
-// read from there at run time: it is never copied into the repository. `npm test` does not depend
-// on it (a fresh clone has no ../shared); `.ci/run` runs this as `npm run check:schema`.
+// Validates tasks/ConvertToWif/task.json against the official task.json schema (draft-04):
+// tasks.schema.json of microsoft/azure-pipelines-task-lib. The schema is never copied into the
+// repository and this script does not guess where a copy lives: the caller names it with
+// `--schema <file>` (`.ci/run` passes the copy its CI machine provides, and skips this check
+// without one). `npm test` does not depend on it.
 //
-//   node build/scripts/check-schema.js [--task <task.json>] [--schema <tasks.schema.json>]
+//   npm run check:schema -- --schema <tasks.schema.json> [--task <task.json>]
 //
-// Exit 0: valid. Exit 1: invalid (each error printed with its instancePath), or a file is missing.
+// Exit 0: valid. Exit 1: invalid (each error printed with its instancePath), no --schema, or a
+// file is missing.
 import * as fs from 'fs';
 import * as path from 'path';
 import Ajv from 'ajv-draft-04';
@@ -21,6 +23,12 @@ function repoRoot(): string {
   }
   return dir;
 }
+
+const USAGE = 'usage: check-schema --schema <tasks.schema.json> [--task <task.json>]';
+/** Where the schema comes from, for the error messages. */
+const SCHEMA_SOURCE =
+  'Pass --schema <file> naming a copy of the official task.json schema: tasks.schema.json in microsoft/azure-pipelines-task-lib ' +
+  '(https://github.com/microsoft/azure-pipelines-task-lib/blob/master/tasks.schema.json); it is not part of this repository.';
 
 export interface SchemaCheck {
   taskPath: string;
@@ -51,11 +59,7 @@ export function formatError(e: ErrorObject): string {
 
 export function checkSchema(taskPath: string, schemaPath: string): SchemaCheck {
   if (!fs.existsSync(schemaPath)) {
-    throw new Error(
-      `the task.json schema is missing: ${schemaPath}\n` +
-        'It is provided (unchanged, not in this repository) at ../shared/schema/tasks.schema.json relative to the repository root; ' +
-        'the official copy is tasks.schema.json in microsoft/azure-pipelines-task-lib. Pass --schema <file> to use another copy.',
-    );
+    throw new Error(`the task.json schema is missing: ${schemaPath}\n${SCHEMA_SOURCE}`);
   }
   if (!fs.existsSync(taskPath)) throw new Error(`task.json is missing: ${taskPath}`);
   const schema = readJson(schemaPath, 'the schema') as Record<string, unknown>;
@@ -70,7 +74,7 @@ export function checkSchema(taskPath: string, schemaPath: string): SchemaCheck {
 function main(argv: string[]): number {
   const root = repoRoot();
   let taskPath = path.join(root, 'tasks', 'ConvertToWif', 'task.json');
-  let schemaPath = path.resolve(root, '..', 'shared', 'schema', 'tasks.schema.json');
+  let schemaPath: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const value = argv[i + 1];
     if ((argv[i] === '--task' || argv[i] === '--schema') && value) {
@@ -78,9 +82,13 @@ function main(argv: string[]): number {
       else schemaPath = path.resolve(value);
       i++;
     } else {
-      console.error(`check-schema: unknown argument '${argv[i]}' (usage: check-schema [--task <task.json>] [--schema <tasks.schema.json>])`);
+      console.error(`check-schema: unknown argument '${argv[i]}' (${USAGE})`);
       return 1;
     }
+  }
+  if (!schemaPath) {
+    console.error(`check-schema: FAILED: no --schema given (${USAGE}).\n${SCHEMA_SOURCE}`);
+    return 1;
   }
   let res: SchemaCheck;
   try {

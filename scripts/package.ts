@@ -4,13 +4,17 @@
 //   3. runs tfx from node_modules (offline) and fails on ANY `warning:` line (tfx exits 0 on a broken task),
 //   4. opens the VSIX and checks its contents.
 //
-// `npm run package` = `npm run build && node build/scripts/package.js`. The version comes from
-// vss-extension.json as is (no bumping here; `npm run version -- patch|minor` does that).
+// `npm run package` = `npm run build && node build/scripts/package.js`. The public version comes
+// from vss-extension.json as is (no bumping here; `npm run version -- patch|minor` does that).
 //
 // `npm run package -- --dev` (option `dev: true`) builds a private variant that installs next to
 // the public one: extension id convert-to-wif-dev, name suffixed " (dev)", `public: false`, and a
 // task with its own fixed GUID and name ConvertToWifDev (tfx --override cannot change task ids).
-// Only the staged copies are rewritten, never the source files.
+// Its version is `Major.Minor.<dev patch>`, the same for the extension and the task, where the dev
+// patch grows with the build time (seconds since DEV_PATCH_EPOCH) or is given with
+// `-- --dev-patch N`: the Marketplace rejects an upload whose version is not higher than the one
+// it has, and the agent re-downloads a task only when its version changes. The public variant
+// keeps the source version. Only the staged copies are rewritten, never the source files.
 //
 // Links: the manifest's `links` and `repository` hold the tokens {publisher}, {id} and {repository};
 // the staged manifest gets them filled in from vss-extension.json and package.json "repository"
@@ -30,8 +34,12 @@ export interface PackageOptions {
   outDir?: string;
   /** No progress output. */
   quiet?: boolean;
-  /** Build the private dev variant (own extension id, task GUID and name). */
+  /** Build the private dev variant (own extension id, task GUID and name, growing version). */
   dev?: boolean;
+  /** The dev variant's patch number (default: devPatch(now)). Only with `dev`. */
+  devPatch?: number;
+  /** The build time the dev patch is derived from (default: now). */
+  now?: Date;
 }
 
 export interface PackageResult {
@@ -65,6 +73,31 @@ const MAX_FRIENDLY_NAME = 40;
 export function devFriendlyName(friendlyName: string): string {
   const suffixed = `${friendlyName}${DEV.nameSuffix}`;
   return suffixed.length <= MAX_FRIENDLY_NAME ? suffixed : DEV.friendlyNameFallback;
+}
+
+/** Dev patch numbers count the seconds since this instant (2024-01-01T00:00:00Z). */
+export const DEV_PATCH_EPOCH = Date.UTC(2024, 0, 1);
+/** The largest version part the Marketplace and the task version (32-bit integers) accept: 2^31 - 1, reached in 2092. */
+export const MAX_VERSION_PART = 2 ** 31 - 1;
+
+function checkPatch(patch: number, what: string): number {
+  if (!Number.isSafeInteger(patch) || patch < 0 || patch > MAX_VERSION_PART) fail(`${what} must be an integer from 0 to ${MAX_VERSION_PART}, got ${patch}`);
+  return patch;
+}
+
+/** The dev variant's patch number at `now`: whole seconds since DEV_PATCH_EPOCH, so a later build gets a higher one. */
+export function devPatch(now: Date): number {
+  return checkPatch(
+    Math.floor((now.getTime() - DEV_PATCH_EPOCH) / 1000),
+    `the dev patch for ${now.toISOString()} (seconds since ${new Date(DEV_PATCH_EPOCH).toISOString()})`,
+  );
+}
+
+/** `Major.Minor.<patch>` of a `Major.Minor.Patch` version. */
+export function devVersion(version: string, patch: number): string {
+  const m = /^(\d+)\.(\d+)\.(\d+)$/.exec(version);
+  if (!m) fail(`'${version}' is not a version of the form <major>.<minor>.<patch>`);
+  return `${Number(m[1])}.${Number(m[2])}.${checkPatch(patch, 'the dev patch')}`;
 }
 
 /** The publisher vss-extension.json ships with until someone sets theirs. */
@@ -401,6 +434,8 @@ interface Expectation {
   version: string;
   /** The task identity task.json must carry (the dev one for the dev variant). */
   task: { id: string; name: string; friendlyName: string };
+  /** The task version (`Major.Minor.Patch`) task.json must carry. */
+  taskVersion: string;
   /** The dev variant must not be public. */
   dev: boolean;
   /** Files staged in the task folder, relative to it. */
@@ -467,6 +502,9 @@ async function verifyVsix(root: string, vsixPath: string, exp: Expectation): Pro
         if (taskJson[key] !== exp.task[key])
           problems.push(`task.json ${key} is '${taskJson[key]}', expected '${exp.task[key]}'${exp.dev ? ' (dev variant)' : ''}`);
       }
+      const v = taskJson.version as { Major?: unknown; Minor?: unknown; Patch?: unknown } | undefined;
+      const taskVersion = `${String(v?.Major)}.${String(v?.Minor)}.${String(v?.Patch)}`;
+      if (taskVersion !== exp.taskVersion) problems.push(`task.json version is ${taskVersion}, expected ${exp.taskVersion}${exp.dev ? ' (dev variant)' : ''}`);
       if (typeof taskJson.helpMarkDown !== 'string' || !taskJson.helpMarkDown.includes(`](${exp.marketplaceUrl})`))
         problems.push(`task.json helpMarkDown does not link the extension's page ${exp.marketplaceUrl}: ${taskJson.helpMarkDown}`);
       const execution = (taskJson.execution ?? {}) as Record<string, { target?: string }>;
@@ -520,29 +558,32 @@ async function verifyVsix(root: string, vsixPath: string, exp: Expectation): Pro
 
 /**
  * Rewrites the STAGED manifest and task files into the dev variant (the sources stay untouched):
- * extension id/name/public, task id/name/friendlyName, also in task.loc.json and the resjson
- * resources (which hold the displayed friendlyName when the task is localized).
+ * extension id/name/public/version, task id/name/friendlyName/version, also in task.loc.json and
+ * the resjson resources (which hold the displayed friendlyName when the task is localized).
+ * `version` (`Major.Minor.Patch`) becomes both the extension and the task version.
  */
-function makeDevVariant(stage: string, taskStage: string, log: (s: string) => void): Expectation['task'] {
+function makeDevVariant(stage: string, taskStage: string, version: string, log: (s: string) => void): Expectation['task'] {
+  const [Major, Minor, Patch] = version.split('.').map(Number);
   const manifestFile = path.join(stage, 'vss-extension.json');
   const manifest = readJson(manifestFile, 'the staged vss-extension.json');
   if (manifest.id === DEV.extensionId) fail(`vss-extension.json already has the dev extension id ${DEV.extensionId}`);
   manifest.id = DEV.extensionId;
   manifest.name = `${manifest.name}${DEV.nameSuffix}`;
   manifest.public = false;
+  manifest.version = version;
   fs.writeFileSync(manifestFile, JSON.stringify(manifest, null, 2) + '\n');
 
   const taskFile = path.join(taskStage, 'task.json');
   const task = readJson(taskFile, 'the staged task.json');
   if (String(task.id).toLowerCase() === DEV.taskId || task.name === DEV.taskName) fail(`task.json already carries the dev identity (${task.id}, ${task.name})`);
   const identity = { id: DEV.taskId, name: DEV.taskName, friendlyName: devFriendlyName(String(task.friendlyName ?? '')) };
-  Object.assign(task, identity);
+  Object.assign(task, identity, { version: { ...task.version, Major, Minor, Patch } });
   fs.writeFileSync(taskFile, JSON.stringify(task, null, 2) + '\n');
 
   const locFile = path.join(taskStage, 'task.loc.json');
   if (fs.existsSync(locFile)) {
     const loc = readJson(locFile, 'the staged task.loc.json');
-    Object.assign(loc, { id: identity.id, name: identity.name });
+    Object.assign(loc, { id: identity.id, name: identity.name, version: { ...loc.version, Major, Minor, Patch } });
     fs.writeFileSync(locFile, JSON.stringify(loc, null, 2) + '\n');
   }
   const strings = path.join(taskStage, 'Strings', 'resources.resjson');
@@ -556,7 +597,7 @@ function makeDevVariant(stage: string, taskStage: string, log: (s: string) => vo
       fs.writeFileSync(file, JSON.stringify(res, null, 2) + '\n');
     }
   }
-  log(`dev variant: extension ${DEV.extensionId} (${manifest.name}, private), task ${identity.name} ${identity.id} "${identity.friendlyName}"`);
+  log(`dev variant ${version}: extension ${DEV.extensionId} (${manifest.name}, private), task ${identity.name} ${identity.id} "${identity.friendlyName}"`);
   return identity;
 }
 
@@ -571,15 +612,27 @@ export async function packageExtension(opts: PackageOptions = {}): Promise<Packa
   for (const key of ['publisher', 'id', 'version'] as const) {
     if (typeof manifest[key] !== 'string' || !manifest[key]) fail(`vss-extension.json has no "${key}"`);
   }
-  const { publisher, version } = manifest as { publisher: string; version: string };
+  const { publisher, version: sourceVersion } = manifest as { publisher: string; version: string };
   const dev = opts.dev === true;
+  if (opts.devPatch !== undefined && !dev) fail('a dev patch is only for the dev variant (--dev-patch needs --dev)');
   const id = dev ? DEV.extensionId : (manifest.id as string);
+  const srcTask = path.join(root, TASK_DIR);
+  const sourceTask = readJson(path.join(srcTask, 'task.json'), 'task.json');
+  const sv = (sourceTask.version ?? {}) as { Major?: unknown; Minor?: unknown; Patch?: unknown };
+  const sourceTaskVersion = `${String(sv.Major)}.${String(sv.Minor)}.${String(sv.Patch)}`;
+  // The dev variant: the source Major.Minor (extension and task agree on it) with a growing patch.
+  let version = sourceVersion;
+  if (dev) {
+    const majorMinor = (v: string) => v.split('.').slice(0, 2).join('.');
+    if (majorMinor(sourceVersion) !== majorMinor(sourceTaskVersion))
+      fail(`vss-extension.json version ${sourceVersion} and task.json version ${sourceTaskVersion} differ in Major.Minor (npm run version keeps them equal)`);
+    version = devVersion(sourceVersion, opts.devPatch ?? devPatch(opts.now ?? new Date()));
+  }
 
   const repository = repositoryUrl(readJson(path.join(root, 'package.json'), 'package.json'));
   const itemUrl = marketplaceUrl(publisher, id);
   const warnings = packageWarnings(publisher, repository);
 
-  const srcTask = path.join(root, TASK_DIR);
   const overview = path.join(root, 'overview.md');
   if (!fs.existsSync(overview)) fail(`overview.md is missing at the repository root (${overview}): it is the Marketplace details page`);
 
@@ -598,9 +651,8 @@ export async function packageExtension(opts: PackageOptions = {}): Promise<Packa
     const extensionFiles = ['overview.md', 'LICENSE', 'CHANGELOG.md', 'images/extension-icon.png', 'images/summary.png'];
     copyRequired(path.join(root, 'vss-extension.json'), path.join(stage, 'vss-extension.json'), 'vss-extension.json');
     for (const f of extensionFiles) copyRequired(path.join(root, f), path.join(stage, f), f);
-    const sourceTask = readJson(path.join(srcTask, 'task.json'), 'task.json');
     const taskIdentity = dev
-      ? makeDevVariant(stage, taskStage, log)
+      ? makeDevVariant(stage, taskStage, version, log)
       : { id: String(sourceTask.id), name: String(sourceTask.name), friendlyName: String(sourceTask.friendlyName) };
     stampManifestLinks(path.join(stage, 'vss-extension.json'), { publisher, id, repository });
     stampTaskHelp(taskStage, itemUrl);
@@ -625,6 +677,7 @@ export async function packageExtension(opts: PackageOptions = {}): Promise<Packa
         id,
         version,
         task: taskIdentity,
+        taskVersion: dev ? version : sourceTaskVersion,
         dev,
         taskFiles,
         // The staged task.json: the source with the help link (and, for dev, the dev identity).
@@ -646,13 +699,27 @@ export async function packageExtension(opts: PackageOptions = {}): Promise<Packa
 }
 
 if (require.main === module) {
+  const usage = 'usage: npm run package [-- --dev [--dev-patch <N>]]';
   const args = process.argv.slice(2);
-  const unknown = args.filter((a) => a !== '--dev');
-  if (unknown.length > 0) {
-    console.error(`package: unknown argument(s) ${unknown.join(' ')} (usage: npm run package [-- --dev])`);
+  const unknown: string[] = [];
+  let dev = false;
+  let patch: number | undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--dev') dev = true;
+    else if (args[i] === '--dev-patch') {
+      const value = args[++i];
+      if (value === undefined || !/^\d+$/.test(value) || Number(value) > MAX_VERSION_PART) {
+        console.error(`package: --dev-patch needs an integer from 0 to ${MAX_VERSION_PART}, got ${value ?? 'nothing'} (${usage})`);
+        process.exit(1);
+      }
+      patch = Number(value);
+    } else unknown.push(args[i]);
+  }
+  if (unknown.length > 0 || (patch !== undefined && !dev)) {
+    console.error(`package: ${unknown.length > 0 ? `unknown argument(s) ${unknown.join(' ')}` : '--dev-patch needs --dev'} (${usage})`);
     process.exit(1);
   }
-  packageExtension({ dev: args.includes('--dev') }).then(
+  packageExtension({ dev, devPatch: patch }).then(
     (res) => {
       console.log(`VSIX: ${res.vsixPath} (${res.bytes} bytes, ${(res.bytes / 1024).toFixed(1)} KiB)`);
       for (const w of res.warnings) console.warn(w);
