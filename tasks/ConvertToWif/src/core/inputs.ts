@@ -1,30 +1,13 @@
 // Validates the task's inputs up front: every problem is reported (naming the input, the value and
 // what is allowed) before anything is sent to the service.
 
+import type { RawInputs } from './inputNames';
 import { Action, Message, Options, msg } from './model';
 import { parseTaskList } from './impact';
 import { splitList } from './selection';
 
-/** The task's inputs, as named in task.json. */
-export const INPUT_NAMES = [
-  'action',
-  'connections',
-  'excludeConnections',
-  'skipShared',
-  'includeManual',
-  'dryRun',
-  'maxConnections',
-  'concurrency',
-  'waitTimeoutSeconds',
-  'reportPath',
-  'accessToken',
-  'failOnFindings',
-  'impactCheck',
-  'impactDays',
-  'incompatibleTasks',
-] as const;
-
-export type RawInputs = Partial<Record<(typeof INPUT_NAMES)[number], string>>;
+export { INPUT_NAMES } from './inputNames';
+export type { RawInputs } from './inputNames';
 
 export const ACTIONS: Action[] = ['convert', 'revert', 'report'];
 export const IMPACT_MODES: Array<Options['impactCheck']> = ['warn', 'skip', 'off'];

@@ -1,7 +1,7 @@
 // What the core needs from the world. The adapters implement these (src/adapters/); unit tests use
 // in-memory ones. Every Azure DevOps call throws a ServiceError (failures.ts) when it fails.
 
-import type { RawInputs } from './inputs';
+import type { RawInputs } from './inputNames';
 import type { ConversionBody, Endpoint, ExecutionRecord, Localize, Message, TaskDefinitionInfo, TaskRef } from './model';
 
 /** Time, with sleeps that end at once when the run is cancelled, and a wait that does not. */
