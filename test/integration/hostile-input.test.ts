@@ -124,6 +124,7 @@ for (const rt of runtimes()) {
         'back`tick` and | pipe',
         'lone\rcarriage <img src=x onerror=alert(1)>',
         'www.evil.example and https://evil.example/path',
+        'mail admin@evil.example',
       ];
       const t = await go([...evil.map((n) => sync(n)), { name: '*emphasis* _and_ ~~strike~~', emulator: { conversion: 'sync', administrators: [] } }], {
         impactCheck: 'off',

@@ -2,9 +2,8 @@
 // to other hosts, garbled or cut answers, sign-in pages, races with another actor, duplicated
 // listing entries and answers that stall. Run under every Node runtime task.json declares.
 import * as assert from 'node:assert/strict';
-import * as http from 'http';
-import { AddressInfo } from 'net';
 import { Harness, allOutput } from '../helpers/harness';
+import { otherHost } from '../helpers/otherHost';
 import { runtimes } from '../helpers/nodes';
 import { packagedEntry } from '../helpers/packaged';
 import { JOB_TOKEN, SeedEndpoint } from '../helpers/seed';
@@ -13,32 +12,6 @@ const LIST = /\/_apis\/serviceendpoint\/endpoints$/;
 const BY_ID = /\/_apis\/serviceendpoint\/endpoints\/[0-9a-fA-F-]{36}$/;
 const sync = (name: string): SeedEndpoint => ({ name, emulator: { conversion: 'sync' } });
 const WIF = 'WorkloadIdentityFederation';
-
-/** A second loopback server on another port: records whether a request carried a credential. */
-async function otherHost(): Promise<{ origin: string; hostPort: string; sawAuthorization: () => boolean; hits: () => number; close: () => Promise<void> }> {
-  let auth = false;
-  let hits = 0;
-  const server = http.createServer((req, res) => {
-    hits++;
-    if (req.headers.authorization) auth = true;
-    req.resume();
-    res.writeHead(200, { 'Content-Type': 'application/json' });
-    res.end('{"count":0,"value":[]}');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    hostPort: `127.0.0.1:${port}`,
-    sawAuthorization: () => auth,
-    hits: () => hits,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-}
 
 for (const rt of runtimes()) {
   describe(`hostile service (packaged task, ${rt.label})`, function () {

@@ -92,7 +92,7 @@ describe('impact check', function () {
     const summary = fs.readFileSync(t.run.summaryPath!, 'utf8');
     assert.match(summary, /#### Pipelines that used these connections \(last 30 days\)/);
     assert.match(summary, /\| unused \| no recorded use in the last 30 days \|/);
-    assert.match(summary, /\| uses-filecopy \| deploy-files \(Build\) \| \d{4}-\d\d-\d\d \| \*\*Breaks:\*\* AzureFileCopy@5 does not support/);
+    assert.match(summary, /\| uses-filecopy \| deploy-files \(Build\) \| \d{4}-\d\d-\d\d \| \*\*Breaks:\*\* AzureFileCopy\\@5 does not support/);
     assert.match(summary, /\| uses-cli \| infra \(Build\) \| \d{4}-\d\d-\d\d \| nothing known to break \|/);
   });
 

@@ -34,6 +34,8 @@ export interface ServiceClientOptions {
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 /** The REST version of the routes called directly (GA; the service-endpoint REST reference, 7.1). */
 const API_VERSION = '7.1';
+/** The execution-history route is still in preview (REST reference: Service Endpoint Execution Records, 7.1-preview.1). */
+const HISTORY_API_VERSION = '7.1-preview.1';
 /** Longest body read from the service; an answer beyond it is treated as garbled. */
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
@@ -197,7 +199,7 @@ export class ServiceClient implements AzureDevOps {
     if (o.cert) requestOptions.cert = o.cert;
     // Importing the few clients used, not the package root, keeps the bundle small; that skips
     // WebApi, which reads task-lib's proxy and certificate settings (azure-devops-node-api api/WebApi.ts), so they are passed here (docs/service-behaviour.md §11).
-    this.api = new ServiceEndpointApi(this.base, [new BearerCredentialHandler(o.token), abortOnTimeout], requestOptions);
+    this.api = new ServiceEndpointApi(this.base, [new BearerCredentialHandler(o.token, false), abortOnTimeout], requestOptions);
   }
 
   /** Every azurerm connection of the project, failed ones included; never filtered by actionFilter. */
@@ -259,8 +261,8 @@ export class ServiceClient implements AzureDevOps {
    * sign-in page. Calling the route directly also skips node-api's location OPTIONS round trip.
    * Throws an HttpError for anything but a usable 2xx JSON answer or a 404.
    */
-  private async exchange(method: 'GET' | 'PUT', url: string, body?: unknown): Promise<Answer> {
-    const headers: Record<string, string> = { Accept: `application/json;api-version=${API_VERSION}` };
+  private async exchange(method: 'GET' | 'PUT', url: string, body?: unknown, apiVersion = API_VERSION): Promise<Answer> {
+    const headers: Record<string, string> = { Accept: `application/json;api-version=${apiVersion}` };
     const res =
       method === 'PUT'
         ? await this.api.http.put(url, JSON.stringify(body), { ...headers, 'Content-Type': 'application/json; charset=utf-8' })
@@ -316,29 +318,54 @@ export class ServiceClient implements AzureDevOps {
 
   // ---- impact check (ImpactPort) ----
 
-  async executionHistory(endpointId: string, continuationToken?: string): Promise<{ records: ExecutionRecord[]; continuationToken?: string }> {
-    const page = await this.retry(`read the execution history of ${endpointId}`, true, () =>
-      // node-api types the token as a number but sends it as given; it hands the next one back
-      // from the x-ms-continuationtoken header as `continuationToken` on the result.
-      this.api.getServiceEndpointExecutionRecords(this.o.projectId, endpointId, 100, continuationToken as unknown as number),
+  /**
+   * GET {project}/_apis/serviceendpoint/{id}/executionhistory, one page of 100 (docs/service-behaviour.md §12),
+   * called on its route directly: node-api's method builds the URL from the service's location answer
+   * (OPTIONS), which a hostile answer can point at another host (VsoClient resolves `../\\host` there).
+   * Records the task cannot read are counted, never silently taken for "no use".
+   */
+  async executionHistory(
+    endpointId: string,
+    continuationToken?: string,
+  ): Promise<{ records: ExecutionRecord[]; continuationToken?: string; unusable?: number }> {
+    const query = `top=100${continuationToken ? `&continuationToken=${encodeURIComponent(continuationToken)}` : ''}`;
+    const a = await this.retry(`read the execution history of ${endpointId}`, true, () =>
+      this.exchange(
+        'GET',
+        this.projectUrl(`_apis/serviceendpoint/${encodeURIComponent(endpointId)}/executionhistory?${query}`),
+        undefined,
+        HISTORY_API_VERSION,
+      ),
     );
-    if (!Array.isArray(page)) throw new ServiceError({ message: 'The execution history came back empty or not as JSON.' });
+    if (a.status === 404)
+      throw new HttpError({ status: 404, message: serviceMessage(a.result) ?? 'HTTP 404: no execution history for this connection.' }, a.rateLimit);
+    const page: unknown = Array.isArray(a.result) ? a.result : (a.result as { value?: unknown } | null)?.value;
+    if (!Array.isArray(page)) throw garbledError(a.status, 'a JSON answer without a list of execution records', a.rateLimit);
+    let unusable = 0;
     const records = page.flatMap((r): ExecutionRecord[] => {
-      const d = r?.data;
-      if (!d?.definition?.id || !d.owner?.id) return [];
-      const start = d.startTime as unknown;
+      const d = (r as { data?: Record<string, unknown> } | null)?.data;
+      const definition = d?.['definition'] as { id?: unknown; name?: unknown } | undefined;
+      const owner = d?.['owner'] as { id?: unknown } | undefined;
+      const definitionId = Number(definition?.id);
+      const runId = Number(owner?.id);
+      if (!Number.isSafeInteger(definitionId) || !Number.isSafeInteger(runId) || definitionId <= 0 || runId <= 0) {
+        unusable++;
+        return [];
+      }
+      const start = d?.['startTime'];
       return [
         {
-          planType: String(d.planType ?? 'Build'),
-          definitionId: Number(d.definition.id),
-          definitionName: String(d.definition.name ?? d.definition.id),
-          runId: Number(d.owner.id),
-          startTime: start instanceof Date ? start.toISOString() : typeof start === 'string' ? start : undefined,
+          planType: typeof d?.['planType'] === 'string' ? d['planType'] : 'Build',
+          definitionId,
+          definitionName: typeof definition?.name === 'string' ? definition.name : String(definitionId),
+          runId,
+          startTime: typeof start === 'string' && !Number.isNaN(Date.parse(start)) ? start : undefined,
         },
       ];
     });
-    const next = (page as { continuationToken?: unknown }).continuationToken;
-    return { records, continuationToken: typeof next === 'string' || typeof next === 'number' ? String(next) || undefined : undefined };
+    const next = a.headers['x-ms-continuationtoken'];
+    const token = typeof next === 'string' && next ? next.slice(0, 1000) : undefined;
+    return unusable > 0 ? { records, continuationToken: token, unusable } : { records, continuationToken: token };
   }
 
   // Timeline, preview and task catalogue are read with plain REST calls on node-api's client
@@ -390,9 +417,13 @@ export class ServiceClient implements AzureDevOps {
   /** The display name of the identity behind the token, to name it in permission instructions. */
   async whoAmI(): Promise<string | undefined> {
     try {
-      const url = `${this.base}_apis/connectionData`;
-      const res = await this.api.rest.get<{ authenticatedUser?: { providerDisplayName?: string } }>(url);
-      return res.result?.authenticatedUser?.providerDisplayName || undefined;
+      // Bounded by the request timeout like every call, and tried once (only a 429 is waited out): the
+      // name only improves a message, and a stalled answer must not hold the run.
+      const res = await this.retry('read who the token belongs to', false, () =>
+        this.api.rest.get<{ authenticatedUser?: { providerDisplayName?: string } }>(`${this.base}_apis/connectionData`),
+      );
+      const name = res.result?.authenticatedUser?.providerDisplayName;
+      return typeof name === 'string' && name ? name.slice(0, 200) : undefined;
     } catch {
       return undefined;
     }
@@ -403,9 +434,10 @@ export class ServiceClient implements AzureDevOps {
    * is doing (an idle socket timeout never trips on an answer dribbled byte by byte), and the
    * requests it sent are aborted, which destroys their sockets. A late answer is ignored.
    */
-  private bounded<T>(op: () => Promise<T>, ms: number, attempt: Attempt, abort: AbortController): Promise<T> {
+  private bounded<T>(op: () => Promise<T>, ms: number, attempt: Attempt, abort: AbortController, cancellable: boolean): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_, reject) => {
+    let onCancel: (() => void) | undefined;
+    const stopped = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         reject(
           new HttpError({
@@ -415,15 +447,28 @@ export class ServiceClient implements AzureDevOps {
         );
         abort.abort();
       }, ms);
+      // A read in flight when the run is cancelled is given up at once; a write keeps the grace period.
+      const signal = this.o.signal;
+      if (cancellable && signal) {
+        onCancel = () => {
+          reject(new ServiceError({ message: 'The run was cancelled while this request was in flight.', cancelled: true }));
+          abort.abort();
+        };
+        if (signal.aborted) onCancel();
+        else signal.addEventListener('abort', onCancel, { once: true });
+      }
     });
     const running = currentAttempt.run(attempt, op);
     running.catch(() => undefined); // a late failure after the timeout is not a result
-    return Promise.race([running, expired]).finally(() => clearTimeout(timer));
+    return Promise.race([running, stopped]).finally(() => {
+      clearTimeout(timer);
+      if (onCancel) this.o.signal?.removeEventListener('abort', onCancel);
+    });
   }
 
   /** One call under the retry policy (retryPolicy.ts). `deadline` (clock time): no attempt runs past it and no retry wait ends after it. */
   private retry<T>(what: string, idempotent: boolean, op: () => Promise<T>, deadline?: number): Promise<T> {
-    return withRetry(() => this.attemptOnce(op, deadline), {
+    return withRetry(() => this.attemptOnce(op, idempotent, deadline), {
       what,
       idempotent,
       clock: this.o.clock,
@@ -439,14 +484,14 @@ export class ServiceClient implements AzureDevOps {
   }
 
   /** One attempt, paced, bounded by the request timeout (and the deadline); what the service said about throttling goes to the pacer. */
-  private async attemptOnce<T>(op: () => Promise<T>, deadline?: number): Promise<T> {
+  private async attemptOnce<T>(op: () => Promise<T>, idempotent: boolean, deadline?: number): Promise<T> {
     const abort = new AbortController();
     const attempt: Attempt = { signal: abort.signal };
     try {
       const value = await this.pacer.run(() => {
         const left = deadline === undefined ? Infinity : deadline - this.o.clock.now();
         if (left <= 0) return Promise.reject(new HttpError({ timedOut: true, message: 'The wait ran out before this request was sent.' }));
-        return this.bounded(op, Math.min(this.timeoutMs, left), attempt, abort);
+        return this.bounded(op, Math.min(this.timeoutMs, left), attempt, abort, idempotent);
       });
       this.pacer.observe(signalOf(attempt.rateLimit ?? (value as { rateLimit?: RateLimit } | null)?.rateLimit), false);
       return value;

@@ -157,13 +157,18 @@ export class TaskIO {
     return { reportPath, summaryPath };
   }
 
-  /** Why `file` cannot be written (creating its folder if needed), or undefined when it can. */
+  /**
+   * Why `file` cannot be written (creating its folder if needed), or undefined when it can. The
+   * report is written to a temporary file beside it and renamed, so the folder itself must be
+   * writable, not only the file; and the target must be a regular file (never a device or a folder).
+   */
   private writableProblem(file: string): string | undefined {
     const code = (err: unknown) => String((err as NodeJS.ErrnoException)?.code ?? (err as Error)?.message ?? err);
     try {
-      if (fs.statSync(file).isDirectory()) return this.loc('PathIsFolder');
+      const st = fs.statSync(file);
+      if (st.isDirectory()) return this.loc('PathIsFolder');
+      if (!st.isFile()) return this.loc('PathNotAFile');
       fs.accessSync(file, fs.constants.W_OK);
-      return undefined;
     } catch (err) {
       if (code(err) === 'ENOTDIR') return this.loc('PathUnderFile');
       if (code(err) !== 'ENOENT') return this.loc('PathNotWritable', code(err));

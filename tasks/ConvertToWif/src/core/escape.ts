@@ -28,7 +28,8 @@ export function logSafe(text: string): string {
 /**
  * Plain text inside markdown (a table cell, a paragraph): every character that markdown or HTML
  * could read as syntax is escaped, line breaks become spaces (a table row must stay one line), and
- * URLs get their `:` (before `//`) or `.` (after `www`) escaped, so GitHub-flavoured markdown does not turn them into links.
+ * URLs get their `:` (before `//`) or `.` (after `www`) escaped and `@` is escaped, so GitHub-flavoured markdown
+ * does not turn them (or an e-mail address) into links.
  */
 export function mdText(text: string | undefined): string {
   return (text ?? '')
@@ -38,7 +39,8 @@ export function mdText(text: string | undefined): string {
     .replace(/>/g, '&gt;')
     .replace(/[\\`*_[\]|~]/g, '\\$&')
     .replace(/:\/\//g, '\\://')
-    .replace(/\bwww\./gi, (m) => `${m.slice(0, 3)}\\.`);
+    .replace(/\bwww\./gi, (m) => `${m.slice(0, 3)}\\.`)
+    .replace(/@/g, '\\@');
 }
 
 /**

@@ -71,7 +71,7 @@ export function asFailure(err: unknown): ServiceFailure {
 /** "HTTP 403: denied", or the message of a failure without a status. */
 export function describeFailure(err: unknown): string {
   const f = asFailure(err);
-  return f.status ? `HTTP ${f.status}: ${f.message}` : f.message;
+  return f.status && !f.message.startsWith(`HTTP ${f.status}`) ? `HTTP ${f.status}: ${f.message}` : f.message;
 }
 
 const has = (f: ServiceFailure, re: RegExp) => re.test(f.message);

@@ -130,6 +130,11 @@ export async function assessImpact(
       let token: string | undefined;
       for (let page = 0; page < MAX_HISTORY_PAGES; page++) {
         const res = await limit(() => port.executionHistory(id, token));
+        if (res.unusable) {
+          // A record the task cannot read may be the one pipeline that breaks: unknown, not "no use".
+          unreadable = true;
+          partial.push(msg('ImpactRecordsUnreadable', res.unusable));
+        }
         const inWindow = res.records.filter((r) => !r.startTime || Date.parse(r.startTime) >= since);
         recent.push(...inWindow);
         // Newest first: a page that reaches past the window ends the reading.

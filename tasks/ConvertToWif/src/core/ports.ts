@@ -25,7 +25,8 @@ export interface EndpointPort {
 
 /** What the impact check reads (docs/service-behaviour.md §12). */
 export interface ImpactPort {
-  executionHistory(endpointId: string, continuationToken?: string): Promise<{ records: ExecutionRecord[]; continuationToken?: string }>;
+  /** One page, newest first; `unusable`: records on it the task could not read. */
+  executionHistory(endpointId: string, continuationToken?: string): Promise<{ records: ExecutionRecord[]; continuationToken?: string; unusable?: number }>;
   /** The tasks that ran in a build (its timeline's Task records). */
   buildTasks(buildId: number): Promise<TaskRef[]>;
   /** The pipeline's expanded YAML (Pipelines preview run API). */

@@ -65,6 +65,7 @@ export async function runTask({ host, connect, clock, cancelled }: RunPorts): Pr
       listing = await client.list();
     } catch (err) {
       const f = asFailure(err);
+      if (f.cancelled) return; // cancelled while listing: nothing was changed, and the result says Cancelled
       failure = msg(isTokenProblem(f) ? 'ListTokenRejected' : f.status === 403 ? 'ListForbidden' : 'ListFailed', ctx.project.name, f.message);
       return;
     }
@@ -88,7 +89,8 @@ export async function runTask({ host, connect, clock, cancelled }: RunPorts): Pr
       if (!cancelled.aborted) classified = applyImpact(classified, findings.impacts, opts.impactCheck);
     }
     if (changesNothing(opts) && changing.length > 0 && !cancelled.aborted) findings.preview = await previewPermissions(host, client);
-    conversion = startConversions(classified, opts, ctx, client, clock, findings);
+    // Cancelled during the impact check: nothing starts (each connection is then "not attempted").
+    conversion = startConversions(classified, opts, ctx, client, clock, findings, cancelled);
     await untilDoneOrCancelled(conversion, clock, cancelled);
   } catch (err) {
     failure = msg('Unexpected', describeFailure(err));
@@ -111,7 +113,6 @@ export async function runTask({ host, connect, clock, cancelled }: RunPorts): Pr
  * starts, and what was sent gets CANCEL_GRACE_MS to answer before the report is written.
  */
 async function untilDoneOrCancelled(run: ConversionRun, clock: Clock, cancelled: AbortSignal): Promise<void> {
-  if (cancelled.aborted) run.stop();
   const cancel = new Promise<void>((resolve) => {
     if (cancelled.aborted) resolve();
     else cancelled.addEventListener('abort', () => resolve(), { once: true });

@@ -83,12 +83,15 @@ export function startConversions(
   port: EndpointPort,
   clock: Clock,
   findings: Findings = {},
+  /** Aborted (already, or later): start nothing new. */
+  cancelled?: AbortSignal,
 ): ConversionRun {
   const ledger = new Ledger(initialResults(classified, opts, ctx, findings));
   const env: StepEnv = { port, clock, ctx: { ...ctx }, action: opts.action };
   const limit = pLimit(opts.concurrency);
   const waiting = new Map<Endpoint, Extract<Step, { kind: 'wait' }>>();
-  let stopped = false;
+  let stopped = cancelled?.aborted ?? false;
+  cancelled?.addEventListener('abort', () => (stopped = true), { once: true });
 
   /** Records where a connection's steps stopped: done, interrupted, or waiting for the background job. */
   const record = (e: Endpoint, step: Extract<Step, { kind: 'done' | 'interrupted' | 'wait' }>): void => {
@@ -132,7 +135,12 @@ export function startConversions(
         ),
       );
     }
-    for (const e of waiting.keys()) ledger.pending(e, stopped ? msg('PendingCancelled') : msg('PendingTimeout', opts.waitTimeoutSeconds));
+    for (const [e, step] of waiting) {
+      ledger.pending(
+        e,
+        stopped ? msg('PendingCancelled') : step.unsure?.timedOut ? msg('PendingRequestTimedOut') : msg('PendingTimeout', opts.waitTimeoutSeconds),
+      );
+    }
   };
 
   const toChange = changesNothing(opts) ? [] : classified.filter((c) => c.decision.kind === 'change').map((c) => c.endpoint);

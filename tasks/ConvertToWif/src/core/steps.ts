@@ -53,8 +53,9 @@ function interpret(original: Endpoint, current: Endpoint, env: StepEnv, unsure?:
   }
   if (stateOf(current) === 'failed')
     return { kind: 'failed', failure: { status: 400, message: current.operationStatus?.statusMessage ?? '' }, background: true };
-  // Unchanged and idle after a PUT whose answer was lost: that PUT did not apply.
-  if (unsure && stateOf(current) !== 'inprogress') return { kind: 'failed', failure: unsure };
+  // Unchanged and idle after a PUT whose answer was lost: that PUT did not apply. (After a timeout the
+  // service may still be working on it: keep waiting; the wait's end leaves it pending.)
+  if (unsure && !unsure.timedOut && stateOf(current) !== 'inprogress') return { kind: 'failed', failure: unsure };
   // InProgress (converting_scheme), or not yet visibly changed: the background job decides.
   return { kind: 'wait', unsure };
 }
@@ -90,6 +91,9 @@ async function readBack(e: Endpoint, step: Extract<Step, { kind: 'readBack' }>, 
   }
   if (current === null) return { kind: 'failed', failure: { status: 404, message: step.failure.message } };
   if (isScheme(current, targetOf(env)) || stateOf(current) === 'inprogress') return interpret(e, current, env);
+  // A request that timed out may still be running on the service (a conversion can include a slow
+  // Microsoft Entra step): an unchanged connection proves nothing yet. Wait for it, never resend.
+  if (step.failure.timedOut) return { kind: 'wait', unsure: step.failure };
   if (step.attempt >= PUT_ATTEMPTS) return { kind: 'failed', failure: step.failure };
   await env.clock.sleep(1000 * step.attempt);
   return { kind: 'send', attempt: step.attempt + 1 };
