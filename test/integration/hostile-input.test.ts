@@ -152,11 +152,9 @@ for (const rt of runtimes()) {
         {
           entry,
           node: rt.path,
-          signals: [
-            { signal: 'SIGINT', afterMs: 2500 },
-            { signal: 'SIGTERM', afterMs: 2600 },
-            { signal: 'SIGTERM', afterMs: 3000 },
-          ],
+          // The agent's SIGINT, then SIGTERM again and again while the task finishes: every one of
+          // them must find the handler still installed.
+          signals: [{ signal: 'SIGINT', afterMs: 2500 }, ...Array.from({ length: 30 }, (_, i) => ({ signal: 'SIGTERM' as const, afterMs: 2550 + 50 * i }))],
         },
       );
       assert.equal(t.run.result?.result, 'Cancelled', t.run.stdout.slice(-2000));
