@@ -34,9 +34,9 @@ function sharedRules(e: Endpoint, opts: Options, ctx: RunContext): Decision | un
 }
 
 /** convert and report: secret-based connections the service can convert. */
-function decideConvert(e: Endpoint, opts: Options, ctx: RunContext, selection: Selection): Decision {
+function decideConvert(e: Endpoint, opts: Options, ctx: RunContext, selected: boolean): Decision {
   if (isScheme(e, Scheme.WorkloadIdentityFederation)) return { kind: 'federated' };
-  if (!selection.isSelected(e)) return { kind: 'skip', reason: msg('SkipNotSelected') };
+  if (!selected) return { kind: 'skip', reason: msg('SkipNotSelected') };
   if (isScheme(e, Scheme.ManagedServiceIdentity)) return { kind: 'skip', reason: msg('SkipManagedIdentity') };
   if (isScheme(e, Scheme.PublishProfile)) return { kind: 'skip', reason: msg('SkipPublishProfile') };
   if (!isScheme(e, Scheme.ServicePrincipal)) return { kind: 'skip', reason: msg('SkipOtherScheme', schemeOf(e) || '(none)') };
@@ -55,8 +55,8 @@ function decideConvert(e: Endpoint, opts: Options, ctx: RunContext, selection: S
 }
 
 /** revert: federated connections whose recovery data the service still keeps (docs/service-behaviour.md §5). */
-function decideRevert(e: Endpoint, opts: Options, ctx: RunContext, selection: Selection, now: Date): Decision {
-  if (!selection.isSelected(e)) return { kind: 'skip', reason: msg('SkipNotSelected') };
+function decideRevert(e: Endpoint, opts: Options, ctx: RunContext, selected: boolean, now: Date): Decision {
+  if (!selected) return { kind: 'skip', reason: msg('SkipNotSelected') };
   if (!isScheme(e, Scheme.WorkloadIdentityFederation)) return { kind: 'skip', reason: msg('SkipRevertNotFederated', schemeOf(e) || '(none)') };
   const deadline = dataOf(e, 'revertSchemeDeadline');
   const at = deadline ? Date.parse(deadline) : NaN;
@@ -77,15 +77,16 @@ const byName = new Intl.Collator('en', { sensitivity: 'base' });
  * `maxConnections` to the eligible ones in that order.
  */
 export function classify(endpoints: Endpoint[], opts: Options, ctx: RunContext, selection: Selection, now = new Date()): Classified[] {
-  const sorted = endpoints.filter((e) => lower(e.type) === 'azurerm').sort((a, b) => byName.compare(a.name, b.name) || a.id.localeCompare(b.id));
+  const sorted = endpoints.filter((e) => lower(e.type) === 'azurerm').sort((a, b) => byName.compare(a.name, b.name) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   // A report changes nothing, so the per-run limit does not apply to it.
   let budget = opts.maxConnections > 0 && opts.action !== 'report' ? opts.maxConnections : Infinity;
   return sorted.map((endpoint) => {
-    let decision = opts.action === 'revert' ? decideRevert(endpoint, opts, ctx, selection, now) : decideConvert(endpoint, opts, ctx, selection);
+    const selected = selection.isSelected(endpoint);
+    let decision = opts.action === 'revert' ? decideRevert(endpoint, opts, ctx, selected, now) : decideConvert(endpoint, opts, ctx, selected);
     if (decision.kind === 'change') {
       if (budget <= 0) decision = { kind: 'skip', reason: msg('SkipOverLimit', opts.maxConnections) };
       else budget--;
     }
-    return { endpoint, decision, selected: selection.isSelected(endpoint) };
+    return { endpoint, decision, selected };
   });
 }
