@@ -176,5 +176,21 @@ for (const rt of runtimes()) {
       assert.ok(t.byName('echo')!.serviceMessage?.includes('***'), t.byName('echo')!.serviceMessage);
       assert.ok(!allOutput(t.run).includes(JOB_TOKEN), 'the token appears in what the task wrote');
     });
+
+    it('a token with underscores echoed by the service is masked in the summary too (markdown escaping must not hide it from redaction)', async () => {
+      const token = 'pat_with_under_scores_1234';
+      const t = await h.go(
+        [sync('echo')],
+        { impactCheck: 'off', accessToken: token },
+        {
+          ...o(),
+          seed: { identities: [{ token, name: 'Ada Admin' }], defaultAdministrators: ['Ada Admin'] },
+          before: (e) => e.addFault({ method: 'PUT', status: 400, count: 1, body: JSON.stringify({ message: `Rejected for ${token}` }) }),
+        },
+      );
+      assert.equal(t.byName('echo')!.outcome, 'failed');
+      const everything = allOutput(t.run);
+      assert.ok(!everything.includes(token) && !everything.includes('pat\\_with'), 'the token (or its escaped form) appears in what the task wrote');
+    });
   });
 }

@@ -52,11 +52,14 @@ describe('L0 (MockTestRunner)', function () {
     assert.ok(!tr.stdout.includes('FAKE_CLIENT'), 'no client may be created on bad input');
   });
 
-  it('fails clearly without a token', async () => {
-    const { tr } = await runScenario({}, { jobToken: false });
+  it('fails clearly without a token, and still writes the report saying why', async () => {
+    const { tr, temp } = await runScenario({}, { jobToken: false });
     assert.equal(tr.failed, true);
-    assert.deepEqual(tr.errorIssues, ['loc_mock_NoToken']);
+    assert.deepEqual(tr.errorIssues, ['loc_mock_ResultError loc_mock_NoToken']);
     assert.ok(!tr.stdout.includes('FAKE_CLIENT'));
+    const report = JSON.parse(fs.readFileSync(path.join(temp, 'ConvertToWif-report.json'), 'utf8')) as { error?: string; connections: unknown[] };
+    assert.equal(report.error, 'loc_mock_NoToken');
+    assert.deepEqual(report.connections, []);
   });
 
   it('fails when organization and project are unknown', async () => {

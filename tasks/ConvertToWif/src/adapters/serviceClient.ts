@@ -228,8 +228,12 @@ export class ServiceClient implements AzureDevOps {
     try {
       // Bounded by the request timeout like every call, and tried once (only a 429 is waited out): the
       // name only improves a message, and a stalled answer must not hold the run.
-      const res = await this.retry('read who the token belongs to', false, () =>
-        this.api.rest.get<{ authenticatedUser?: { providerDisplayName?: string } }>(`${this.base}_apis/connectionData`),
+      const res = await this.retry(
+        'read who the token belongs to',
+        false,
+        () => this.api.rest.get<{ authenticatedUser?: { providerDisplayName?: string } }>(`${this.base}_apis/connectionData`),
+        undefined,
+        true,
       );
       const name = res.result?.authenticatedUser?.providerDisplayName;
       return typeof name === 'string' && name ? name.slice(0, 200) : undefined;
@@ -239,8 +243,8 @@ export class ServiceClient implements AzureDevOps {
   }
 
   /** One call under the retry policy (retryPolicy.ts). `deadline` (clock time): no attempt runs past it and no retry wait ends after it. */
-  private retry<T>(what: string, idempotent: boolean, op: () => Promise<T>, deadline?: number): Promise<T> {
-    return withRetry(() => this.attemptOnce(op, idempotent, deadline), {
+  private retry<T>(what: string, idempotent: boolean, op: () => Promise<T>, deadline?: number, cancellable = idempotent): Promise<T> {
+    return withRetry(() => this.attemptOnce(op, cancellable, deadline), {
       what,
       idempotent,
       clock: this.o.clock,
@@ -256,14 +260,18 @@ export class ServiceClient implements AzureDevOps {
   }
 
   /** One attempt, paced, bounded by the request timeout (and the deadline); what the service said about throttling goes to the pacer. */
-  private async attemptOnce<T>(op: () => Promise<T>, idempotent: boolean, deadline?: number): Promise<T> {
+  /** `cancellable`: given up at once when the run is cancelled (reads); a change in flight keeps the grace period. */
+  private async attemptOnce<T>(op: () => Promise<T>, cancellable: boolean, deadline?: number): Promise<T> {
     const abort = new AbortController();
     const attempt: Attempt = { signal: abort.signal };
     try {
       const value = await this.pacer.run(() => {
+        // A request that waited for a free slot is not sent once the run is cancelled, a change neither.
+        if (this.o.signal?.aborted)
+          return Promise.reject(new ServiceError({ message: 'The run was cancelled before this request was sent.', cancelled: true }));
         const left = deadline === undefined ? Infinity : deadline - this.o.clock.now();
         if (left <= 0) return Promise.reject(new HttpError({ timedOut: true, message: 'The wait ran out before this request was sent.' }));
-        return bounded(op, Math.min(this.timeoutMs, left), attempt, abort, idempotent ? this.o.signal : undefined);
+        return bounded(op, Math.min(this.timeoutMs, left), attempt, abort, cancellable ? this.o.signal : undefined);
       });
       this.pacer.observe(signalOf(attempt.rateLimit ?? (value as { rateLimit?: RateLimit } | null)?.rateLimit), false);
       return value;

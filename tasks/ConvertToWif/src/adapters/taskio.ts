@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tl from 'azure-pipelines-task-lib/task';
 import { IProxyConfiguration, ICertConfiguration } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
-import { logSafe } from '../core/escape';
+import { logSafe, mdCode, mdText } from '../core/escape';
 import { INPUT_NAMES, RawInputs } from '../core/inputs';
 import { Localize, Message, msg } from '../core/model';
 
@@ -119,6 +119,13 @@ export class TaskIO {
     return out;
   }
 
+  /** As redact, also for the secrets as markdown escaping wrote them (a token holds `_`, which mdText escapes). */
+  private redactMarkdown(text: string): string {
+    let out = this.redact(text);
+    for (const s of this.secrets) for (const form of [mdText(s), mdCode(s).slice(1, -1)]) if (form) out = out.split(form).join('***');
+    return out;
+  }
+
   // Every line goes through logSafe: text from the service or the inputs can never become a logging
   // command or start a new line (escape.ts).
   info(text: string): void {
@@ -195,7 +202,7 @@ export class TaskIO {
 
   /** Writes the run summary and attaches it under `title` (the section name on the run's Extensions tab). */
   uploadSummary(file: string, markdown: string, title: string): void {
-    this.writeFile(file, markdown);
+    this.writeFile(file, this.redactMarkdown(markdown));
     tl.addAttachment('Distributedtask.Core.Summary', logSafe(this.redact(title)), file);
   }
 

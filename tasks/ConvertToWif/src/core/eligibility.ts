@@ -77,7 +77,9 @@ const byName = new Intl.Collator('en', { sensitivity: 'base' });
  * `maxConnections` to the eligible ones in that order.
  */
 export function classify(endpoints: Endpoint[], opts: Options, ctx: RunContext, selection: Selection, now = new Date()): Classified[] {
-  const sorted = endpoints.filter((e) => lower(e.type) === 'azurerm').sort((a, b) => byName.compare(a.name, b.name) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const sorted = endpoints
+    .filter((e) => lower(e.type) === 'azurerm')
+    .sort((a, b) => byName.compare(a.name, b.name) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   // A report changes nothing, so the per-run limit does not apply to it.
   let budget = opts.maxConnections > 0 && opts.action !== 'report' ? opts.maxConnections : Infinity;
   return sorted.map((endpoint) => {

@@ -51,11 +51,15 @@ export async function runTask({ host, connect, clock, cancelled }: RunPorts): Pr
   }
   const opts = parsed.options;
   const token = parsed.accessToken ?? host.jobToken();
-  if (!token) return host.result('Failed', host.loc('NoToken'));
+  let ctx: RunContext = { organization, project: { id: project.id ?? '', name: project.name ?? project.id ?? '' } };
+  if (!token) {
+    // The inputs were accepted: the report says why nothing was sent.
+    const end = { action: opts.action, dryRun: opts.dryRun, ctx, startedAt, failure: msg('NoToken'), cancelled: false };
+    return finishRun(host, opts, files, end, [], new Date(clock.now()));
+  }
   host.secret(token);
 
   const client = connect({ collectionUrl: organization, projectId: project.id ?? project.name!, token, concurrency: opts.concurrency });
-  let ctx: RunContext = { organization, project: { id: project.id ?? '', name: project.name ?? project.id ?? '' } };
   let conversion: ConversionRun | undefined;
   let failure: Message | undefined;
   let nothingMatched: Message | undefined;

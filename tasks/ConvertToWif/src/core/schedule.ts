@@ -119,6 +119,7 @@ export function startConversions(
    */
   const waitForBackground = async (): Promise<void> => {
     const deadline = clock.now() + opts.waitTimeoutSeconds * 1000;
+    env.deadline = deadline;
     let interval = POLL_FIRST_MS;
     while (waiting.size > 0 && clock.now() < deadline && !stopped) {
       await clock.sleep(Math.min(interval, deadline - clock.now()));
@@ -148,5 +149,10 @@ export function startConversions(
     await Promise.all(toChange.map((e) => limit(() => change(e))));
     await waitForBackground();
   })();
-  return { results: ledger.results, stop: () => (stopped = true), done };
+  /** Stops new work; the connections already waiting for a background job say so, unless a poll in the grace period settles them. */
+  const stop = () => {
+    stopped = true;
+    for (const e of waiting.keys()) ledger.pending(e, msg('PendingCancelled'));
+  };
+  return { results: ledger.results, stop, done };
 }

@@ -37,6 +37,8 @@ export interface StepEnv {
   action: Options['action'];
   /** Who the token belongs to, asked once per run and only when a message needs it. */
   identity?: Promise<string | undefined>;
+  /** Set when the wait for background jobs starts: explaining a failure then reads nothing past it. */
+  deadline?: number;
 }
 
 /** Attempts of one PUT whose outcome stays unknown (answer lost and the connection unchanged). */
@@ -129,7 +131,8 @@ async function changedByOther(e: Endpoint, env: StepEnv): Promise<ConnectionResu
 /** failed: the instruction for the admin, with the identity named when the message needs it. */
 async function explain(e: Endpoint, step: Extract<Step, { kind: 'failed' }>, env: StepEnv): Promise<Step> {
   const f = step.failure;
-  if ((f.status === 403 || isAadSilentFailure(f)) && !env.ctx.identity && env.port.whoAmI) {
+  const pastDeadline = env.deadline !== undefined && env.clock.now() >= env.deadline;
+  if ((f.status === 403 || isAadSilentFailure(f)) && !env.ctx.identity && env.port.whoAmI && !pastDeadline) {
     env.identity ??= env.port.whoAmI().catch(() => undefined);
     env.ctx.identity = await env.identity;
   }
@@ -137,7 +140,7 @@ async function explain(e: Endpoint, step: Extract<Step, { kind: 'failed' }>, env
   if (reason.key === 'FailManualNoCredential') {
     // The service may already know the issuer and subject it expects (docs/service-behaviour.md §17):
     // if it shows them, name them exactly; otherwise the message says where to read them.
-    const current = await env.port.get(e.id).catch(() => null);
+    const current = pastDeadline ? null : await env.port.get(e.id, { deadline: env.deadline }).catch(() => null);
     const { issuer, subject } = current ? federationFields(current) : { issuer: undefined, subject: undefined };
     if (issuer && subject) reason = msg('FailManualNoCredentialKnown', reason.args[0], reason.args[1], issuer, subject);
   }
