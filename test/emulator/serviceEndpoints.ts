@@ -36,7 +36,7 @@ const SE_ORG_LOCATION: ApiLocation = {
 const notFoundEndpoint = (id: string) => errorReply(404, 'ServiceEndpointNotFoundException', `No service connection found with identifier ${id}.`);
 
 /** GUID -> base64url of its .NET byte order (little-endian first three fields), as in "/eid1/c/pub/t/…" subjects. */
-function guidToBase64Url(guid: string): string {
+export function guidToBase64Url(guid: string): string {
   const b = Buffer.from(guid.replace(/-/g, ''), 'hex');
   const le = Buffer.concat([
     Buffer.from(b.subarray(0, 4)).reverse(),
