@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'fs';
-import { explainFailure } from '../../tasks/ConvertToWif/src/core/failures';
+import { explainFailure, isTransient } from '../../tasks/ConvertToWif/src/core/failures';
 import { ConnectionResult, msg } from '../../tasks/ConvertToWif/src/core/model';
 import { logLines } from '../../tasks/ConvertToWif/src/core/log';
 import { buildReport } from '../../tasks/ConvertToWif/src/core/report';
@@ -126,6 +126,11 @@ describe('failures', () => {
     assert.equal(key(429, 'TF400733'), 'FailThrottled');
     assert.equal(key(undefined, 'ECONNRESET'), 'FailNetwork');
     assert.equal(key(503, 'unavailable'), 'FailServer');
+    // The service's words decide, whatever status carries them (their status codes are undocumented).
+    assert.equal(key(500, 'The service connection could not be downgraded as no recovery data exist for this endpoint.'), 'FailNoRecoveryData');
+    assert.equal(key(500, 'could not be configured automatically, and no valid configuration exists'), 'FailManualNoCredential');
+    assert.equal(isTransient({ status: 500, message: 'no recovery data exist' }), false);
+    assert.equal(isTransient({ status: 500, message: 'Internal error' }), true);
     assert.equal(key(500, 'x', 'AadAccessSilentException'), 'FailAadSilent');
     assert.equal(key(400, 'could not be upgraded: could not be configured automatically, and no valid configuration exists'), 'FailManualNoCredential');
     assert.equal(key(400, 'is neither an upgrade or a downgrade'), 'FailNotConvertible');

@@ -45,11 +45,28 @@ export class ServiceError extends Error implements ServiceFailure {
 }
 
 export const isTokenProblem = (f: ServiceFailure): boolean => f.status === 401 || f.signInPage === true;
+/**
+ * Refusals the service words the same whatever status it sends them with (their status codes are not
+ * documented, docs/service-behaviour.md §9, §17): never retried, always explained by their words.
+ */
+const REFUSALS = [
+  /could not be configured automatically|no valid configuration exists/i,
+  /neither an upgrade or a downgrade/i,
+  /Properties cannot be changed/i,
+  /no recovery data/i,
+  /Operation '.*' is invalid|Allowed operation values/i,
+];
+export const isKnownRefusal = (f: Pick<ServiceFailure, 'message'>): boolean => REFUSALS.some((re) => re.test(f.message));
+
 export const isTransient = (f: ServiceFailure): boolean =>
   !f.signInPage &&
   !f.cancelled &&
   f.redirectTo === undefined &&
-  (f.garbled === true || f.timedOut === true || f.status === undefined || f.status === 429 || (f.status >= 500 && !isAadSilentFailure(f)));
+  (f.garbled === true ||
+    f.timedOut === true ||
+    f.status === undefined ||
+    f.status === 429 ||
+    (f.status >= 500 && !isAadSilentFailure(f) && !isKnownRefusal(f)));
 
 /** The service's 400 for a change to the scheme the connection already has (e.g. converted by someone else meanwhile). */
 export const isAlreadyOnScheme = (f: ServiceFailure): boolean => f.status === 400 && /neither an upgrade or a downgrade/i.test(f.message);
@@ -90,13 +107,14 @@ export function explainFailure(f: ServiceFailure, e: Endpoint, ctx: RunContext):
   if (f.status === 404) return msg('FailNotFound');
   if (f.status === 429) return msg('FailThrottled');
   if (f.status === undefined) return msg('FailNetwork');
-  if (f.status >= 500) return msg('FailServer', f.status);
+  // The service's words first: the same refusal may come with a 400 or a 5xx.
   if (has(f, /could not be configured automatically|no valid configuration exists/i)) return msg('FailManualNoCredential', appId, tenant);
   if (has(f, /neither an upgrade or a downgrade/i)) return msg('FailNotConvertible');
   if (has(f, /Properties cannot be changed/i)) return msg('FailPropertiesChanged');
-  if (has(f, /another operation is already in progress/i)) return msg('FailBusy');
   if (has(f, /no recovery data/i)) return msg('FailNoRecoveryData');
   if (has(f, /Operation '.*' is invalid|Allowed operation values/i)) return msg('FailConversionDisabled');
+  if (f.status >= 500) return msg('FailServer', f.status);
+  if (has(f, /another operation is already in progress/i)) return msg('FailBusy');
   if (has(f, /Azure Stack/i)) return msg('SkipAzureStack');
   if (has(f, /home project|only be (converted|upgraded) from/i)) return msg('SkipHomedElsewhere', homeProject(e)?.name ?? '?');
   return msg('FailRejected', f.status);
