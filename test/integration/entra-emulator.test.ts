@@ -183,8 +183,11 @@ describe('Entra, Graph and OIDC emulators (HTTPS, test CA)', function () {
   it('a spawned process trusts the CA through NODE_EXTRA_CA_CERTS', async () => {
     const script = `fetch(${JSON.stringify(world.graphUrl + 'v1.0/applications/x')}).then(r => console.log(r.status), e => { console.log('ERR', e.cause?.code ?? e.message); })`;
     const run = (env: NodeJS.ProcessEnv) =>
-      new Promise<string>((resolve, reject) => execFile(process.execPath, ['-e', script], { env }, (e, out) => (e ? reject(e) : resolve(out.trim()))));
-    const { NODE_EXTRA_CA_CERTS: _ignored, ...env } = process.env;
+      new Promise<string>((resolve, reject) =>
+        execFile(process.execPath, ['-e', script], { env }, (e, out) => (e ? reject(new Error(e.message)) : resolve(out.trim()))),
+      );
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
     assert.equal(await run({ ...env, NODE_EXTRA_CA_CERTS: world.caFile }), '401');
     assert.match(await run(env), /^ERR /);
   });
