@@ -1,6 +1,6 @@
 // Emulator seeds: reading a seed file, checking it, and resolving relative times ("-3d").
 import * as fs from 'fs';
-import type { ExecutionResult, Seed } from './types';
+import type { EntraSeed, ExecutionResult, Seed } from './types';
 import { isObj } from './util';
 
 const EXECUTION_RESULTS: ExecutionResult[] = ['succeeded', 'succeededWithIssues', 'failed', 'canceled', 'skipped', 'abandoned'];
@@ -53,6 +53,7 @@ export function validateSeed(seed: Seed, where: string): void {
     if (pl.preview !== undefined && !['ok', 'forbidden', 'not-yaml'].includes(pl.preview))
       fail(`pipelines["${id}"].preview must be 'ok', 'forbidden' or 'not-yaml'`);
   }
+  if (seed.entra !== undefined) validateEntraSeed(seed.entra, where);
   if (seed.taskDefinitions !== undefined) {
     if (!Array.isArray(seed.taskDefinitions)) fail('taskDefinitions must be an array');
     for (const d of seed.taskDefinitions) {
@@ -61,6 +62,33 @@ export function validateSeed(seed: Seed, where: string): void {
         fail(`taskDefinitions: ${JSON.stringify(d?.name ?? d)} needs id, name, author and version {major, minor, patch}`);
       }
     }
+  }
+}
+
+/** The Entra section (tenants, apps, clients): ids present and unique, credentials complete. */
+export function validateEntraSeed(entra: EntraSeed, where: string): void {
+  const fail = (m: string) => {
+    throw new Error(`Invalid emulator seed (${where}): entra: ${m}`);
+  };
+  if (!isObj(entra) || !Array.isArray(entra.tenants)) fail('tenants must be an array');
+  if (entra.propagationDelayMs !== undefined && !(typeof entra.propagationDelayMs === 'number' && entra.propagationDelayMs >= 0)) {
+    fail('propagationDelayMs must be a number >= 0');
+  }
+  const appIds = new Set<string>();
+  for (const t of entra.tenants) {
+    if (!t?.id) fail('each tenant needs an id');
+    for (const a of t.applications ?? []) {
+      if (!a?.appId || !a.objectId || typeof a.displayName !== 'string') fail(`tenant ${t.id}: each application needs appId, objectId and displayName`);
+      if (appIds.has(a.appId.toLowerCase())) fail(`application ${a.appId} is seeded twice (an app has one home tenant)`);
+      appIds.add(a.appId.toLowerCase());
+      for (const f of a.federatedIdentityCredentials ?? []) {
+        if (!f?.name || !f.issuer || !f.subject) fail(`application ${a.appId}: each federated credential needs name, issuer and subject`);
+      }
+      for (const c of [...(a.passwordCredentials ?? []), ...(a.keyCredentials ?? [])]) {
+        if (!c?.keyId || !isTime(c.endDateTime)) fail(`application ${a.appId}: each secret or certificate needs keyId and endDateTime`);
+      }
+    }
+    for (const p of t.servicePrincipals ?? []) if (!p?.appId) fail(`tenant ${t.id}: each service principal needs appId`);
   }
 }
 

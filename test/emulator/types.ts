@@ -79,6 +79,84 @@ export interface TaskDefinitionSeed {
   contributionVersion?: string;
 }
 
+/** A client secret or certificate of an app as Graph lists it (never its value). */
+export interface AppCredentialSeed {
+  keyId: string;
+  displayName?: string;
+  /** First characters of a secret (passwordCredentials only). */
+  hint?: string;
+  startDateTime?: string;
+  endDateTime: string;
+}
+
+export interface FederatedCredentialSeed {
+  /** Default: a random GUID. */
+  id?: string;
+  name: string;
+  issuer: string;
+  subject: string;
+  /** Default ["api://AzureADTokenExchange"]. */
+  audiences?: string[];
+  description?: string;
+}
+
+/** An app registration in its home tenant (Graph `application`). */
+export interface AppSeed {
+  appId: string;
+  /** The application's object id (Graph `id`). */
+  objectId: string;
+  displayName: string;
+  /** Default 'AzureADMyOrg'. */
+  signInAudience?: string;
+  /** Owners: client ids (appId) or object ids of service principals of the same tenant. */
+  owners?: string[];
+  federatedIdentityCredentials?: FederatedCredentialSeed[];
+  passwordCredentials?: AppCredentialSeed[];
+  keyCredentials?: AppCredentialSeed[];
+}
+
+/** Graph application permissions the emulator knows (app roles granted to a client). */
+export type GraphPermission = 'Application.ReadWrite.All' | 'Application.ReadWrite.OwnedBy' | 'Application.Read.All';
+
+/** A client that may ask the token endpoint for tokens (for example the identity of `entraConnection`). */
+export interface ServicePrincipalSeed {
+  /** The client id. */
+  appId: string;
+  /** Its object id; default: derived from appId. */
+  objectId?: string;
+  displayName?: string;
+  /** Microsoft Graph application permissions granted (admin-consented) to it. Default none. */
+  permissions?: GraphPermission[];
+  /** A valid client secret; absent: secrets are refused. */
+  secret?: string;
+  /**
+   * Federated credentials of its app when that app is not seeded in the tenant (when it is, the
+   * app's credentials count, including those added through Graph).
+   */
+  federatedIdentityCredentials?: FederatedCredentialSeed[];
+}
+
+export interface TenantSeed {
+  id: string;
+  displayName?: string;
+  applications?: AppSeed[];
+  servicePrincipals?: ServicePrincipalSeed[];
+}
+
+/** Microsoft Entra and Graph, for startEntraWorld (entraWorld.ts); the Azure DevOps emulator ignores it. */
+export interface EntraSeed {
+  tenants: TenantSeed[];
+  /** How long a federated credential added through Graph takes to become usable. Default 0. */
+  propagationDelayMs?: number;
+  /**
+   * Connections the running task references in its inputs: the only ones the agent's OIDC
+   * endpoint issues tokens for. Default: the seed's endpoints whose client id is a seeded service principal.
+   */
+  taskInputConnections?: string[];
+  /** Lifetime of the OIDC endpoint's tokens, seconds. Default 600. */
+  oidcTokenLifetimeSeconds?: number;
+}
+
 export interface Seed {
   organization: { name: string; id: string };
   projects: { id: string; name: string }[];
@@ -99,6 +177,8 @@ export interface Seed {
   pipelines?: Record<string, PipelineSeed>;
   /** The task catalogue (GET _apis/distributedtask/tasks); default DEFAULT_TASK_DEFINITIONS. */
   taskDefinitions?: TaskDefinitionSeed[];
+  /** Microsoft Entra tenants, apps and clients for the Entra, Graph and OIDC emulators (entraWorld.ts). */
+  entra?: EntraSeed;
 }
 
 // ---------------------------------------------------------------------------------------------
