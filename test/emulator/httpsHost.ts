@@ -9,7 +9,7 @@ import type { TLSSocket } from 'tls';
 import { URL } from 'url';
 import { FaultQueue, type Fault } from './faults';
 import type { Reply } from './types';
-import { parseJson, readBody } from './util';
+import { ServerTimers, parseJson, readBody } from './util';
 
 export interface HostRequest {
   method: string;
@@ -50,7 +50,7 @@ export class HttpsHost {
   latencyMs = 0;
   private readonly faults = new FaultQueue();
   private readonly server: https.Server;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new ServerTimers();
 
   constructor(private readonly options: HostOptions) {
     this.server = https.createServer({ key: options.key, cert: options.cert }, (req, res) => {
@@ -78,23 +78,7 @@ export class HttpsHost {
   }
 
   close(): Promise<void> {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-    return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (!(ms > 0)) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        resolve();
-      }, ms);
-      this.timers.add(t);
-    });
+    return this.timers.close(this.server);
   }
 
   private async onRequest(req: import('http').IncomingMessage, res: import('http').ServerResponse): Promise<void> {
@@ -124,7 +108,7 @@ export class HttpsHost {
       ? Object.fromEntries(new URLSearchParams(raw))
       : undefined;
     if (raw) rec.body = form ?? json ?? raw;
-    if (fault?.kind === 'delay') await this.sleep(fault.delayMs ?? 0);
+    if (fault?.kind === 'delay') await this.timers.sleep(fault.delayMs ?? 0);
     let reply: Reply;
     if (fault && rec.fault === 'respond') {
       reply =
@@ -137,7 +121,7 @@ export class HttpsHost {
       req.socket.destroy();
       return;
     }
-    await this.sleep(this.latencyMs);
+    await this.timers.sleep(this.latencyMs);
     if (!res.destroyed) this.send(res, reply);
   }
 

@@ -24,7 +24,7 @@ import { SIGN_IN_PAGE, errorReply, notFoundRoute } from './replies';
 import { loadSeed, resolveRelativeTimes, validateSeed } from './seed';
 import { ServiceEndpointsService } from './serviceEndpoints';
 import type { Identity, Project, Reply, Seed, Service, ServiceContext } from './types';
-import { clone, identityId, ieq, isObj, parseJson, prop, readBody, type Obj } from './util';
+import { ServerTimers, clone, identityId, ieq, isObj, parseJson, prop, readBody, type Obj } from './util';
 
 export type { Fault } from './faults';
 export type { BuildSeed, EndpointBehaviour, ExecutionResult, ExecutionSeed, PipelineSeed, Seed, TaskDefinitionSeed, TimelineRecordSeed } from './types';
@@ -67,7 +67,7 @@ class EmulatorImpl implements Emulator {
   private readonly faults = new FaultQueue();
   private latencyMs: number;
   private now: () => number = Date.now;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new ServerTimers();
   private readonly serviceEndpoints: ServiceEndpointsService;
   /** The imitated services, in the order ResourceAreas lists their areas. */
   private readonly services: Service[];
@@ -127,26 +127,10 @@ class EmulatorImpl implements Emulator {
   }
 
   close(): Promise<void> {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
-    return new Promise((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+    return this.timers.close(this.server);
   }
 
   // --- plumbing --------------------------------------------------------------------------------
-
-  private sleep(ms: number): Promise<void> {
-    if (!(ms > 0)) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        resolve();
-      }, ms);
-      this.timers.add(t);
-    });
-  }
 
   private identify(header: string | undefined): Identity | undefined {
     if (!header) return undefined;
@@ -234,7 +218,7 @@ class EmulatorImpl implements Emulator {
     const raw = await readBody(req);
     const body = raw ? (parseJson(raw) ?? raw) : undefined;
     if (body !== undefined && method !== 'GET' && method !== 'OPTIONS') rec.body = body;
-    if (fault?.kind === 'delay') await this.sleep(fault.delayMs ?? 0);
+    if (fault?.kind === 'delay') await this.timers.sleep(fault.delayMs ?? 0);
 
     if (fault?.kind === 'flip-first' && method === 'PUT') for (const s of this.services) s.concurrentChange?.(segments, body);
     let reply: Reply;
@@ -253,7 +237,7 @@ class EmulatorImpl implements Emulator {
       req.socket.destroy();
       return;
     } // applied, answer lost
-    await this.sleep(this.latencyMs);
+    await this.timers.sleep(this.latencyMs);
     if (res.destroyed) return;
     if (fault?.kind === 'cut-body') this.sendCut(res, reply);
     else if (fault?.kind === 'dribble') this.sendDribbled(res, reply, fault.intervalMs ?? 1000);
@@ -281,11 +265,7 @@ class EmulatorImpl implements Emulator {
       if (res.destroyed || res.writableEnded) return;
       if (i >= bytes.length) return void res.end();
       res.write(bytes.subarray(i, ++i));
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        next();
-      }, intervalMs);
-      this.timers.add(t);
+      this.timers.later(intervalMs, next);
     };
     next();
   }

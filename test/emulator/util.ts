@@ -42,3 +42,32 @@ export function parseJson(text: string): unknown {
     return undefined;
   }
 }
+
+/** The timers of one emulated server: sleeps and later calls that `close()` cancels at once, and the server closed with them. */
+export class ServerTimers {
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  /** Runs `fn` after `ms`, unless the server closes first. */
+  later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  sleep(ms: number): Promise<void> {
+    if (!(ms > 0)) return Promise.resolve();
+    return new Promise((resolve) => this.later(ms, resolve));
+  }
+
+  /** Cancels every pending timer and closes the server with its open connections. */
+  close(server: import('http').Server): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    return new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+}

@@ -37,6 +37,21 @@ async function server(putMs: number) {
   return { url, seen, close: () => new Promise<void>((r) => (srv.closeAllConnections(), srv.close(() => r()))) };
 }
 
+/** A client of that server, and the controller that cancels its run. */
+function clientOf(url: string, extra: { requestTimeoutMs?: number } = {}) {
+  const abort = new AbortController();
+  const c = new ServiceClient({
+    collectionUrl: url,
+    projectId: 'p',
+    token: 't',
+    clock: abortableClock(abort.signal),
+    maxInFlight: 2,
+    signal: abort.signal,
+    ...extra,
+  });
+  return { c, abort };
+}
+
 const body = (id: string) => ({ id, type: 'azurerm', authorization: { scheme: 'WorkloadIdentityFederation' }, serviceEndpointProjectReferences: [] });
 
 describe('service client and cancellation', function () {
@@ -44,15 +59,7 @@ describe('service client and cancellation', function () {
 
   it('a change waiting for a free slot is not sent once the run is cancelled; the one in flight finishes', async () => {
     const s = await server(600);
-    const abort = new AbortController();
-    const c = new ServiceClient({
-      collectionUrl: s.url,
-      projectId: 'p',
-      token: 't',
-      clock: abortableClock(abort.signal),
-      maxInFlight: 2,
-      signal: abort.signal,
-    });
+    const { c, abort } = clientOf(s.url);
     try {
       await c.get('first'); // X-RateLimit-Delay: the pacer allows one request in flight now
       const results = ['a', 'b'].map((id) =>
@@ -75,16 +82,7 @@ describe('service client and cancellation', function () {
 
   it('"who am I" in flight is given up when the run is cancelled (it only improves a message)', async () => {
     const s = await server(0);
-    const abort = new AbortController();
-    const c = new ServiceClient({
-      collectionUrl: s.url,
-      projectId: 'p',
-      token: 't',
-      clock: abortableClock(abort.signal),
-      maxInFlight: 2,
-      signal: abort.signal,
-      requestTimeoutMs: 15000,
-    });
+    const { c, abort } = clientOf(s.url, { requestTimeoutMs: 15000 });
     try {
       const who = c.whoAmI();
       await new Promise((r) => setTimeout(r, 100));
