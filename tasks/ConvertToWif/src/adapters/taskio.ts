@@ -1,6 +1,7 @@
 // The task-lib adapter: what the agent hands the task (inputs, variables, the job token, proxy and
 // certificate settings) and what the task hands back (log, outputs, summary, result).
 
+import type { AgentConnection } from '../core/ports';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tl from 'azure-pipelines-task-lib/task';
@@ -94,6 +95,37 @@ export class TaskIO {
     const auth = tl.getEndpointAuthorization('SYSTEMVSSCONNECTION', true);
     if (!auth || (auth.scheme ?? '').toLowerCase() !== 'oauth') return undefined;
     return auth.parameters?.['AccessToken'] || undefined;
+  }
+
+  collectionId(): string | undefined {
+    return tl.getVariable('System.CollectionId') || undefined;
+  }
+
+  oidcRequestUri(): string | undefined {
+    return tl.getVariable('System.OidcRequestUri') || undefined;
+  }
+
+  /**
+   * A connection input as the agent hands it over (ENDPOINT_AUTH_{id}, ENDPOINT_DATA_{id}_{KEY},
+   * ENDPOINT_URL_{id}; task-lib reads them, and keeps the authorization out of the environment).
+   */
+  agentConnection(id: string): AgentConnection | undefined {
+    const auth = tl.getEndpointAuthorization(id, true);
+    const url = tl.getEndpointUrl(id, true);
+    if (!auth && !url) return undefined;
+    const p = (k: string) => tl.getEndpointAuthorizationParameter(id, k, true) || undefined;
+    const d = (k: string) => tl.getEndpointDataParameter(id, k, true) || undefined;
+    return {
+      id,
+      scheme: auth?.scheme || undefined,
+      tenantId: p('tenantid'),
+      clientId: p('serviceprincipalid'),
+      secret: p('serviceprincipalkey'),
+      authorityUrl: d('environmentAuthorityUrl'),
+      graphUrl: d('microsoftGraphUrl'),
+      environment: d('environment'),
+      url: url || undefined,
+    };
   }
 
   proxy(url: string): IProxyConfiguration | undefined {

@@ -21,6 +21,10 @@ export interface ServiceFailure {
   timedOut?: boolean;
   /** The answer was a redirect to this host[:port] (not followed: the token never leaves the organization's origin). */
   redirectTo?: string;
+  /** Which service answered, when not Azure DevOps: the agent's OIDC endpoint, the Entra token endpoint, Graph or ARM. */
+  service?: 'oidc' | 'entra' | 'graph' | 'arm';
+  /** The service's error code: "AADSTS700016" from Entra, "Authorization_RequestDenied" from Graph, … */
+  code?: string;
 }
 
 export class ServiceError extends Error implements ServiceFailure {
@@ -31,6 +35,8 @@ export class ServiceError extends Error implements ServiceFailure {
   garbled?: boolean;
   timedOut?: boolean;
   redirectTo?: string;
+  service?: ServiceFailure['service'];
+  code?: string;
   constructor(f: ServiceFailure) {
     super(f.message);
     this.name = 'ServiceError';
@@ -41,6 +47,8 @@ export class ServiceError extends Error implements ServiceFailure {
     if (f.garbled) this.garbled = true;
     if (f.timedOut) this.timedOut = true;
     if (f.redirectTo !== undefined) this.redirectTo = f.redirectTo;
+    if (f.service !== undefined) this.service = f.service;
+    if (f.code !== undefined) this.code = f.code;
   }
 }
 

@@ -60,6 +60,102 @@ export interface OutputFiles {
   summaryPath: string;
 }
 
+/**
+ * A connection the agent hands to the task because it is one of its inputs (a `connectedService`
+ * input): its authorization and data as the agent puts them in the environment. Undefined values
+ * are those the agent did not give.
+ */
+export interface AgentConnection {
+  id: string;
+  /** ENDPOINT_AUTH_{id} scheme, e.g. WorkloadIdentityFederation or ServicePrincipal. */
+  scheme?: string;
+  tenantId?: string;
+  /** authorization parameter serviceprincipalid. */
+  clientId?: string;
+  /** authorization parameter serviceprincipalkey (secret-based connections only). */
+  secret?: string;
+  /** data environmentAuthorityUrl. */
+  authorityUrl?: string;
+  /** data microsoftGraphUrl. */
+  graphUrl?: string;
+  /** data environment (AzureCloud, AzureUSGovernment, …). */
+  environment?: string;
+  /** ENDPOINT_URL_{id}: the Azure Resource Manager URL. */
+  url?: string;
+}
+
+/** How the task reaches Microsoft Entra as `entraConnection`, once its inputs are validated (docs/service-behaviour.md §18). */
+export interface EntraSettings {
+  connectionId: string;
+  tenantId: string;
+  clientId: string;
+  /**
+   * federation: an ID token from the agent's OIDC endpoint (POST {oidcRequestUri}?api-version=7.1&serviceConnectionId={id},
+   * the job token as Bearer) exchanged as a client assertion; secret: the connection's client secret.
+   */
+  credential: { kind: 'federation'; oidcRequestUri: string; jobToken: string } | { kind: 'secret'; secret: string };
+  /** https URL ending with '/': tokens at {authorityUrl}{tenantId}/oauth2/v2.0/token. */
+  authorityUrl: string;
+  /** https URL ending with '/': Microsoft Graph; the token's scope is {graphUrl}.default. */
+  graphUrl: string;
+  /** https URL ending with '/': Azure Resource Manager. */
+  armUrl: string;
+  /** Requests in flight at most (shared with the Azure DevOps client's pacing). */
+  concurrency: number;
+}
+
+/** An app registration as Graph shows it. */
+export interface EntraApp {
+  objectId: string;
+  appId: string;
+  displayName: string;
+  signInAudience?: string;
+  /** Its client secrets and certificates (never their values), when asked for. */
+  secrets?: AppSecret[];
+}
+
+export interface AppSecret {
+  kind: 'secret' | 'certificate';
+  keyId?: string;
+  displayName?: string;
+  /** First characters of a secret, as Graph gives them. */
+  hint?: string;
+  endDateTime?: string;
+}
+
+export interface FederatedCredential {
+  id: string;
+  name: string;
+  issuer: string;
+  subject: string;
+  audiences: string[];
+}
+
+export interface NewFederatedCredential {
+  name: string;
+  issuer: string;
+  subject: string;
+  audiences: string[];
+  description?: string;
+}
+
+/**
+ * Microsoft Entra and Graph as `entraConnection` sees them. Every call throws a ServiceError
+ * (failures.ts) with `service` set ('oidc', 'entra' for the token call, 'graph') and `code` (the
+ * AADSTS code as "AADSTS700016", or Graph's error code such as "Authorization_RequestDenied").
+ * Graph 429 and 5xx on reads are retried by the adapter; writes only on 429.
+ */
+export interface EntraPort {
+  /** Gets the Graph token (once per run; later calls reuse it until shortly before it expires). */
+  signIn(): Promise<void>;
+  /** The app with this client id in entraConnection's tenant; null when Graph has none (404). */
+  findApp(clientId: string, opts?: { withSecrets?: boolean }): Promise<EntraApp | null>;
+  credentials(appObjectId: string): Promise<FederatedCredential[]>;
+  addCredential(appObjectId: string, credential: NewFederatedCredential): Promise<FederatedCredential>;
+  /** A credential already gone (404) counts as removed. */
+  removeCredential(appObjectId: string, credentialId: string): Promise<void>;
+}
+
 export type ResultKind = 'Succeeded' | 'SucceededWithIssues' | 'Failed' | 'Cancelled';
 
 /** The agent, through task-lib: inputs and variables in; log, files, outputs and the result out. */
@@ -69,6 +165,12 @@ export interface Host {
   project(): { id?: string; name?: string };
   /** The job's OAuth token, undefined when the job has none. */
   jobToken(): string | undefined;
+  /** System.CollectionId: the organization's id (issuers and subjects name it). */
+  collectionId(): string | undefined;
+  /** System.OidcRequestUri: where the agent issues ID tokens for the task's connection inputs. */
+  oidcRequestUri(): string | undefined;
+  /** A connection input as the agent hands it over; undefined when the agent gave nothing for this id. */
+  agentConnection(id: string): AgentConnection | undefined;
   /** Masks a value in everything the task writes. */
   secret(value: string): void;
   loc: Localize;
