@@ -3,47 +3,12 @@
 import * as assert from 'node:assert/strict';
 import { ServiceError } from '../../tasks/ConvertToWif/src/core/failures';
 import { RawInputs } from '../../tasks/ConvertToWif/src/core/inputs';
-import { ConversionBody, Endpoint, Message } from '../../tasks/ConvertToWif/src/core/model';
+import { ConversionBody, Endpoint } from '../../tasks/ConvertToWif/src/core/model';
 import { normalizeEndpoint } from '../../tasks/ConvertToWif/src/core/normalize';
-import { AgentConnection, AzureDevOps, Clock, ConnectSettings, Host, OutputFiles, ResultKind } from '../../tasks/ConvertToWif/src/core/ports';
+import { AzureDevOps, ConnectSettings } from '../../tasks/ConvertToWif/src/core/ports';
 import { runTask } from '../../tasks/ConvertToWif/src/core/runTask';
-import type { Report } from '../../tasks/ConvertToWif/src/core/report';
 import { PROJECT, endpoint } from '../helpers/endpoints';
-import { loc } from '../helpers/localize';
-
-class MemoryHost implements Host {
-  lines: Array<{ level: string; text: string }> = [];
-  outputs: Record<string, string> = {};
-  files: Record<string, string> = {};
-  secrets: string[] = [];
-  outcome?: { kind: ResultKind; message: string };
-  constructor(
-    private readonly inputs: RawInputs,
-    private readonly proj: { id?: string; name?: string } = PROJECT,
-  ) {}
-  loc = loc;
-  rawInputs = () => this.inputs;
-  collectionUri = () => 'https://dev.azure.com/contoso/';
-  project = () => this.proj;
-  jobToken = () => 'job-token';
-  agents: Record<string, AgentConnection> = {};
-  collectionId = () => '7a6c1d1e-0000-4000-8000-00000000c0de';
-  oidcRequestUri = () => 'https://oidc.example/contoso/_apis/distributedtask/hubs/build/plans/p/jobs/j/oidctoken';
-  agentConnection = (id: string) => this.agents[id];
-  secret = (v: string) => void this.secrets.push(v);
-  info = (text: string) => void this.lines.push({ level: 'info', text });
-  debug = (text: string) => void this.lines.push({ level: 'debug', text });
-  warning = (text: string) => void this.lines.push({ level: 'warning', text });
-  error = (text: string) => void this.lines.push({ level: 'error', text });
-  prepareOutputFiles = (): OutputFiles | Message => ({ reportPath: '/mem/report.json', summaryPath: '/mem/summary.md' });
-  writeFile = (file: string, content: string) => void (this.files[file] = content);
-  uploadSummary = (file: string, markdown: string) => void (this.files[file] = markdown);
-  output = (name: string, value: string | number) => void (this.outputs[name] = String(value));
-  result = (kind: ResultKind, message: string) => void (this.outcome = { kind, message });
-  get report(): Report {
-    return JSON.parse(this.files['/mem/report.json']) as Report;
-  }
-}
+import { MemoryHost, clock } from '../helpers/memory';
 
 /** Azure DevOps in memory: a listing, synchronous conversions, no recorded pipeline use. */
 class MemoryAzureDevOps implements AzureDevOps {
@@ -71,11 +36,6 @@ class MemoryAzureDevOps implements AzureDevOps {
   buildTasks = async () => [];
   pipelineYaml = async () => '';
   taskDefinitions = async () => [];
-}
-
-function clock(): Clock {
-  let now = Date.parse('2026-12-01T12:00:00Z');
-  return { now: () => now, sleep: async (ms) => void (now += ms), wait: async (ms) => void (now += ms) };
 }
 
 async function go(

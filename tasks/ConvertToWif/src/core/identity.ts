@@ -33,3 +33,28 @@ export const azureDevOpsIssuer = (organizationId: string): string => `https://vs
 /** `sc://{organization}/{project}/{connection name}`: breaks when any of them is renamed. */
 export const azureDevOpsSubject = (organization: string, project: string, connectionName: string): string =>
   `sc://${organization}/${project}/${connectionName}`;
+
+/**
+ * The organization's name as Azure DevOps issuer subjects spell it (`sc://{organization}/…`), from
+ * the collection URL: https://dev.azure.com/{organization}/ or https://{organization}.visualstudio.com/
+ * (an on-premises-like URL, e.g. a loopback emulator, gives its last path segment).
+ */
+export function organizationName(collectionUrl: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(collectionUrl);
+  } catch {
+    return undefined;
+  }
+  const segments = u.pathname.split('/').filter(Boolean);
+  if (/\.visualstudio\.com$/i.test(u.hostname) && segments.length === 0) return u.hostname.split('.')[0];
+  const last = segments.at(-1);
+  if (!last) return undefined;
+  try {
+    return decodeURIComponent(last);
+  } catch {
+    return last;
+  }
+}
+
+export const isGuid = (s: string | null | undefined): s is string => typeof s === 'string' && GUID.test(s);

@@ -17,6 +17,7 @@ export const INPUT_NAMES = [
   'impactCheck',
   'impactDays',
   'incompatibleTasks',
+  'entraConnection',
 ] as const;
 
 export type RawInputs = Partial<Record<(typeof INPUT_NAMES)[number], string>>;

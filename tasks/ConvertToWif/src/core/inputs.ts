@@ -94,6 +94,16 @@ export function parseInputs(raw: RawInputs): ParsedInputs {
     else accessToken = raw.accessToken.trim();
   }
 
+  const entraConnection = (raw.entraConnection ?? '').trim() || undefined;
+  if (entraConnection !== undefined) {
+    const macro = UNEXPANDED_MACRO.exec(entraConnection);
+    if (macro) errors.push(msg('InputEntraMacro', macro[0]));
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is rejected
+    else if (/[\u0000-\u001f\u007f]/.test(entraConnection) || entraConnection.length > 200)
+      errors.push(msg('InputEntraBad', JSON.stringify(entraConnection).slice(0, 80)));
+    else options.entraConnection = entraConnection;
+  }
+
   const reportPath = (raw.reportPath ?? '').trim() || undefined;
   if (reportPath !== undefined) {
     const macro = UNEXPANDED_MACRO.exec(reportPath);

@@ -10,10 +10,25 @@ export interface LogLine {
   text: string;
 }
 
+/** Plan notes that say what a conversion would do in Microsoft Entra: information, not a warning. */
+const PLAN_NOTES = ['PlannedAddCredentials', 'PlannedCredentialsReady'];
+const CHANGE_LABEL = {
+  created: 'Credential_created',
+  existing: 'Credential_existing',
+  removed: 'Credential_removed',
+  wouldCreate: 'Credential_wouldCreate',
+} as const;
+
 export function logLines(report: Report, loc: Localize, failOnFindings = false): LogLine[] {
   const lines: LogLine[] = [];
   const wouldConvert = loc('AuditWouldConvert');
   for (const c of report.connections) {
+    const changed = (c.credentials ?? []).filter((k) => k.change === 'created' || k.change === 'removed');
+    if (changed.length > 0) {
+      const list = changed.map((k) => `${k.name} (${loc(CHANGE_LABEL[k.change])}${k.note ? `: ${k.note}` : ''})`).join(', ');
+      lines.push({ level: 'info', text: loc('LogCredentials', c.name, c.app?.displayName ?? '?', list) });
+    }
+    if (c.appFinding && c.selected) lines.push({ level: 'warning', text: loc('FindingApp', c.name, c.appFinding) });
     for (const p of c.impact?.pipelines ?? []) {
       for (const f of p.flags) lines.push({ level: 'warning', text: loc('LogImpact', c.name, p.name, f.why) });
     }
@@ -36,9 +51,11 @@ export function logLines(report: Report, loc: Localize, failOnFindings = false):
         break;
       case 'planned':
         lines.push(
-          c.reason
-            ? { level: 'warning', text: loc('LogPlannedWarning', c.name, c.reason) }
-            : { level: 'info', text: loc(report.action === 'revert' ? 'LogPlannedRevert' : 'LogPlanned', c.name) },
+          c.reason && PLAN_NOTES.includes(c.reasonCode ?? '')
+            ? { level: 'info', text: loc('LogPlannedNote', c.name, c.reason) }
+            : c.reason
+              ? { level: 'warning', text: loc('LogPlannedWarning', c.name, c.reason) }
+              : { level: 'info', text: loc(report.action === 'revert' ? 'LogPlannedRevert' : 'LogPlanned', c.name) },
         );
         break;
       case 'failed':

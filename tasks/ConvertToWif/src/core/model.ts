@@ -63,6 +63,8 @@ export interface Options {
   impactDays: number;
   /** Extra tasks known to break: `Name@Major`, `Name` or task ids. */
   incompatibleTasks: string[];
+  /** The id of the Azure Resource Manager connection through which the task writes federated credentials in Microsoft Entra. */
+  entraConnection?: string;
 }
 
 /** Where the task runs. */
@@ -101,6 +103,43 @@ export interface ConnectionResult {
   sharedWith?: string[];
   /** Which pipelines used it recently and what would break (convert and report). */
   impact?: Impact;
+  /** Its app registration, as `entraConnection` sees it in Microsoft Graph. */
+  app?: AppRecord;
+  /** The federated credentials the task looked for on that app, and what it did with each. */
+  credentials?: CredentialRecord[];
+  /** A finding about the app itself (e.g. client secrets left on the app of a federated connection). */
+  appFinding?: Message;
+}
+
+/** A client secret or certificate of an app registration (never its value). */
+export interface AppSecret {
+  kind: 'secret' | 'certificate';
+  keyId?: string;
+  displayName?: string;
+  /** First characters of a secret, as Graph gives them. */
+  hint?: string;
+  endDateTime?: string;
+}
+
+export interface AppRecord {
+  objectId: string;
+  displayName: string;
+  /** With `action: report`: its client secrets and certificates with their end dates. */
+  secrets?: AppSecret[];
+}
+
+/**
+ * A federated credential on the app: `existing` (found, reused), `created` (added by this run),
+ * `removed` (added by this run, then removed because the service uses the other one),
+ * `wouldCreate` (dry run).
+ */
+export interface CredentialRecord {
+  name: string;
+  issuer: string;
+  subject: string;
+  change: 'created' | 'existing' | 'removed' | 'wouldCreate';
+  /** Why a credential this run added could not be removed again (it stays, harmless). */
+  note?: string;
 }
 
 /** `azuredevops`: https://vstoken.dev.azure.com/… (retired 2027-07-01); `entra`: login.microsoftonline.com. */

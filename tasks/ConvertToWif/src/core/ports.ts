@@ -2,7 +2,7 @@
 // in-memory ones. Every Azure DevOps call throws a ServiceError (failures.ts) when it fails.
 
 import type { RawInputs } from './inputNames';
-import type { ConversionBody, Endpoint, ExecutionRecord, Localize, Message, TaskDefinitionInfo, TaskRef } from './model';
+import type { AppSecret, ConversionBody, Endpoint, ExecutionRecord, Localize, Message, TaskDefinitionInfo, TaskRef } from './model';
 
 /** Time, with sleeps that end at once when the run is cancelled, and a wait that does not. */
 export interface Clock {
@@ -114,14 +114,7 @@ export interface EntraApp {
   secrets?: AppSecret[];
 }
 
-export interface AppSecret {
-  kind: 'secret' | 'certificate';
-  keyId?: string;
-  displayName?: string;
-  /** First characters of a secret, as Graph gives them. */
-  hint?: string;
-  endDateTime?: string;
-}
+export type { AppSecret };
 
 export interface FederatedCredential {
   id: string;

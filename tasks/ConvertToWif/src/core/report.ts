@@ -6,9 +6,11 @@ import { isFlagged } from './impact';
 import { Action, ConnectionResult, Impact, Localize, Message, OUTCOMES, Outcome, RunContext, Scheme, Totals, msg } from './model';
 
 /** A connection as the report shows it: the result, with messages rendered to text. */
-export interface ReportEntry extends Omit<ConnectionResult, 'reason' | 'impact'> {
+export interface ReportEntry extends Omit<ConnectionResult, 'reason' | 'impact' | 'appFinding'> {
   reason?: string;
   reasonCode?: string;
+  /** A finding about the app registration (e.g. client secrets left on the app of a federated connection). */
+  appFinding?: string;
   /** Azure DevOps issuer only: days until its retirement (docs/service-behaviour.md §7). */
   issuerDaysLeft?: number;
   impact?: ImpactEntry;
@@ -112,7 +114,7 @@ export function buildReport(
   loc: Localize,
 ): Report {
   const daysLeft = Math.max(0, Math.ceil((Date.parse(ISSUER_RETIREMENT) - run.finishedAt.getTime()) / DAY));
-  const connections = results.map(({ reason, impact, ...r }) => {
+  const connections = results.map(({ reason, impact, appFinding, ...r }) => {
     let why = reason;
     const retiring = r.issuerKind === 'azuredevops' && isScheme(r, Scheme.WorkloadIdentityFederation);
     if (retiring && !why && r.outcome === 'federated') why = msg('FederatedRetiringIssuer', ISSUER_RETIREMENT.slice(0, 10), daysLeft);
@@ -122,6 +124,7 @@ export function buildReport(
       reasonCode: why?.key,
       issuerDaysLeft: retiring ? daysLeft : undefined,
       impact: impact ? renderImpact(impact, loc) : undefined,
+      appFinding: render(loc, appFinding),
     };
     for (const k of Object.keys(entry) as Array<keyof ReportEntry>) if (entry[k] === undefined) delete entry[k];
     return entry;
@@ -148,4 +151,4 @@ export const leftAloneByImpact = (c: Pick<ReportEntry, 'outcome' | 'reasonCode'>
   c.outcome === 'skipped' && IMPACT_SKIPS.includes(c.reasonCode ?? '');
 /** A planned change the dry-run permission preview says would be refused. */
 export const foreseenRefusal = (c: Pick<ReportEntry, 'outcome' | 'reasonCode'>): boolean =>
-  c.outcome === 'planned' && c.reasonCode === 'PlannedNotAdministrator';
+  c.outcome === 'planned' && (c.reasonCode === 'PlannedNotAdministrator' || /^Fail/.test(c.reasonCode ?? ''));

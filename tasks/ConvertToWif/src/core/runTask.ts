@@ -3,14 +3,16 @@
 // only wires adapters to this function.
 
 import { closestNames } from './closest';
-import { projectIdByName } from './endpoint';
+import { param, projectIdByName, schemeOf } from './endpoint';
+import { EntraRun, entraSettingsOf, inspectApps, signInProblem } from './entra';
 import { Classified, classify } from './eligibility';
 import { asFailure, describeFailure, isTokenProblem } from './failures';
 import { finishRun } from './finish';
 import { applyImpact, assessImpact, parseTaskList } from './impact';
 import { parseInputs } from './inputs';
-import { Action, ConnectionResult, Message, Options, RunContext, changesNothing, msg } from './model';
-import { AzureDevOps, Clock, ConnectSettings, Host } from './ports';
+import { organizationName } from './identity';
+import { Action, ConnectionResult, Endpoint, Message, Options, RunContext, Scheme, changesNothing, msg } from './model';
+import { AzureDevOps, Clock, ConnectSettings, EntraPort, EntraSettings, Host } from './ports';
 import { ConversionRun, Findings, startConversions } from './schedule';
 import { makeSelection } from './selection';
 
@@ -21,6 +23,8 @@ export interface RunPorts {
   host: Host;
   /** Builds the Azure DevOps client once the inputs and the token are known. */
   connect: (settings: ConnectSettings) => AzureDevOps;
+  /** Builds the Microsoft Entra client for `entraConnection`, once its settings are validated. */
+  connectEntra?: (settings: EntraSettings) => EntraPort;
   clock: Clock;
   /** Aborted when the agent cancels the run (SIGINT / SIGTERM). */
   cancelled: AbortSignal;
@@ -33,7 +37,7 @@ const PLAN: Record<Action, { run: string; dryRun: string }> = {
   report: { run: 'Plan_report', dryRun: 'Plan_report' },
 };
 
-export async function runTask({ host, connect, clock, cancelled }: RunPorts): Promise<void> {
+export async function runTask({ host, connect, connectEntra, clock, cancelled }: RunPorts): Promise<void> {
   const startedAt = new Date(clock.now());
   const parsed = parseInputs(host.rawInputs());
   const organization = host.collectionUri();
@@ -42,6 +46,20 @@ export async function runTask({ host, connect, clock, cancelled }: RunPorts): Pr
   if (!organization) errors.push(msg('InputNoOrganization'));
   if (!project.id && !project.name) errors.push(msg('InputNoProject'));
   if (parsed.accessToken) host.secret(parsed.accessToken);
+  // entraConnection is checked with the other inputs (revert never needs it: it leaves Entra alone).
+  let entraSettings: EntraSettings | undefined;
+  const entraId = parsed.options?.action !== 'revert' ? parsed.options?.entraConnection : undefined;
+  if (entraId) {
+    const agent = { jobToken: host.jobToken(), oidcRequestUri: host.oidcRequestUri(), collectionId: host.collectionId() };
+    const checked = entraSettingsOf(entraId, host.agentConnection(entraId), agent, parsed.options!.concurrency);
+    if (Array.isArray(checked)) errors.push(...checked);
+    else if (!connectEntra) errors.push(msg('InputEntraUnknown', entraId));
+    else {
+      entraSettings = checked;
+      if (checked.credential.kind === 'secret') host.secret(checked.credential.secret);
+    }
+    if (organization && !organizationName(organization)) errors.push(msg('InputNoOrganization'));
+  }
   // The report's place is checked before anything is sent: a run must never change connections and then fail to record it.
   const files = parsed.options ? host.prepareOutputFiles(parsed.reportPath) : undefined;
   if (files && !('reportPath' in files)) errors.push(files);
@@ -93,8 +111,20 @@ export async function runTask({ host, connect, clock, cancelled }: RunPorts): Pr
       if (!cancelled.aborted) classified = applyImpact(classified, findings.impacts, opts.impactCheck);
     }
     if (changesNothing(opts) && changing.length > 0 && !cancelled.aborted) findings.preview = await previewPermissions(host, client);
+    if (opts.action === 'revert' && opts.entraConnection && changing.length > 0) host.info(host.loc('RevertLeavesCredentials'));
+    let entra: EntraRun | undefined;
+    if (entraSettings && connectEntra && !cancelled.aborted) {
+      const targets = entraTargets(classified, opts);
+      if (targets.length > 0) {
+        entra = await signIn(host, connectEntra(entraSettings), entraSettings, listing.endpoints, organization, cancelled);
+        if (changesNothing(opts) && !cancelled.aborted) {
+          host.info(host.loc('EntraInspecting', targets.length, entra.who));
+          findings.apps = await inspectApps(targets, entra, ctx, opts.action === 'report', opts.concurrency);
+        }
+      }
+    }
     // Cancelled during the impact check: nothing starts (each connection is then "not attempted").
-    conversion = startConversions(classified, opts, ctx, client, clock, findings, cancelled);
+    conversion = startConversions(classified, opts, ctx, client, clock, findings, cancelled, changesNothing(opts) ? undefined : entra);
     await untilDoneOrCancelled(conversion, clock, cancelled);
   } catch (err) {
     failure = msg('Unexpected', describeFailure(err));
@@ -110,6 +140,44 @@ export async function runTask({ host, connect, clock, cancelled }: RunPorts): Pr
       new Date(clock.now()),
     );
   }
+}
+
+/**
+ * The connections whose app the Entra step looks at: those to convert, and with `action: report`
+ * also the federated ones (their apps' leftover secrets are a finding).
+ */
+function entraTargets(classified: Classified[], opts: Options): Array<{ endpoint: Endpoint; converting: boolean }> {
+  if (opts.action === 'revert') return [];
+  return classified
+    .filter((c) => c.decision.kind === 'change' || (opts.action === 'report' && c.decision.kind === 'federated' && param(c.endpoint, 'serviceprincipalid')))
+    .filter((c) => c.decision.kind === 'change' || schemeOf(c.endpoint).toLowerCase() === Scheme.WorkloadIdentityFederation.toLowerCase())
+    .map((c) => ({ endpoint: c.endpoint, converting: c.decision.kind === 'change' }));
+}
+
+/**
+ * Signs in as entraConnection once for the run. A failure is not the end of the run: each
+ * connection that needs Entra then fails (or, in a dry run, is foreseen to fail) with the reason,
+ * and nothing is sent for it.
+ */
+async function signIn(
+  host: Pick<Host, 'loc' | 'collectionId'>,
+  port: EntraPort,
+  s: EntraSettings,
+  listed: Endpoint[],
+  organization: string,
+  cancelled: AbortSignal,
+): Promise<EntraRun> {
+  const name = listed.find((e) => e.id.toLowerCase() === s.connectionId.toLowerCase())?.name;
+  const who = name ? host.loc('EntraWhoNamed', name, s.clientId) : host.loc('EntraWho', s.clientId);
+  const run: EntraRun = { port, settings: s, who, organizationId: host.collectionId() ?? '', organizationName: organizationName(organization) ?? '' };
+  try {
+    await port.signIn();
+  } catch (err) {
+    const f = asFailure(err);
+    // Each connection that needed it then says why (one error line each, as for any failure).
+    run.signInFailure = cancelled.aborted || f.cancelled ? { reason: msg('SkipNotAttempted') } : signInProblem(f, run);
+  }
+  return run;
 }
 
 /**

@@ -8,9 +8,10 @@
 import pLimit from 'p-limit';
 import { baseResult, federationFields } from './endpoint';
 import { Classified } from './eligibility';
+import { AppFinding, EntraRun, Prepared } from './entra';
 import { ConnectionResult, Endpoint, Impact, Message, Options, RunContext, changesNothing, msg } from './model';
 import { Clock, EndpointPort } from './ports';
-import { Step, StepEnv, advance, poll } from './steps';
+import { Step, StepEnv, advance, firstStep, poll } from './steps';
 
 /**
  * What a dry run can learn without changing anything: the ids of the connections the identity
@@ -21,24 +22,47 @@ export interface DryRunPreview {
   identity?: string;
 }
 
-/** What was learnt before anything is sent: the dry-run permission preview and the impact check. */
+/** What was learnt before anything is sent: the dry-run permission preview, the impact check and the apps in Entra. */
 export interface Findings {
   preview?: DryRunPreview;
   impacts?: Map<string, Impact>;
+  apps?: Map<string, AppFinding>;
 }
 
 /** The outcome of every connection before anything is sent: skips, federated, planned, and the ones to change. */
 export function initialResults(classified: Classified[], opts: Options, ctx: RunContext, findings: Findings = {}): ConnectionResult[] {
-  const { preview, impacts } = findings;
+  const { preview, impacts, apps } = findings;
   return classified.map(({ endpoint: e, decision, selected }) => {
     const impact = impacts?.get(e.id);
-    const r: ConnectionResult = { ...baseResult(e), selected, ...(impact ? { impact } : {}) };
+    const found = apps?.get(e.id);
+    const r: ConnectionResult = {
+      ...baseResult(e),
+      selected,
+      ...(impact ? { impact } : {}),
+      ...(found?.app ? { app: found.app } : {}),
+      ...(found?.credentials?.length ? { credentials: found.credentials } : {}),
+      ...(found?.note ? { appFinding: found.note } : {}),
+    };
     if (decision.kind === 'federated') return { ...r, outcome: 'federated', ...federationFields(e) };
     if (decision.kind === 'skip') return { ...r, outcome: 'skipped', reason: decision.reason };
     if (changesNothing(opts)) {
       const denied = preview && !preview.manageable.has(e.id.toLowerCase());
       const identity = preview?.identity ?? `${ctx.project.name} Build Service`;
-      return denied ? { ...r, outcome: 'planned', reason: msg('PlannedNotAdministrator', identity, e.name, ctx.project.name) } : { ...r, outcome: 'planned' };
+      if (denied) return { ...r, outcome: 'planned', reason: msg('PlannedNotAdministrator', identity, e.name, ctx.project.name) };
+      if (found?.problem?.outcome === 'skipped')
+        return { ...r, outcome: 'skipped', reason: found.problem.reason, serviceMessage: found.problem.serviceMessage };
+      // Foreseen: the real run would fail this way (the summary lists it under "needs attention").
+      if (found?.problem) return { ...r, outcome: 'planned', reason: found.problem.reason, serviceMessage: found.problem.serviceMessage };
+      if (found?.credentials) {
+        const adding = found.credentials.filter((c) => c.change === 'wouldCreate').length;
+        return {
+          ...r,
+          outcome: 'planned',
+          reason:
+            adding > 0 ? msg('PlannedAddCredentials', adding, found.app?.displayName ?? '?') : msg('PlannedCredentialsReady', found.app?.displayName ?? '?'),
+        };
+      }
+      return { ...r, outcome: 'planned' };
     }
     return { ...r, outcome: 'skipped', reason: msg('SkipNotAttempted') };
   });
@@ -56,18 +80,33 @@ export interface ConversionRun {
 const POLL_FIRST_MS = 1000;
 const POLL_MAX_MS = 15000;
 
-/** One entry per connection; a final result keeps the impact found before the change. */
+/**
+ * One entry per connection; a final result keeps the impact found before the change, and the app
+ * and credentials as this run left them in Entra (recorded the moment they change).
+ */
 class Ledger {
   readonly results: ConnectionResult[];
   private readonly index: Map<string, number>;
-  constructor(results: ConnectionResult[]) {
+  constructor(
+    results: ConnectionResult[],
+    private readonly prepared: Map<string, Prepared>,
+  ) {
     this.results = results;
     this.index = new Map(results.map((r, i) => [r.id, i]));
   }
   settle(e: Endpoint, r: ConnectionResult): void {
     const i = this.index.get(e.id)!;
     const { impact, selected } = this.results[i];
-    this.results[i] = impact ? { ...r, selected, impact } : { ...r, selected };
+    this.results[i] = this.withApp(e, impact ? { ...r, selected, impact } : { ...r, selected });
+  }
+  /** The credentials changed in Entra: the entry says so now, whatever happens next. */
+  annotate(e: Endpoint): void {
+    const i = this.index.get(e.id)!;
+    this.results[i] = this.withApp(e, this.results[i]);
+  }
+  private withApp(e: Endpoint, r: ConnectionResult): ConnectionResult {
+    const p = this.prepared.get(e.id);
+    return p ? { ...r, app: p.app, credentials: p.credentials } : r;
   }
   pending(e: Endpoint, reason: Message): void {
     const i = this.index.get(e.id)!;
@@ -85,9 +124,21 @@ export function startConversions(
   findings: Findings = {},
   /** Aborted (already, or later): start nothing new. */
   cancelled?: AbortSignal,
+  /** With entraConnection: the app of each connection is prepared before its conversion. */
+  entra?: EntraRun,
 ): ConversionRun {
-  const ledger = new Ledger(initialResults(classified, opts, ctx, findings));
-  const env: StepEnv = { port, clock, ctx: { ...ctx }, action: opts.action };
+  const prepared = new Map<string, Prepared>();
+  const ledger = new Ledger(initialResults(classified, opts, ctx, findings), prepared);
+  const env: StepEnv = {
+    port,
+    clock,
+    ctx: { ...ctx },
+    action: opts.action,
+    entra,
+    prepared,
+    onPrepared: (e) => ledger.annotate(e),
+    waitTimeoutMs: opts.waitTimeoutSeconds * 1000,
+  };
   const limit = pLimit(opts.concurrency);
   const waiting = new Map<Endpoint, Extract<Step, { kind: 'wait' }>>();
   let stopped = cancelled?.aborted ?? false;
@@ -105,10 +156,26 @@ export function startConversions(
     }
   };
 
-  const change = async (e: Endpoint): Promise<void> => {
-    if (stopped) return;
-    ledger.pending(e, msg('PendingInFlight'));
-    record(e, await advance(e, { kind: 'send', attempt: 1 }, env));
+  /**
+   * Runs a connection's steps, each run in a slot of `concurrency`; a `later` (a new credential
+   * propagating) is slept out without one. `first`: the change has not started yet, and does not
+   * start once the run is stopped.
+   */
+  const drive = async (e: Endpoint, step: Step, first: boolean): Promise<void> => {
+    for (;;) {
+      const next = await limit(async () => {
+        if (first) {
+          if (stopped) return undefined;
+          ledger.pending(e, msg('PendingInFlight'));
+        }
+        return advance(e, step, env);
+      });
+      if (!next) return;
+      if (next.kind !== 'later') return record(e, next);
+      first = false;
+      await clock.sleep(Math.max(0, next.at - clock.now()));
+      step = stopped ? { kind: 'failed', failure: next.failure, background: next.background, final: true } : next.next;
+    }
   };
 
   /**
@@ -126,14 +193,12 @@ export function startConversions(
       if (stopped || clock.now() >= deadline) break;
       interval = Math.min(interval * 2, POLL_MAX_MS);
       await Promise.all(
-        [...waiting].map(([e, step]) =>
-          limit(async () => {
-            const next = await poll(e, step, env, deadline);
-            if (next.kind === 'wait') return void waiting.set(e, next);
-            waiting.delete(e);
-            record(e, await advance(e, next, env));
-          }),
-        ),
+        [...waiting].map(async ([e, step]) => {
+          const next = await limit(() => poll(e, step, env, deadline));
+          if (next.kind === 'wait') return void waiting.set(e, next);
+          waiting.delete(e);
+          await drive(e, next, false);
+        }),
       );
     }
     for (const [e, step] of waiting) {
@@ -146,7 +211,7 @@ export function startConversions(
 
   const toChange = changesNothing(opts) ? [] : classified.filter((c) => c.decision.kind === 'change').map((c) => c.endpoint);
   const done = (async () => {
-    await Promise.all(toChange.map((e) => limit(() => change(e))));
+    await Promise.all(toChange.map((e) => drive(e, firstStep(env), true)));
     await waitForBackground();
   })();
   /** Stops new work; the connections already waiting for a background job say so, unless a poll in the grace period settles them. */

@@ -7,24 +7,35 @@
 //     └──► readBack ──► send (again)      the PUT may or may not have been applied: look first
 //                  └──► wait / done
 //
+// With `entraConnection`, a conversion starts one step earlier and may come back to `send`:
+//
+//   prepare ──► send …                    the federated credentials are on the app (entra.ts)
+//      └──► done                          the app cannot be prepared: skipped / failed, nothing sent
+//   failed ──► later ──► send             refused because a new credential has not propagated yet
+//   done (converted) ──► tidy             the credential the service does not use is removed
+//
 // Each step reads the service through the EndpointPort and returns the next step; the scheduler
-// (schedule.ts) runs them for many connections. A new step (e.g. preparing a federated credential
-// before `send`) is a new `kind` here, not a branch in the scheduler.
+// (schedule.ts) runs them for many connections, and sleeps out a `later` without holding a slot.
 
 import { baseResult, conversionBody, federationFields, isScheme, schemeOf, stateOf } from './endpoint';
+import { EntraRun, Prepared, isPropagationRefusal, prepare, tidy } from './entra';
 import { ServiceFailure, asFailure, explainBackgroundFailure, explainFailure, isAadSilentFailure, isAlreadyOnScheme, isTransient } from './failures';
 import { ConnectionResult, Endpoint, Options, RunContext, Scheme, msg } from './model';
 import { Clock, EndpointPort } from './ports';
 
 export type Step =
+  /** Put the federated credentials on the connection's app registration (with entraConnection). */
+  | { kind: 'prepare' }
+  /** Refused while a new credential propagates: send again at `at`; `failure` is the answer if the run stops first. */
+  | { kind: 'later'; at: number; next: Step; failure: ServiceFailure; background?: boolean }
   /** PUT the change (attempt 1, 2, …). */
   | { kind: 'send'; attempt: number }
   /** The PUT failed in a way that may have applied it: read the connection before anything else. */
   | { kind: 'readBack'; attempt: number; failure: ServiceFailure }
   /** A background job decides: poll. `unsure`: an earlier PUT may not have been applied at all. */
   | { kind: 'wait'; unsure?: ServiceFailure }
-  /** Refused (at once, or by the background job): explain it. */
-  | { kind: 'failed'; failure: ServiceFailure; background?: boolean }
+  /** Refused (at once, or by the background job): explain it; `final`: no more tries. */
+  | { kind: 'failed'; failure: ServiceFailure; background?: boolean; final?: boolean }
   /** Cancelled before an answer; `applied` when an earlier attempt may have reached the service. */
   | { kind: 'interrupted'; applied: boolean }
   | { kind: 'done'; result: ConnectionResult };
@@ -39,7 +50,21 @@ export interface StepEnv {
   identity?: Promise<string | undefined>;
   /** Set when the wait for background jobs starts: explaining a failure then reads nothing past it. */
   deadline?: number;
+  /** With entraConnection (convert): the Entra side, and what was prepared per connection id. */
+  entra?: EntraRun;
+  prepared: Map<string, Prepared>;
+  /** Called whenever a connection's credentials change in Entra (the ledger records them at once). */
+  onPrepared?(e: Endpoint, p: Prepared): void;
+  /** waitTimeoutSeconds in ms: how long a refused conversion is tried again while a new credential propagates. */
+  waitTimeoutMs: number;
 }
+
+/** The first step of a change: prepare the app first when Entra is at hand (convert only). */
+export const firstStep = (env: StepEnv): Step => (env.entra && env.action === 'convert' ? { kind: 'prepare' } : { kind: 'send', attempt: 1 });
+
+/** Backoff while a new federated credential propagates: 2 s, 4 s, 8 s, … at most 30 s, within waitTimeoutSeconds. */
+const PROPAGATION_FIRST_MS = 2000;
+const PROPAGATION_MAX_MS = 30_000;
 
 /** Attempts of one PUT whose outcome stays unknown (answer lost and the connection unchanged). */
 const PUT_ATTEMPTS = 3;
@@ -128,8 +153,48 @@ async function changedByOther(e: Endpoint, env: StepEnv): Promise<ConnectionResu
   return { ...base, outcome: 'federated', reason: msg('FederatedByOther'), ...federationFields(current) };
 }
 
+/** prepare: the credentials on the app, or the connection's outcome when its app cannot be prepared (nothing is sent then). */
+async function prepareApp(e: Endpoint, env: StepEnv): Promise<Step> {
+  const r = await prepare(e, env.entra!, env.ctx, env.clock.now() + env.waitTimeoutMs, (p) => {
+    env.prepared.set(e.id, p);
+    env.onPrepared?.(e, p);
+  });
+  if (!('outcome' in r)) {
+    env.prepared.set(e.id, r);
+    env.onPrepared?.(e, r);
+    return { kind: 'send', attempt: 1 };
+  }
+  if (r.prepared) {
+    env.prepared.set(e.id, r.prepared);
+    env.onPrepared?.(e, r.prepared);
+  }
+  return { kind: 'done', result: { ...baseResult(e), outcome: r.outcome, reason: r.reason, serviceMessage: r.serviceMessage } };
+}
+
+/** A refusal caused by a credential this run added that has not propagated yet: when to send again, if still within the time allowed. */
+function propagationRetry(e: Endpoint, step: Extract<Step, { kind: 'failed' }>, env: StepEnv): Step | undefined {
+  const p = env.prepared.get(e.id);
+  if (step.final || !p || p.createdIds.size === 0 || !isPropagationRefusal(step.failure)) return undefined;
+  const wait = Math.min(PROPAGATION_MAX_MS, PROPAGATION_FIRST_MS * 2 ** p.retries);
+  const at = env.clock.now() + wait;
+  if (at >= p.retryUntil) return undefined;
+  p.retries++;
+  return { kind: 'later', at, next: { kind: 'send', attempt: 1 }, failure: step.failure, background: step.background };
+}
+
+/** done: after a conversion, the credential the service does not use goes (only one this run added). */
+async function tidyApp(e: Endpoint, step: Extract<Step, { kind: 'done' }>, env: StepEnv): Promise<void> {
+  const p = env.prepared.get(e.id);
+  const r = step.result;
+  if (!p || !env.entra || (r.outcome !== 'converted' && r.outcome !== 'federated')) return;
+  await tidy(p, { issuer: r.issuer, subject: r.subject }, env.entra);
+  env.onPrepared?.(e, p);
+}
+
 /** failed: the instruction for the admin, with the identity named when the message needs it. */
 async function explain(e: Endpoint, step: Extract<Step, { kind: 'failed' }>, env: StepEnv): Promise<Step> {
+  const retry = propagationRetry(e, step, env);
+  if (retry) return retry;
   const f = step.failure;
   const pastDeadline = env.deadline !== undefined && env.clock.now() >= env.deadline;
   if ((f.status === 403 || isAadSilentFailure(f)) && !env.ctx.identity && env.port.whoAmI && !pastDeadline) {
@@ -137,6 +202,18 @@ async function explain(e: Endpoint, step: Extract<Step, { kind: 'failed' }>, env
     env.ctx.identity = await env.identity;
   }
   let reason = step.background ? explainBackgroundFailure(f.message, e, env.ctx) : explainFailure(f, e, env.ctx);
+  const prepared = env.prepared.get(e.id);
+  if (prepared && env.entra && isPropagationRefusal(f)) {
+    // The credentials are on the app, yet the service still tried Entra itself (or found none it could use).
+    const seconds = Math.round(env.waitTimeoutMs / 1000);
+    reason = msg(
+      'FailPreparedNotUsed',
+      prepared.app.displayName,
+      prepared.credentials.map((c) => `${c.issuer} ${c.subject}`).join('; '),
+      prepared.retries,
+      seconds,
+    );
+  }
   if (reason.key === 'FailManualNoCredential') {
     // The service may already know the issuer and subject it expects (docs/service-behaviour.md §17):
     // if it shows them, name them exactly; otherwise the message says where to read them.
@@ -151,10 +228,13 @@ async function explain(e: Endpoint, step: Extract<Step, { kind: 'failed' }>, env
  * Runs the steps of one connection until it is done, interrupted, or waiting for a background job
  * (polls are the scheduler's: they share one deadline).
  */
-export async function advance(e: Endpoint, first: Step, env: StepEnv): Promise<Extract<Step, { kind: 'done' | 'interrupted' | 'wait' }>> {
+export async function advance(e: Endpoint, first: Step, env: StepEnv): Promise<Extract<Step, { kind: 'done' | 'interrupted' | 'wait' | 'later' }>> {
   let step = first;
   for (;;) {
     switch (step.kind) {
+      case 'prepare':
+        step = await prepareApp(e, env);
+        break;
       case 'send':
         step = await send(e, step, env);
         break;
@@ -164,8 +244,11 @@ export async function advance(e: Endpoint, first: Step, env: StepEnv): Promise<E
       case 'failed':
         step = await explain(e, step, env);
         break;
-      case 'wait':
       case 'done':
+        await tidyApp(e, step, env);
+        return step;
+      case 'wait':
+      case 'later':
       case 'interrupted':
         return step;
     }

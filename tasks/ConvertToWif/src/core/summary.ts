@@ -128,6 +128,59 @@ function impactSection(report: Report, loc: Localize, out: string[]): void {
   ]);
 }
 
+const CHANGE_LABEL = {
+  created: 'Credential_created',
+  existing: 'Credential_existing',
+  removed: 'Credential_removed',
+  wouldCreate: 'Credential_wouldCreate',
+} as const;
+
+/** The federated credentials the run found, added or removed in Microsoft Entra, one row per credential. */
+function credentialsSection(report: Report, loc: Localize, out: string[]): void {
+  type Row = { connection: string; app: string; credential: string; issuer: string; change: string };
+  const rows: Row[] = [];
+  for (const c of report.connections) {
+    for (const k of c.credentials ?? []) {
+      rows.push({
+        connection: mdText(c.name),
+        app: mdText(c.app?.displayName),
+        credential: mdCode(k.name),
+        issuer: `${mdCode(k.issuer)}<br>${mdCode(k.subject)}`,
+        change: mdText(loc(CHANGE_LABEL[k.change]) + (k.note ? ` (${k.note})` : '')),
+      });
+    }
+  }
+  section(out, loc('SummaryCredentials'), rows, [
+    { header: loc('ColConnection'), cell: (r) => r.connection },
+    { header: loc('ColApp'), cell: (r) => r.app },
+    { header: loc('ColCredential'), cell: (r) => r.credential },
+    { header: loc('ColIssuerSubject'), cell: (r) => r.issuer },
+    { header: loc('ColChange'), cell: (r) => r.change },
+  ]);
+}
+
+/** `action: report` with entraConnection: client secrets and certificates still on the apps, with their end dates. */
+function appSecretsSection(report: Report, loc: Localize, out: string[]): void {
+  const rows = report.connections.filter((c) => (c.app?.secrets ?? []).length > 0);
+  section(out, loc('SummaryAppSecrets'), rows, [
+    { header: loc('ColConnection'), cell: (c) => mdText(c.name) },
+    { header: loc('ColApp'), cell: (c) => mdText(c.app?.displayName) },
+    { header: loc('ColScheme'), cell: (c) => mdText(c.scheme) },
+    {
+      header: loc('ColSecrets'),
+      cell: (c) =>
+        (c.app?.secrets ?? [])
+          .map((k) =>
+            mdText(
+              `${loc(k.kind === 'secret' ? 'AppSecretKind_secret' : 'AppSecretKind_certificate')} ${k.displayName ?? k.hint ?? k.keyId ?? ''} ${loc('AppSecretEnds', (k.endDateTime ?? '?').slice(0, 10))}`,
+            ),
+          )
+          .join('<br>'),
+    },
+    { header: loc('ColNote'), cell: (c) => mdText(c.appFinding) },
+  ]);
+}
+
 /** The run summary shown on the pipeline run's Extensions tab. */
 export function renderSummary(report: Report, loc: Localize): string {
   const now = new Date(report.finishedAt);
@@ -188,6 +241,7 @@ export function renderSummary(report: Report, loc: Localize): string {
     ],
   );
   impactSection(report, loc, out);
+  credentialsSection(report, loc, out);
   section(
     out,
     loc('SummarySkipped'),
@@ -218,7 +272,12 @@ function renderAudit(report: Report, loc: Localize, now: Date, out: string[]): s
   const revert: Column<ReportEntry> = { header: loc('ColRevertUntil'), cell: (c) => mdText(deadlineText(c.revertDeadline, now, loc)) };
   const issuer = { label: loc('ColIssuer') + ':', value: (c: ReportEntry) => c.issuer };
   // "convert would convert it" only when nothing (permission preview, impact check) says otherwise.
-  const convert = (c: ReportEntry) => mdText(c.outcome === 'planned' && !c.reason ? loc('AuditWouldConvert') : c.reason);
+  const convert = (c: ReportEntry) =>
+    mdText(
+      c.outcome === 'planned' && (!c.reason || c.reasonCode === 'PlannedCredentialsReady' || c.reasonCode === 'PlannedAddCredentials')
+        ? [loc('AuditWouldConvert'), c.reason].filter(Boolean).join(' ')
+        : c.reason,
+    );
 
   section(out, loc('AuditSecrets'), group('secret'), [
     ...where,
@@ -234,5 +293,7 @@ function renderAudit(report: Report, loc: Localize, now: Date, out: string[]): s
   section(out, loc('AuditEntra'), group('entra', 'otherIssuer'), [...where, revert], issuer);
   section(out, loc('AuditOther'), group('otherScheme'), [...where, { header: loc('ColScheme'), cell: (c) => mdText(c.scheme) }]);
   impactSection(report, loc, out);
+  credentialsSection(report, loc, out);
+  appSecretsSection(report, loc, out);
   return out.join('\n') + '\n';
 }
