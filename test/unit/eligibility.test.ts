@@ -43,6 +43,27 @@ describe('eligibility', () => {
     });
   });
 
+  it('a conversion that failed earlier may be tried again (the web UI\'s "Try again"); other failures and reverts are left alone', () => {
+    const failedConversion = { isReady: false, state: 'Failed', statusMessage: 'converting_scheme_failed: AAD returned silent failure.' };
+    assert.deepEqual(
+      decide([
+        endpoint({ name: 'retry', ...failedConversion }),
+        endpoint({ name: 'broken', isReady: false, state: 'Failed', statusMessage: 'Failed to verify' }),
+      ]),
+      {
+        retry: 'change',
+        broken: 'SkipNotReady',
+      },
+    );
+    const failedRevert = endpoint({
+      name: 'wif',
+      scheme: 'WorkloadIdentityFederation',
+      data: { revertSchemeDeadline: '2099-01-01T00:00:00Z' },
+      ...failedConversion,
+    });
+    assert.deepEqual(decide([failedRevert], { action: 'revert' }), { wif: 'SkipNotReady' });
+  });
+
   it('includes manual and home shared connections when asked, never ones homed elsewhere', () => {
     const got = decide(
       [

@@ -20,11 +20,19 @@ export interface Classified {
 
 const lower = (s: string | null | undefined): string => (s ?? '').toLowerCase();
 
+/**
+ * A conversion that failed earlier (the service stores {Failed, converting_scheme_failed: …} and
+ * keeps the secret, docs/service-behaviour.md §4): trying it again is what the web UI's "Try again"
+ * does, so convert may send it again; any other failure of the connection needs a person.
+ */
+const failedConversion = (e: Endpoint): boolean =>
+  stateOf(e) === 'failed' && /^converting_scheme_failed/i.test(e.operationStatus?.statusMessage ?? '') && isScheme(e, Scheme.ServicePrincipal);
+
 /** Rules shared by convert and revert: state, sharing and home project. */
 function sharedRules(e: Endpoint, opts: Options, ctx: RunContext): Decision | undefined {
   const state = stateOf(e);
   if (state === 'inprogress') return { kind: 'skip', reason: msg('SkipInProgress', e.operationStatus?.statusMessage || 'InProgress') };
-  if (e.isReady === false || state === 'failed') {
+  if ((e.isReady === false || state === 'failed') && !(opts.action !== 'revert' && failedConversion(e))) {
     return { kind: 'skip', reason: msg('SkipNotReady', e.operationStatus?.statusMessage || e.operationStatus?.state || 'isReady=false') };
   }
   const home = homeProject(e);
