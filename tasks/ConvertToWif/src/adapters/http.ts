@@ -9,7 +9,8 @@ import { extractRateLimitHeaders } from 'azure-devops-node-api/RateLimitUtils';
 import { IRequestHandler } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
 import type { HttpClient } from 'typed-rest-client/HttpClient';
 import { ServiceError } from '../core/failures';
-import { RateLimitSignal } from './pacer';
+import type { Clock } from '../core/ports';
+import { Pacer, RateLimitSignal } from './pacer';
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 /** The REST version of the routes called directly (GA; the service-endpoint REST reference, 7.1). */
@@ -85,14 +86,22 @@ function redirectTarget(location: unknown, base?: string): string {
   }
 }
 
-const redirectError = (status: number, to: string, rateLimit?: RateLimit) =>
+/** Who answers a request, for the messages of its failures. */
+export interface Peer {
+  name: string;
+  /** What to check when something between the agent and the service redirects or garbles answers. */
+  check: string;
+}
+export const AZURE_DEVOPS: Peer = { name: 'Azure DevOps', check: 'System.CollectionUri and any proxy between the agent and Azure DevOps' };
+
+const redirectError = (status: number, to: string, rateLimit?: RateLimit, peer = AZURE_DEVOPS) =>
   new HttpError(
     {
       status,
       redirectTo: to,
       message:
         `HTTP ${status}: the answer redirects to ${to}. The task follows no redirect, so its token never goes to another address, ` +
-        'and this request was not handled. Check System.CollectionUri and any proxy between the agent and Azure DevOps.',
+        `and this request was not handled. Check ${peer.check}.`,
     },
     rateLimit,
   );
@@ -158,19 +167,38 @@ export function toServiceError(err: unknown): ServiceError {
   });
 }
 
+export type Method = 'GET' | 'PUT' | 'POST' | 'DELETE';
+
+/** What a request answered, read whole and parsed when it is JSON; judging it is the caller's business. */
+export interface RawAnswer {
+  status: number;
+  /** The body text ('' when none). */
+  text: string;
+  /** Whether `text` parsed as JSON (`result` is then its value). */
+  json: boolean;
+  result: unknown;
+  /** The body is an HTML page. */
+  html: boolean;
+  headers: http.IncomingHttpHeaders;
+  rateLimit?: RateLimit;
+}
+
 /**
- * One request on node-api's HTTP client (same auth, proxy and certificates), with the status
- * kept: node-api's convenience methods resolve null both for a 404 and for a 2xx body that is
- * not JSON (typed-rest-client RestClient.ts `processResponse`), which hides a cut answer or a
- * sign-in page. Calling the route directly also skips node-api's location OPTIONS round trip.
- * Throws an HttpError for anything but a usable 2xx JSON answer or a 404.
+ * Sends one request on a typed-rest-client HttpClient and reads its whole answer (at most
+ * MAX_BODY_BYTES): a redirect is refused and named (the client must be made with
+ * allowRedirects: false), an answer cut off is a garbled 2xx or a failed non-2xx, and the
+ * throttling headers go to the attempt (for the pacer) and the answer. Any status is returned.
  */
-export async function exchange(client: HttpClient, method: 'GET' | 'PUT', url: string, body?: unknown, apiVersion = API_VERSION): Promise<Answer> {
-  const headers: Record<string, string> = { Accept: `application/json;api-version=${apiVersion}` };
-  const res =
-    method === 'PUT'
-      ? await client.put(url, JSON.stringify(body), { ...headers, 'Content-Type': 'application/json; charset=utf-8' })
-      : await client.get(url, headers);
+export async function send(
+  client: HttpClient,
+  method: Method,
+  url: string,
+  headers: Record<string, string>,
+  body?: string,
+  peer: Peer = AZURE_DEVOPS,
+): Promise<RawAnswer> {
+  const h = body === undefined ? headers : { ...headers, 'Content-Length': String(Buffer.byteLength(body)) };
+  const res = await client.request(method, url, body ?? '', h);
   const status = res.message.statusCode ?? 0;
   const rl: { rateLimit?: RateLimit } = {};
   extractRateLimitHeaders(res.message.headers, rl);
@@ -179,24 +207,15 @@ export async function exchange(client: HttpClient, method: 'GET' | 'PUT', url: s
   if (attempt) attempt.rateLimit = rateLimit;
   if (status >= 300 && status < 400) {
     res.message.resume();
-    throw redirectError(status, redirectTarget(res.message.headers.location, url), rateLimit);
+    throw redirectError(status, redirectTarget(res.message.headers.location, url), rateLimit, peer);
   }
   let text: string;
   try {
     text = await readBody(res.message);
   } catch (err) {
     const what = err instanceof Error ? err.message : 'the answer was cut off';
-    if (status >= 200 && status < 300) throw garbledError(status, what, rateLimit);
+    if (status >= 200 && status < 300) throw garbledError(status, what, rateLimit, peer);
     throw new HttpError({ status, message: `HTTP ${status}: ${what}.` }, rateLimit);
-  }
-  const html = isHtml(text, res.message.headers);
-  // 203 Non-Authoritative Information with an HTML page, or any HTML page on a 2xx/401: the
-  // sign-in page Azure DevOps serves a rejected credential on some routes.
-  if (status === 203 || (html && ((status >= 200 && status < 300) || status === 401))) {
-    throw new HttpError(
-      { status, signInPage: true, message: `HTTP ${status}: the service answered with an HTML page (a sign-in page) instead of JSON` },
-      rateLimit,
-    );
   }
   let result: unknown = null;
   let json = false;
@@ -205,10 +224,42 @@ export async function exchange(client: HttpClient, method: 'GET' | 'PUT', url: s
       result = JSON.parse(text);
       json = true;
     } catch {
-      // not JSON: judged below
+      // not JSON: the caller judges
     }
   }
-  if (status === 404) return { status, result, headers: res.message.headers, rateLimit };
+  return { status, text, json, result, html: isHtml(text, res.message.headers), headers: res.message.headers, rateLimit };
+}
+
+/**
+ * One request to Azure DevOps on node-api's HTTP client (same auth, proxy and certificates), with
+ * the status kept: node-api's convenience methods resolve null both for a 404 and for a 2xx body
+ * that is not JSON (typed-rest-client RestClient.ts `processResponse`), which hides a cut answer
+ * or a sign-in page. Calling the route directly also skips node-api's location OPTIONS round trip.
+ * Throws an HttpError for anything but a usable 2xx JSON answer or a 404.
+ */
+export async function exchange(
+  client: HttpClient,
+  method: 'GET' | 'PUT' | 'POST',
+  url: string,
+  body?: unknown,
+  apiVersion = API_VERSION,
+  extraHeaders: Record<string, string> = {},
+): Promise<Answer> {
+  const headers: Record<string, string> = { Accept: `application/json;api-version=${apiVersion}`, ...extraHeaders };
+  const a =
+    method === 'GET'
+      ? await send(client, method, url, headers)
+      : await send(client, method, url, { ...headers, 'Content-Type': 'application/json; charset=utf-8' }, JSON.stringify(body));
+  const { status, text, json, result, html, rateLimit } = a;
+  // 203 Non-Authoritative Information with an HTML page, or any HTML page on a 2xx/401: the
+  // sign-in page Azure DevOps serves a rejected credential on some routes.
+  if (status === 203 || (html && ((status >= 200 && status < 300) || status === 401))) {
+    throw new HttpError(
+      { status, signInPage: true, message: `HTTP ${status}: the service answered with an HTML page (a sign-in page) instead of JSON` },
+      rateLimit,
+    );
+  }
+  if (status === 404) return { status, result, headers: a.headers, rateLimit };
   if (status >= 400 || status < 200) {
     const r = json ? (result as { message?: unknown; typeKey?: unknown } | null) : null;
     const message =
@@ -217,7 +268,7 @@ export async function exchange(client: HttpClient, method: 'GET' | 'PUT', url: s
     throw new HttpError({ status, message: message.slice(0, 2000), typeKey: typeof r?.typeKey === 'string' ? r.typeKey : undefined }, rateLimit);
   }
   if (!json) throw garbledError(status, text.length === 0 ? 'an empty answer' : `${Buffer.byteLength(text)} bytes that are not JSON`, rateLimit);
-  return { status, result, headers: res.message.headers, rateLimit };
+  return { status, result, headers: a.headers, rateLimit };
 }
 
 /**
@@ -264,13 +315,49 @@ export function serviceMessage(body: unknown): string | undefined {
 }
 
 /** A 2xx answer that says nothing usable: transient (a read is retried, a write is looked at before anything is resent). */
-export function garbledError(status: number, what: string, rateLimit?: RateLimit): HttpError {
+export function garbledError(status: number, what: string, rateLimit?: RateLimit, peer = AZURE_DEVOPS): HttpError {
   return new HttpError(
     {
       status,
       garbled: true,
-      message: `The answer of Azure DevOps (HTTP ${status}: ${what}) was cut off or not JSON. Run the task again; if it persists, check any proxy between the agent and Azure DevOps.`,
+      message: `The answer of ${peer.name} (HTTP ${status}: ${what}) was cut off or not JSON. Run the task again; if it persists, check ${peer.check}.`,
     },
     rateLimit,
   );
+}
+
+export interface PacedAttemptOptions {
+  pacer: Pacer;
+  clock: Clock;
+  /** The request timeout of one attempt. */
+  timeoutMs: number;
+  /** The run's cancellation. */
+  signal?: AbortSignal;
+  /** Given up at once when the run is cancelled (reads); a change in flight keeps the grace period. */
+  cancellable: boolean;
+  /** Clock time: no attempt runs past it. */
+  deadline?: number;
+}
+
+/**
+ * One attempt, paced (at most the pacer's limit in flight), bounded by the request timeout (and
+ * the deadline); what the service said about throttling goes to the pacer. A request that waited
+ * for a free slot is not sent once the run is cancelled.
+ */
+export async function pacedAttempt<T>(op: () => Promise<T>, o: PacedAttemptOptions): Promise<T> {
+  const abort = new AbortController();
+  const attempt: Attempt = { signal: abort.signal };
+  try {
+    const value = await o.pacer.run(() => {
+      if (o.signal?.aborted) return Promise.reject(new ServiceError({ message: 'The run was cancelled before this request was sent.', cancelled: true }));
+      const left = o.deadline === undefined ? Infinity : o.deadline - o.clock.now();
+      if (left <= 0) return Promise.reject(new HttpError({ timedOut: true, message: 'The wait ran out before this request was sent.' }));
+      return bounded(op, Math.min(o.timeoutMs, left), attempt, abort, o.cancellable ? o.signal : undefined);
+    });
+    o.pacer.observe(signalOf(attempt.rateLimit ?? (value as { rateLimit?: RateLimit } | null)?.rateLimit), false);
+    return value;
+  } catch (raw) {
+    o.pacer.observe(signalOf((raw as NodeApiError | undefined)?.rateLimit), toServiceError(raw).status === 429);
+    throw raw;
+  }
 }

@@ -10,18 +10,15 @@ import { withRetry } from './retryPolicy';
 import { ServiceError } from '../core/failures';
 import { Pacer } from './pacer';
 import {
-  Attempt,
   DEFAULT_REQUEST_TIMEOUT_MS,
   HISTORY_API_VERSION,
   HttpError,
   NodeApiError,
-  RateLimit,
   abortOnTimeout,
-  bounded,
   exchange,
   garbledError,
+  pacedAttempt,
   serviceMessage,
-  signalOf,
   toServiceError,
 } from './http';
 import { Endpoint } from '../core/model';
@@ -34,6 +31,8 @@ export interface ServiceClientOptions {
   clock: Clock;
   /** Requests in flight at most (the task's concurrency); fewer while the service throttles. */
   maxInFlight: number;
+  /** The pacer to share with the other clients of the run (Microsoft Entra and Graph); one of maxInFlight otherwise. */
+  pacer?: Pacer;
   /** Aborted when the run is cancelled: no retry starts after that. */
   signal?: AbortSignal;
   proxy?: IProxyConfiguration;
@@ -50,7 +49,7 @@ export class ServiceClient implements AzureDevOps {
   private readonly timeoutMs: number;
 
   constructor(private readonly o: ServiceClientOptions) {
-    this.pacer = new Pacer(o.maxInFlight, (limit) => o.debug?.(`service throttling: at most ${limit} request(s) in flight now`));
+    this.pacer = o.pacer ?? new Pacer(o.maxInFlight, (limit) => o.debug?.(`service throttling: at most ${limit} request(s) in flight now`));
     this.base = o.collectionUrl.endsWith('/') ? o.collectionUrl : `${o.collectionUrl}/`;
     this.timeoutMs = o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     // No redirects: typed-rest-client follows them by default and its handlers add the bearer
@@ -259,25 +258,8 @@ export class ServiceClient implements AzureDevOps {
     });
   }
 
-  /** One attempt, paced, bounded by the request timeout (and the deadline); what the service said about throttling goes to the pacer. */
-  /** `cancellable`: given up at once when the run is cancelled (reads); a change in flight keeps the grace period. */
-  private async attemptOnce<T>(op: () => Promise<T>, cancellable: boolean, deadline?: number): Promise<T> {
-    const abort = new AbortController();
-    const attempt: Attempt = { signal: abort.signal };
-    try {
-      const value = await this.pacer.run(() => {
-        // A request that waited for a free slot is not sent once the run is cancelled, a change neither.
-        if (this.o.signal?.aborted)
-          return Promise.reject(new ServiceError({ message: 'The run was cancelled before this request was sent.', cancelled: true }));
-        const left = deadline === undefined ? Infinity : deadline - this.o.clock.now();
-        if (left <= 0) return Promise.reject(new HttpError({ timedOut: true, message: 'The wait ran out before this request was sent.' }));
-        return bounded(op, Math.min(this.timeoutMs, left), attempt, abort, cancellable ? this.o.signal : undefined);
-      });
-      this.pacer.observe(signalOf(attempt.rateLimit ?? (value as { rateLimit?: RateLimit } | null)?.rateLimit), false);
-      return value;
-    } catch (raw) {
-      this.pacer.observe(signalOf((raw as NodeApiError | undefined)?.rateLimit), toServiceError(raw).status === 429);
-      throw raw;
-    }
+  /** One attempt (http.ts `pacedAttempt`); `cancellable`: given up at once when the run is cancelled (reads). */
+  private attemptOnce<T>(op: () => Promise<T>, cancellable: boolean, deadline?: number): Promise<T> {
+    return pacedAttempt(op, { pacer: this.pacer, clock: this.o.clock, timeoutMs: this.timeoutMs, signal: this.o.signal, cancellable, deadline });
   }
 }
