@@ -3,16 +3,26 @@
 // Azure DevOps instead of mocking a module path.
 
 import { abortableClock } from './adapters/clock';
+import { EntraClient, EntraClientOptions } from './adapters/entraClient';
+import { Pacer } from './adapters/pacer';
 import { ServiceClient, ServiceClientOptions } from './adapters/serviceClient';
 import { TaskIO } from './adapters/taskio';
-import { AzureDevOps } from './core/ports';
+import { AzureDevOps, EntraPort } from './core/ports';
 import { runTask } from './core/runTask';
 
-export async function main(taskDir: string, makeClient: (o: ServiceClientOptions) => AzureDevOps = (o) => new ServiceClient(o)): Promise<void> {
+export async function main(
+  taskDir: string,
+  makeClient: (o: ServiceClientOptions) => AzureDevOps = (o) => new ServiceClient(o),
+  makeEntra: (o: EntraClientOptions) => EntraPort = (o) => new EntraClient(o),
+): Promise<void> {
   const io = new TaskIO(taskDir);
   const cancel = new AbortController();
   io.onCancel(() => cancel.abort());
   const clock = abortableClock(cancel.signal);
+  // One pacer for every service: a throttled run sends fewer requests in flight, wherever they go.
+  let pacer: Pacer | undefined;
+  const paced = (concurrency: number) => (pacer ??= new Pacer(concurrency, (limit) => io.debug(`service throttling: at most ${limit} request(s) in flight now`)));
+  const common = { clock, signal: cancel.signal, cert: io.cert(), debug: (m: string) => io.debug(m), requestTimeoutMs: io.requestTimeoutSeconds() * 1000 };
   try {
     await runTask({
       host: io,
@@ -20,17 +30,15 @@ export async function main(taskDir: string, makeClient: (o: ServiceClientOptions
       cancelled: cancel.signal,
       connect: (s) =>
         makeClient({
+          ...common,
           collectionUrl: s.collectionUrl,
           projectId: s.projectId,
           token: s.token,
           maxInFlight: s.concurrency,
-          clock,
-          signal: cancel.signal,
+          pacer: paced(s.concurrency),
           proxy: io.proxy(s.collectionUrl),
-          cert: io.cert(),
-          debug: (m) => io.debug(m),
-          requestTimeoutMs: io.requestTimeoutSeconds() * 1000,
         }),
+      connectEntra: (s) => makeEntra({ ...common, settings: s, pacer: paced(s.concurrency), secret: (v) => io.secret(v), proxy: io.proxy(s.graphUrl) }),
     });
   } catch (err) {
     io.result('Failed', io.loc('Unexpected', err instanceof Error ? err.message : String(err)));
