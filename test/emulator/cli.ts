@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   if (project) console.log(`  project        : ${project.name} (${project.id})`);
   for (const p of seed.projects.slice(1)) console.log(`  other project  : ${p.name} (${p.id})`);
   console.log('  tokens (Authorization: Bearer <token>):');
-  for (const i of seed.identities) console.log(`    ${i.token.padEnd(20)} -> ${i.name}`);
+  for (const i of seed.identities) console.log(`    ${i.token.padEnd(20)} -> ${i.name} (${i.kind ?? 'user'})`);
   if (project && seed.identities[0]) {
     console.log('  try:');
     console.log(`    curl -s -H "Authorization: Bearer ${seed.identities[0].token}" \\`);

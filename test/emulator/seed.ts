@@ -1,9 +1,11 @@
 // Emulator seeds: reading a seed file, checking it, and resolving relative times ("-3d").
 import * as fs from 'fs';
-import type { EntraSeed, ExecutionResult, Seed } from './types';
+import type { AadSilentFailureDelivery, EntraSeed, ExecutionResult, IdentityKind, Seed } from './types';
 import { isObj } from './util';
 
 const EXECUTION_RESULTS: ExecutionResult[] = ['succeeded', 'succeededWithIssues', 'failed', 'canceled', 'skipped', 'abandoned'];
+const IDENTITY_KINDS: IdentityKind[] = ['user', 'service'];
+const AAD_SILENT_FAILURE_DELIVERIES: AadSilentFailureDelivery[] = ['sync-500', 'sync-400', 'async'];
 const RELATIVE_TIME_RE = /^-(\d+)([dhm])$/;
 const TIME_UNIT_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000 };
 
@@ -16,6 +18,15 @@ export function validateSeed(seed: Seed, where: string): void {
   for (const k of ['projects', 'identities', 'defaultAdministrators', 'endpoints'] as const) {
     if (!Array.isArray(seed[k])) fail(`${k} must be an array`);
   }
+  for (const i of seed.identities) {
+    if (typeof i?.token !== 'string' || !i.token || typeof i.name !== 'string' || !i.name) fail('each identity needs token and name');
+    // Absent: 'user' (a person whose Entra sign-in Azure DevOps holds).
+    if (i.kind !== undefined && !IDENTITY_KINDS.includes(i.kind)) fail(`identity ${i.name}: kind must be 'user' or 'service'`);
+  }
+  const deliveries = AAD_SILENT_FAILURE_DELIVERIES.map((d) => `'${d}'`).join(', ');
+  if (seed.aadSilentFailure !== undefined && !AAD_SILENT_FAILURE_DELIVERIES.includes(seed.aadSilentFailure)) {
+    fail(`aadSilentFailure must be one of ${deliveries}`);
+  }
   const ids = new Set<string>();
   for (const ep of seed.endpoints) {
     const id = String((ep.id as string | undefined) ?? '').toLowerCase();
@@ -24,6 +35,10 @@ export function validateSeed(seed: Seed, where: string): void {
     ids.add(id);
     const refs = ep.serviceEndpointProjectReferences;
     if (!Array.isArray(refs) || !refs.length) fail(`endpoint ${String(ep.name)} needs serviceEndpointProjectReferences`);
+    const delivery = ep.emulator?.aadSilentFailure;
+    if (delivery !== undefined && !AAD_SILENT_FAILURE_DELIVERIES.includes(delivery)) {
+      fail(`endpoint ${String(ep.name)}: emulator.aadSilentFailure must be one of ${deliveries}`);
+    }
     const executions = ep.emulator?.executions;
     if (executions !== undefined && !Array.isArray(executions)) fail(`endpoint ${String(ep.name)}: emulator.executions must be an array`);
     for (const [i, x] of (executions ?? []).entries()) {

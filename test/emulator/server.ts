@@ -23,11 +23,25 @@ import { PipelinesService } from './pipelines';
 import { SIGN_IN_PAGE, errorReply, notFoundRoute } from './replies';
 import { loadSeed, resolveRelativeTimes, validateSeed } from './seed';
 import { ServiceEndpointsService } from './serviceEndpoints';
-import type { Identity, Project, Reply, Seed, Service, ServiceContext } from './types';
+import type { FederatedCredentialDirectory, Identity, Project, Reply, Seed, Service, ServiceContext } from './types';
 import { ServerTimers, clone, identityId, ieq, isObj, parseJson, prop, readBody, type Obj } from './util';
 
 export type { Fault } from './faults';
-export type { BuildSeed, EndpointBehaviour, ExecutionResult, ExecutionSeed, PipelineSeed, Seed, TaskDefinitionSeed, TimelineRecordSeed } from './types';
+export type {
+  AadSilentFailureDelivery,
+  BuildSeed,
+  EndpointBehaviour,
+  ExecutionResult,
+  ExecutionSeed,
+  FederatedCredentialDirectory,
+  IdentityKind,
+  IdentitySeed,
+  NewFederatedCredential,
+  PipelineSeed,
+  Seed,
+  TaskDefinitionSeed,
+  TimelineRecordSeed,
+} from './types';
 export { DEFAULT_TASK_DEFINITIONS } from './distributedTask';
 export { loadSeed, resolveRelativeTimes };
 
@@ -53,6 +67,12 @@ export interface Emulator {
   addFault(f: Fault): void;
   setLatencyMs(ms: number): void;
   setClock(nowMs: () => number): void;
+  /**
+   * Lets the service see (and, for a background conversion, add to) the federated credentials of
+   * the connections' apps in Microsoft Entra; undefined detaches. Without a directory, an
+   * endpoint's `emulator.federatedCredential` says whether its credential exists.
+   */
+  attachDirectory(directory: FederatedCredentialDirectory | undefined): void;
   close(): Promise<void>;
 }
 
@@ -67,6 +87,7 @@ class EmulatorImpl implements Emulator {
   private readonly faults = new FaultQueue();
   private latencyMs: number;
   private now: () => number = Date.now;
+  private federation: FederatedCredentialDirectory | undefined;
   private readonly timers = new ServerTimers();
   private readonly serviceEndpoints: ServiceEndpointsService;
   /** The imitated services, in the order ResourceAreas lists their areas. */
@@ -80,12 +101,13 @@ class EmulatorImpl implements Emulator {
     latencyMs: number,
   ) {
     this.latencyMs = latencyMs;
-    this.identities = new Map(seed.identities.map((i) => [i.token, { name: i.name, id: identityId(i.name) }]));
+    this.identities = new Map(seed.identities.map((i) => [i.token, { name: i.name, id: identityId(i.name), kind: i.kind ?? 'user' }]));
     const ctx: ServiceContext = {
       seed,
       url: () => this.url,
       now: () => this.now(),
       findProject: (nameOrId) => this.findProject(nameOrId),
+      directory: () => this.federation,
     };
     this.serviceEndpoints = new ServiceEndpointsService(ctx);
     this.services = [this.serviceEndpoints, new PipelinesService(ctx), new DistributedTaskService(ctx)];
@@ -124,6 +146,10 @@ class EmulatorImpl implements Emulator {
 
   setClock(nowMs: () => number): void {
     this.now = nowMs;
+  }
+
+  attachDirectory(directory: FederatedCredentialDirectory | undefined): void {
+    this.federation = directory;
   }
 
   close(): Promise<void> {

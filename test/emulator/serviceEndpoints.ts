@@ -2,8 +2,12 @@
 // GET by id, the undocumented ConvertAuthenticationScheme PUT (sync, async and failing background
 // conversions), revert, the Administrator role (403) and, under the same routes, a connection's
 // execution history (executionHistory.ts). Behaviour follows docs/service-behaviour.md, with its
-// public sources (cited below as "§N" of that file).
+// public sources (cited below as "§N" of that file). Who may convert what ('auto' mode: the
+// caller's kind, whether the app already holds the federated credential, in the directory
+// attached with Emulator.attachDirectory) is under "How a conversion is decided" below.
 import { ExecutionHistory, SE_EXECUTION_HISTORY_LOCATION } from './executionHistory';
+import { FIC_AUDIENCE } from './directory';
+import { issuerAndSubject } from './oidc';
 import { answerAt, badRequest, checkApiVersion, errorReply, invalidOperation, methodNotAllowed, notFoundRoute, projectNotFound } from './replies';
 import type { ApiLocation, EndpointBehaviour, Identity, Reply, ResourceArea, Service, ServiceContext, ServiceRequest } from './types';
 import { GUID_RE, clone, deleteKeys, ieq, isObj, prop, type Obj } from './util';
@@ -13,7 +17,6 @@ const WIF = 'WorkloadIdentityFederation';
 const SPN = 'ServicePrincipal';
 const CONVERT = 'ConvertAuthenticationScheme';
 const REVERT_WINDOW_MS = 7 * 24 * 60 * 60 * 1000; // §5: 7 days
-const AZURE_DEVOPS_APP_ID = '499b84ac-1321-427f-aa17-267ca6975798';
 const SERVICEENDPOINT_AREA_ID = '1814ab31-2f4f-4a9f-8761-f4d77dc5a5d7';
 const SECRET_KEYS = ['serviceprincipalkey', 'serviceprincipalcertificate', 'accesstoken', 'password', 'publishprofile'];
 
@@ -205,8 +208,11 @@ export class ServiceEndpointsService implements Service {
     if (!pending) return;
     pending.gets++;
     if (pending.gets < Math.max(1, ep.emulator.completeAfterGets ?? 1)) return;
-    if (pending.mode === 'async') this.complete(ep);
-    else if (pending.mode === 'aad-silent-failure-async') this.fail(ep, this.aadMessage(pending.identityId));
+    if (pending.mode === 'async') {
+      const failure = this.addCredential(ep);
+      if (failure) this.fail(ep, failure);
+      else this.complete(ep);
+    } else if (pending.mode === 'aad-silent-failure-async') this.fail(ep, this.aadMessage(pending.identityId));
     else
       this.fail(
         ep,
@@ -218,28 +224,90 @@ export class ServiceEndpointsService implements Service {
     return `Failed to obtain an access token of identity ${identityIdValue}. AAD returned silent failure.`;
   }
 
+  // --- How a conversion is decided ('auto') ------------------------------------------------------
+  // Public sources: learn.microsoft.com/azure/devops/pipelines/release/convert-service-connections
+  // ("conversion can fail if Azure DevOps can't update the associated app registration": Azure
+  // DevOps adds the federated identity credential to the connection's app with the CALLER's
+  // delegated Entra token); .../release/automate-service-connections (automatic conversion is "not
+  // supported for non-user principals": a job identity has no Entra token, hence "AAD returned
+  // silent failure", AadAccessSilentException); .../release/troubleshoot-workload-identity
+  // (AADSTS700211 / AADSTS70021 when the credential is missing or differs; a new credential needs
+  // time to propagate). When the credential the service would assign already exists, the
+  // conversion needs no Entra call: it is done at once (200) for anyone with the Administrator role.
+
+  private appIdOf(ep: Obj): string {
+    return String((prop(ep.authorization?.parameters, 'serviceprincipalid') as string | undefined) ?? '');
+  }
+
+  /** The issuer and subject the service assigns on conversion (one implementation: oidc.ts). */
+  private assigned(ep: Obj): { issuer: string; subject: string } {
+    return issuerAndSubject(this.ctx.seed, ep);
+  }
+
+  /**
+   * Whether the credential this connection would get already exists on its app and has
+   * propagated (one added but not yet propagated counts as missing): the attached directory
+   * decides; without one, the `federatedCredential` knob.
+   */
+  private credentialExists(ep: Obj): boolean {
+    const directory = this.ctx.directory();
+    if (!directory) return !!ep.emulator?.federatedCredential;
+    const { issuer, subject } = this.assigned(ep);
+    return directory.isUsable(this.appIdOf(ep), issuer, subject);
+  }
+
+  /**
+   * The background job's Entra step, as Azure DevOps does it: adds the connection's credential to
+   * its app in the attached directory (nothing without a directory, or a read-only one).
+   * Returns the failure message when the app cannot be found.
+   */
+  private addCredential(ep: Obj): string | undefined {
+    const directory = this.ctx.directory();
+    if (!directory?.addCredential) return undefined;
+    const appId = this.appIdOf(ep);
+    const { issuer, subject } = this.assigned(ep);
+    const home = this.refs(ep)[0]?.projectReference?.name ?? '';
+    const added = directory.addCredential(appId, {
+      name: String(ep.id),
+      issuer,
+      subject,
+      audiences: [FIC_AUDIENCE],
+      description: `Federation for Service Connection ${String(ep.name)} in ${this.ctx.url()}${String(home)}/_settings/adminservices?resourceId=${String(ep.id)}`,
+    });
+    if (added === false) {
+      return `Failed to add a federated identity credential to application ${appId}: Resource '${appId}' does not exist or one of its queried reference-property objects are not present.`;
+    }
+    return undefined;
+  }
+
+  /** The mode 'auto' resolves to for this caller, or the refusal it answers at once. */
+  private decide(ep: Obj, identity: Identity): string | Reply {
+    if (this.credentialExists(ep)) return 'sync';
+    if (ieq(ep.data?.creationMode, 'Manual')) {
+      return invalidOperation(
+        `Service connection ${String(ep.name)} could not be upgraded to use workload identity federation. The service principal could not be configured automatically, and no valid configuration exists.`,
+      );
+    }
+    if (identity.kind !== 'service') return 'async';
+    const delivery = (ep.emulator as EndpointBehaviour | undefined)?.aadSilentFailure ?? this.ctx.seed.aadSilentFailure ?? 'sync-500';
+    if (delivery === 'async') return 'aad-silent-failure-async';
+    return delivery === 'sync-400' ? 'aad-silent-failure-400' : 'aad-silent-failure';
+  }
+
   /** Finishes a conversion: WIF, issuer/subject set, secret moved to hidden recovery data, 7-day revert window. */
   private complete(ep: Obj): void {
     const params: Obj = ep.authorization.parameters ?? {};
     const emu: EndpointBehaviour = (ep.emulator ??= {});
+    // Before anything changes: the issuer and subject this connection gets (§7: the Entra
+    // issuer's subject is opaque; oidc.ts imitates its observed shape).
+    const { issuer, subject } = this.assigned(ep);
     emu.recovery = { parameters: clone(params), secret: this.secretOf(ep) };
     delete emu.secret;
     delete emu.pending;
-    const tenantId = String((prop(params, 'tenantid') as string | undefined) ?? '');
-    const org = this.ctx.seed.organization;
     const next = clone(params);
     deleteKeys(next, ['authenticationtype', 'serviceprincipalkey', 'serviceprincipalcertificate']);
-    if (this.ctx.seed.issuer === 'azuredevops') {
-      const home = this.refs(ep)[0]?.projectReference?.name ?? '';
-      next.workloadIdentityFederationIssuer = `https://vstoken.dev.azure.com/${org.id}`;
-      next.workloadIdentityFederationSubject = `sc://${org.name}/${home}/${ep.name}`;
-    } else {
-      // §7: the Entra issuer's subject is opaque; this imitates its observed shape.
-      next.workloadIdentityFederationIssuer = `https://login.microsoftonline.com/${tenantId}/v2.0`;
-      next.workloadIdentityFederationSubject = GUID_RE.test(tenantId)
-        ? `/eid1/c/pub/t/${guidToBase64Url(tenantId)}/a/${guidToBase64Url(AZURE_DEVOPS_APP_ID)}/sc/${org.id}/${ep.id}`
-        : `/eid1/c/pub/t/${Buffer.from(tenantId).toString('base64url')}/a/${guidToBase64Url(AZURE_DEVOPS_APP_ID)}/sc/${org.id}/${ep.id}`;
-    }
+    next.workloadIdentityFederationIssuer = issuer;
+    next.workloadIdentityFederationSubject = subject;
     ep.authorization = { ...ep.authorization, scheme: WIF, parameters: next };
     ep.data = { ...(ep.data ?? {}), revertSchemeDeadline: new Date(this.ctx.now() + REVERT_WINDOW_MS).toISOString() };
     ep.isReady = true;
@@ -330,24 +398,21 @@ export class ServiceEndpointsService implements Service {
     }
 
     const emu: EndpointBehaviour = ep.emulator ?? {};
-    let mode = emu.conversion ?? 'auto';
+    let mode: string = emu.conversion ?? 'auto';
     if (mode === 'auto') {
-      if (!ieq(ep.data?.creationMode, 'Manual')) mode = 'async';
-      else if (emu.federatedCredential) mode = 'sync';
-      else {
-        return invalidOperation(
-          `Service connection ${name} could not be upgraded to use workload identity federation. The service principal could not be configured automatically, and no valid configuration exists.`,
-        );
-      }
+      const decided = this.decide(ep, identity);
+      if (typeof decided !== 'string') return decided;
+      mode = decided;
     }
     switch (mode) {
       case 'sync':
         this.complete(ep);
         return { status: 200, body: this.publicView(ep) };
-      case 'aad-silent-failure': {
+      case 'aad-silent-failure':
+      case 'aad-silent-failure-400': {
         const message = this.aadMessage(identity.id);
         this.fail(ep, message);
-        return errorReply(500, 'AadAccessSilentException', message);
+        return errorReply(mode === 'aad-silent-failure' ? 500 : 400, 'AadAccessSilentException', message);
       }
       default:
         // §4: 202 with the endpoint unchanged except {InProgress, converting_scheme}; a

@@ -3,13 +3,26 @@
 /** Emulator-only knobs, stored per endpoint under the key "emulator"; never returned to clients. */
 export interface EndpointBehaviour {
   /**
-   * 'auto' (default): creationMode Automatic -> 'async'; Manual -> 'sync' when a federated
-   * credential exists, else 400 "could not be upgraded… no valid configuration exists".
+   * 'auto' (default), as the service decides (serviceEndpoints.ts, "How a conversion is decided"):
+   * - the federated credential the service would assign already exists on the connection's app
+   *   (and has propagated) -> 'sync' (200), for Automatic and Manual connections alike;
+   * - else Manual -> 400 "could not be upgraded… no valid configuration exists";
+   * - else (Automatic) a caller of kind 'service' (a job identity: no Entra token for Azure DevOps
+   *   to add the credential with) -> the AAD silent failure, delivered as `aadSilentFailure` says;
+   * - else (Automatic, a 'user') -> 'async' (202); the background job adds the credential to the
+   *   app of the attached directory (Emulator.attachDirectory), if any.
+   * Any other value forces that behaviour whoever calls and whatever exists ('async': the
+   * background job succeeds, as it does for a user whose Entra sign-in Azure DevOps holds).
    */
   conversion?: 'auto' | 'sync' | 'async' | 'async-fail' | 'aad-silent-failure' | 'aad-silent-failure-async';
+  /** How 'auto' delivers the AAD silent failure for this connection; default seed.aadSilentFailure. */
+  aadSilentFailure?: AadSilentFailureDelivery;
   /** Async modes: the background job finishes on the Nth GET by id after the PUT (that GET sees the result). Default 1. */
   completeAfterGets?: number;
-  /** Manual apps: a matching federated credential already exists. */
+  /**
+   * Without an attached directory: the federated credential the service would assign already
+   * exists on the app (usable). With a directory attached, the directory decides and this is ignored.
+   */
   federatedCredential?: boolean;
   /** Identity names with the Administrator role on this connection; default seed.defaultAdministrators. */
   administrators?: string[];
@@ -21,6 +34,27 @@ export interface EndpointBehaviour {
   pending?: { gets: number; mode: string; identityId: string };
   /** Runs that used this connection: served by GET {project}/_apis/serviceendpoint/{id}/executionhistory. */
   executions?: ExecutionSeed[];
+}
+
+/**
+ * How the service answers an Automatic conversion it cannot do because the caller has no Entra
+ * token (AadAccessSilentException, "AAD returned silent failure"); which one the real service
+ * uses is not documented, so tests can try each:
+ * 'sync-500' (default): 500 on the PUT; 'sync-400': 400 on the PUT; 'async': 202, then the
+ * background job fails with that message. In every case the connection is left
+ * {isReady: false, operationStatus Failed} and a later PUT is accepted again.
+ */
+export type AadSilentFailureDelivery = 'sync-500' | 'sync-400' | 'async';
+
+/** A seeded identity: 'user' (default; a person, whose Entra sign-in Azure DevOps holds) or 'service' (a job identity, no Entra token). */
+export type IdentityKind = 'user' | 'service';
+
+/** A token the emulator accepts and who it is. */
+export interface IdentitySeed {
+  token: string;
+  name: string;
+  /** Default 'user'. The pipeline's job identity ("{Project} Build Service ({org})") is a 'service'. */
+  kind?: IdentityKind;
 }
 
 export type ExecutionResult = 'succeeded' | 'succeededWithIssues' | 'failed' | 'canceled' | 'skipped' | 'abandoned';
@@ -160,9 +194,11 @@ export interface EntraSeed {
 export interface Seed {
   organization: { name: string; id: string };
   projects: { id: string; name: string }[];
-  identities: { token: string; name: string }[];
+  identities: IdentitySeed[];
   defaultAdministrators: string[];
   issuer?: 'entra' | 'azuredevops';
+  /** How an Automatic conversion by a 'service' identity without a federated credential fails; default 'sync-500'. */
+  aadSilentFailure?: AadSilentFailureDelivery;
   conversionDisabled?: boolean;
   badTokenResponse?: '401' | '203';
   endpoints: Array<Record<string, unknown> & { emulator?: EndpointBehaviour }>;
@@ -194,6 +230,30 @@ export interface Reply {
 export interface Identity {
   name: string;
   id: string;
+  kind: IdentityKind;
+}
+
+/** A federated credential as Azure DevOps adds it to a connection's app registration. */
+export interface NewFederatedCredential {
+  name: string;
+  issuer: string;
+  subject: string;
+  audiences: string[];
+  description: string;
+}
+
+/**
+ * The federated identity credentials of the apps in Microsoft Entra, as the Azure DevOps emulator
+ * sees them (Emulator.attachDirectory; harness: directoryOf(world) in test/helpers/agent.ts).
+ */
+export interface FederatedCredentialDirectory {
+  /** A credential with exactly this issuer and subject exists on the app and has propagated. */
+  isUsable(appId: string, issuer: string, subject: string): boolean;
+  /**
+   * Adds the credential to the app (no-op when one with that issuer and subject exists); false
+   * when there is no such app. Absent: the directory is read-only and nothing is added.
+   */
+  addCredential?(appId: string, fic: NewFederatedCredential): boolean | void;
 }
 
 export interface Project {
@@ -245,6 +305,8 @@ export interface ServiceContext {
   /** The emulator's clock (Emulator.setClock). */
   now(): number;
   findProject(nameOrId: string): Project | undefined;
+  /** The attached directory of federated credentials, if any (Emulator.attachDirectory). */
+  directory(): FederatedCredentialDirectory | undefined;
 }
 
 /**

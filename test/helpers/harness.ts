@@ -1,9 +1,13 @@
 // Runs the compiled task against a fresh emulator, as the agent would, and gives tests a view of
-// the outcome: the parsed run, the JSON report, and what the emulator saw and now stores.
+// the outcome: the parsed run, the JSON report, and what the emulator saw and now stores. A seed
+// with an `entra` section also gets the Entra world (token endpoint, Graph, OIDC endpoint) beside
+// the Azure DevOps emulator, which sees its federated credentials (attachDirectory).
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Report } from '../../tasks/ConvertToWif/src/core/report';
+import { startEntraWorld, type EntraWorld } from '../emulator/entraWorld';
 import { Emulator, Seed, startEmulator } from '../emulator/server';
+import { agentConnectionEnv, directoryOf, type AgentConnection } from './agent';
 import { PROJECT } from './endpoints';
 import { repoRoot } from './localize';
 import { RunTaskOptions, TaskRun, runTask } from './runTask';
@@ -16,18 +20,34 @@ export type ReportJson = Report;
 
 export class Harness {
   emu?: Emulator;
+  /** The Entra world, when the seed has an `entra` section. */
+  world?: EntraWorld;
+  private organizationId = '';
   private readonly runs: TaskRun[] = [];
 
   async start(endpoints: SeedEndpoint[], extra: Partial<Seed> = {}): Promise<Emulator> {
     await this.close();
-    this.emu = await startEmulator(seed(endpoints, extra));
+    const s = seed(endpoints, extra);
+    this.organizationId = s.organization.id;
+    this.emu = await startEmulator(s);
+    if (s.entra) {
+      // The OIDC endpoint reads the emulator's live connections (a converted one has its issuer and subject).
+      this.world = await startEntraWorld(s, { azureDevOps: this.emu });
+      this.emu.attachDirectory(directoryOf(this.world));
+    }
     return this.emu;
   }
 
-  /** Runs the task once on the current emulator; requests are those sent by this run only. */
+  /**
+   * Runs the task once on the current emulator; requests are those sent by this run only. The
+   * task gets SYSTEM_COLLECTIONID (the seed's organization id), with an Entra world also
+   * SYSTEM_OIDCREQUESTURI and NODE_EXTRA_CA_CERTS, and with `connection` that connection as its
+   * `entraConnection` input (agentConnectionEnv); `env` is applied last.
+   */
   async run(
     inputs: Record<string, string> = {},
     o: {
+      connection?: AgentConnection;
       token?: string | null;
       entry?: string;
       node?: string;
@@ -49,7 +69,7 @@ export class Harness {
       jobToken: o.token === undefined ? JOB_TOKEN : o.token,
       signalAfterMs: o.signalAfterMs,
       node: o.node,
-      env: o.env,
+      env: { ...this.agentEnv(o.connection), ...o.env },
       signals: o.signals,
       tempDir: o.tempDir,
       timeoutMs: o.timeoutMs,
@@ -78,6 +98,7 @@ export class Harness {
     inputs: Record<string, string> = {},
     o: {
       seed?: Partial<Seed>;
+      connection?: AgentConnection;
       token?: string | null;
       entry?: string;
       node?: string;
@@ -94,8 +115,18 @@ export class Harness {
     return this.run(inputs, o);
   }
 
+  /** What the agent sets besides the inputs and the job token. */
+  private agentEnv(connection: AgentConnection | undefined): Record<string, string> {
+    const env: Record<string, string> = { SYSTEM_COLLECTIONID: this.organizationId };
+    if (this.world) Object.assign(env, { SYSTEM_OIDCREQUESTURI: this.world.oidcRequestUri, NODE_EXTRA_CA_CERTS: this.world.caFile });
+    if (connection) Object.assign(env, agentConnectionEnv(connection, this.world, { organizationId: this.organizationId }));
+    return env;
+  }
+
   async close(): Promise<void> {
-    await this.emu?.close();
+    const world = this.world;
+    this.world = undefined;
+    await Promise.all([this.emu?.close(), world?.close()]);
     this.emu = undefined;
     for (const r of this.runs.splice(0)) fs.rmSync(r.tempDir, { recursive: true, force: true });
   }

@@ -16,8 +16,10 @@ export function seed(endpoints: SeedEndpoint[], extra: Partial<Seed> = {}): Seed
     organization: ORG,
     projects: [PROJECT, OTHER_PROJECT],
     identities: [
-      { token: JOB_TOKEN, name: JOB_IDENTITY },
-      { token: ADMIN_PAT, name: ADMIN },
+      // The pipeline's job identity has no Entra token (Azure DevOps cannot add a federated
+      // credential on its behalf); Ada's PAT is a user's.
+      { token: JOB_TOKEN, name: JOB_IDENTITY, kind: 'service' },
+      { token: ADMIN_PAT, name: ADMIN, kind: 'user' },
     ],
     defaultAdministrators: [JOB_IDENTITY, ADMIN],
     endpoints: endpoints.map(({ emulator, ...spec }) => {
