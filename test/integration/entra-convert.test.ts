@@ -37,19 +37,29 @@ interface Spec {
   noApp?: boolean;
   fics?: FederatedCredentialSeed[];
   app?: Partial<AppSeed>;
+  /** Already federated (on the Entra issuer). */
+  federated?: boolean;
 }
 
 /** The secret connections to convert, and the entraConnection itself (federated, Entra issuer). */
 function endpointsOf(specs: Spec[]): SeedEndpoint[] {
   return [
-    ...specs.map(
-      (s): SeedEndpoint => ({
-        id: connId(s.n),
-        name: s.name,
-        creationMode: s.creationMode ?? 'Automatic',
-        parameters: { tenantid: s.tenant ?? TENANT, serviceprincipalid: appId(s.n), authenticationType: 'spnKey', serviceprincipalkey: null },
-      }),
-    ),
+    ...specs.map((s): SeedEndpoint => ({
+      id: connId(s.n),
+      name: s.name,
+      creationMode: s.creationMode ?? 'Automatic',
+      ...(s.federated
+        ? {
+            scheme: 'WorkloadIdentityFederation',
+            parameters: {
+              tenantid: TENANT,
+              serviceprincipalid: appId(s.n),
+              workloadIdentityFederationIssuer: entraFic(s.n).issuer,
+              workloadIdentityFederationSubject: entraFic(s.n).subject,
+            },
+          }
+        : { parameters: { tenantid: s.tenant ?? TENANT, serviceprincipalid: appId(s.n), authenticationType: 'spnKey', serviceprincipalkey: null } }),
+    })),
     {
       id: ENTRA_ID,
       name: 'entra-admin',
@@ -65,7 +75,10 @@ function endpointsOf(specs: Spec[]): SeedEndpoint[] {
 }
 
 /** The tenant: an app per connection (owned by entraConnection's service principal) and that principal. */
-function entraOf(specs: Spec[], o: { permissions?: Array<'Application.ReadWrite.OwnedBy' | 'Application.ReadWrite.All'>; propagationDelayMs?: number } = {}): EntraSeed {
+function entraOf(
+  specs: Spec[],
+  o: { permissions?: Array<'Application.ReadWrite.OwnedBy' | 'Application.ReadWrite.All'>; propagationDelayMs?: number } = {},
+): EntraSeed {
   return {
     propagationDelayMs: o.propagationDelayMs,
     taskInputConnections: [ENTRA_ID],
@@ -121,7 +134,11 @@ for (const rt of runtimes()) {
         { n: 2, name: 'prod-web' },
         { n: 3, name: 'prod-manual', creationMode: 'Manual' },
       ];
-      const t = await h.go(endpointsOf(specs), { ...ENTRA_INPUT, includeManual: 'true' }, { seed: { entra: entraOf(specs) }, connection: WIF, entry, node: rt.path });
+      const t = await h.go(
+        endpointsOf(specs),
+        { ...ENTRA_INPUT, includeManual: 'true' },
+        { seed: { entra: entraOf(specs) }, connection: WIF, entry, node: rt.path },
+      );
       assert.equal(t.run.result?.result, 'Succeeded', t.run.stdout);
       assert.deepEqual(
         specs.map((s) => t.byName(s.name)?.outcome),
@@ -194,7 +211,14 @@ describe('entraConnection: each failure and the dry run (packaged task)', functi
   it('a dry run reads the apps, lists the credentials it would add, and writes nowhere', async () => {
     const specs: Spec[] = [
       { n: 1, name: 'prod-api' },
-      { n: 2, name: 'prod-ready', fics: [{ name: 'x', ...entraFic(2) }, { name: 'y', ...azdoFic('prod-ready') }] },
+      {
+        n: 2,
+        name: 'prod-ready',
+        fics: [
+          { name: 'x', ...entraFic(2) },
+          { name: 'y', ...azdoFic('prod-ready') },
+        ],
+      },
     ];
     const t = await h.go(endpointsOf(specs), { ...ENTRA_INPUT, dryRun: 'true' }, { seed: { entra: entraOf(specs) }, connection: WIF, entry });
     assert.equal(t.puts.length, 0);
@@ -232,17 +256,25 @@ describe('entraConnection: each failure and the dry run (packaged task)', functi
 
   it('a credential that takes a while to propagate: the conversion is tried again with backoff and succeeds', async () => {
     const specs: Spec[] = [{ n: 1, name: 'prod-api' }];
-    const t = await h.go(endpointsOf(specs), { ...ENTRA_INPUT, waitTimeoutSeconds: '30' }, {
-      seed: { entra: entraOf(specs, { propagationDelayMs: 2500 }) },
-      connection: WIF,
-      entry,
-    });
+    const t = await h.go(
+      endpointsOf(specs),
+      { ...ENTRA_INPUT, waitTimeoutSeconds: '30' },
+      {
+        seed: { entra: entraOf(specs, { propagationDelayMs: 2500 }) },
+        connection: WIF,
+        entry,
+      },
+    );
     assert.equal(t.byName('prod-api')?.outcome, 'converted', JSON.stringify(t.byName('prod-api')));
     assert.ok(t.puts.length >= 2, `${t.puts.length} PUTs: refused while propagating, then converted`);
   });
 
   it('an app with 19 credentials is a named failure: nothing added, nothing sent', async () => {
-    const fics = Array.from({ length: 19 }, (_, i) => ({ name: `gh-${i}`, issuer: 'https://token.actions.githubusercontent.com', subject: `repo:contoso/r${i}:ref:refs/heads/main` }));
+    const fics = Array.from({ length: 19 }, (_, i) => ({
+      name: `gh-${i}`,
+      issuer: 'https://token.actions.githubusercontent.com',
+      subject: `repo:contoso/r${i}:ref:refs/heads/main`,
+    }));
     const specs: Spec[] = [{ n: 1, name: 'prod-api', fics }];
     const t = await h.go(endpointsOf(specs), ENTRA_INPUT, { seed: { entra: entraOf(specs) }, connection: WIF, entry });
     assert.equal(t.byName('prod-api')?.reasonCode, 'FailAppCredentialLimit');
@@ -296,13 +328,23 @@ describe('entraConnection: each failure and the dry run (packaged task)', functi
 
   it('report: each app with its secrets and their end dates; a secret left on the app of a federated connection is a finding', async () => {
     const secret = { keyId: 'k1', displayName: 'ci', hint: 'Xy1', endDateTime: '2027-02-01T00:00:00Z' };
-    const specs: Spec[] = [{ n: 1, name: 'prod-api', app: { passwordCredentials: [secret] } }];
-    const eps = endpointsOf(specs);
-    const t = await h.go(eps, { ...ENTRA_INPUT, action: 'report' }, { seed: { entra: entraOf(specs) }, connection: WIF, entry });
+    const specs: Spec[] = [
+      { n: 1, name: 'prod-api', app: { passwordCredentials: [secret] } },
+      { n: 2, name: 'prod-federated', federated: true, app: { passwordCredentials: [{ ...secret, keyId: 'k2', displayName: 'left-over' }] } },
+    ];
+    const t = await h.go(endpointsOf(specs), { ...ENTRA_INPUT, action: 'report' }, { seed: { entra: entraOf(specs) }, connection: WIF, entry });
     assert.deepEqual(graphCalls(h).writes, []);
     assert.equal(t.byName('prod-api')?.app?.secrets?.[0]?.endDateTime, '2027-02-01T00:00:00Z');
-    // The entraConnection's own app is not in the directory: nothing to audit there, and no error.
-    assert.equal(t.run.result?.result, 'SucceededWithIssues');
+    assert.equal(t.byName('prod-api')?.appFinding, undefined, 'a connection still on its secret needs it');
+    assert.match(t.byName('prod-federated')?.appFinding ?? '', /1 client secret\(s\) still on app registration 'app-prod-federated'/);
+    assert.ok(
+      t.run.warnings.some((w) => /prod-federated: 1 client secret/.test(w)),
+      t.run.warnings.join('\n'),
+    );
+    const summary = fs.readFileSync(t.run.summaryPath!, 'utf8');
+    assert.match(summary, /left-over \(ends 2027-02-01\)/);
+    // entraConnection's own app is not in the directory: nothing to audit there, and no error.
+    assert.equal(t.run.errors.length, 0, t.run.errors.join('\n'));
   });
 
   it('an entraConnection the agent did not hand over is an input error: nothing is sent anywhere', async () => {

@@ -38,7 +38,13 @@ describe('samples/', () => {
   const ymls = fs.readdirSync(samplesDir).filter((f) => f.endsWith('.yml'));
 
   it('has the promised samples', () => {
-    assert.deepEqual(ymls, ['01-convert-dry-run-first.yml', '02-canary-rollout.yml', '03-weekly-hygiene-report.yml', '04-revert.yml', '06-unattended-with-entra.yml']);
+    assert.deepEqual(ymls, [
+      '01-convert-dry-run-first.yml',
+      '02-canary-rollout.yml',
+      '03-weekly-hygiene-report.yml',
+      '04-revert.yml',
+      '06-unattended-with-entra.yml',
+    ]);
   });
 
   for (const file of ymls) {
