@@ -1,11 +1,17 @@
 // `npm start`: builds and verifies the .vsix, unzips it, starts the built-in Azure DevOps emulator
-// with a realistic project (test/emulator/seeds/demo.json) and runs the PACKAGED task against it
-// the way the agent does: first a dry run, then the conversion. Prints what a pipeline log and run
-// summary would show. No Azure DevOps account needed; nothing leaves this machine.
+// with a realistic project (test/emulator/seeds/demo.json) beside loopback HTTPS emulators of
+// Microsoft Entra, Microsoft Graph and the agent's OIDC endpoint, and runs the PACKAGED task the way
+// the agent does, with the job identity: a dry run; a conversion without entraConnection (the
+// automatic connections fail: the job identity has no Entra token, explained); then one with
+// entraConnection (the task adds each app's federated credential first; converted, credentials
+// listed). Prints what a pipeline log and run summary would show. No account needed; nothing
+// leaves this machine.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { startEntraWorld } from '../test/emulator/entraWorld';
 import { loadSeed, startEmulator } from '../test/emulator/server';
+import { agentConnectionEnv, directoryOf } from '../test/helpers/agent';
 import { TaskRun, runTask } from '../test/helpers/runTask';
 import { extractVsix, packageExtension } from './package';
 
@@ -35,25 +41,56 @@ async function main(): Promise<void> {
 
   const seed = loadSeed(path.join(root, 'test', 'emulator', 'seeds', 'demo.json'));
   const emu = await startEmulator(seed);
+  const world = await startEntraWorld(seed, { azureDevOps: emu });
+  emu.attachDirectory(directoryOf(world));
   const project = seed.projects[0];
   const jobToken = seed.identities[0].token;
-  console.log(`Emulator: ${emu.url} project '${project.name}', ${seed.endpoints.length} service connections\n`);
+  const admin = seed.endpoints.find((e) => e.name === 'entra-admin')!;
+  const params = (admin.authorization as { parameters: Record<string, string> }).parameters;
+  const entraEnv = agentConnectionEnv(
+    { id: String(admin.id), scheme: 'WorkloadIdentityFederation', tenantId: params.tenantid, clientId: params.serviceprincipalid },
+    world,
+    { organizationId: seed.organization.id },
+  );
+  console.log(`Emulator: ${emu.url} project '${project.name}', ${seed.endpoints.length} service connections`);
+  console.log(`Entra: ${world.authorityUrl} (token), ${world.graphUrl} (Graph), agent OIDC endpoint ${new URL(world.oidcRequestUri).origin}\n`);
+  const runs: TaskRun[] = [];
   try {
-    const common = { entry, collectionUri: emu.url, projectId: project.id, projectName: project.name, jobToken };
+    const common = {
+      entry,
+      collectionUri: emu.url,
+      projectId: project.id,
+      projectName: project.name,
+      jobToken,
+      env: { SYSTEM_COLLECTIONID: seed.organization.id },
+    };
     console.log('=== 1. Dry run: ConvertToWif@1 with dryRun: true ===');
-    const dry = await runTask({ ...common, inputs: { dryRun: 'true' } });
-    show(dry);
-    console.log('=== 2. Convert: ConvertToWif@1 with waitTimeoutSeconds: 30 ===');
+    runs.push(await runTask({ ...common, inputs: { dryRun: 'true' } }));
+    show(runs[0]);
+    console.log('=== 2. Convert without entraConnection: the job identity cannot get an Entra token for the automatic connections ===');
+    runs.push(await runTask({ ...common, inputs: { waitTimeoutSeconds: '30' } }));
+    show(runs[1]);
+    console.log(`=== 3. Convert with entraConnection: entra-admin and includeManual: true ===`);
     const before = emu.requests.length;
-    const real = await runTask({ ...common, inputs: { waitTimeoutSeconds: '30', reportPath: path.join(outDir, 'demo-report.json') } });
-    show(real);
-    const sent = emu.requests.slice(before);
-    console.log(
-      `Requests the conversion run sent: ${sent.length} (${sent.filter((r) => r.method === 'PUT').length} conversion PUTs, ${sent.filter((r) => r.method === 'GET').length} GETs).`,
+    const hosts = Object.values(world.hosts);
+    const hostsBefore = hosts.map((h) => h.requests.length);
+    runs.push(
+      await runTask({
+        ...common,
+        env: { ...common.env, ...entraEnv },
+        inputs: { waitTimeoutSeconds: '30', includeManual: 'true', reportPath: path.join(outDir, 'demo-report.json') },
+      }),
     );
-    console.log(`JSON report of the conversion run: ${real.variables['reportPath']?.value}`);
-    for (const r of [dry, real]) fs.rmSync(r.tempDir, { recursive: true, force: true });
+    show(runs[2]);
+    const sent = emu.requests.slice(before);
+    const [entra, graph, oidc] = [world.hosts.entra, world.hosts.graph, world.hosts.oidc].map((h) => h.requests.length - hostsBefore[hosts.indexOf(h)]);
+    console.log(
+      `Requests of run 3: Azure DevOps ${sent.length} (${sent.filter((r) => r.method === 'PUT').length} conversion PUTs, ${sent.filter((r) => r.method === 'GET').length} GETs), Microsoft Graph ${graph}, Entra token ${entra}, agent OIDC ${oidc}.`,
+    );
+    console.log(`JSON report of run 3: ${runs[2].variables['reportPath']?.value}`);
   } finally {
+    for (const r of runs) fs.rmSync(r.tempDir, { recursive: true, force: true });
+    await world.close();
     await emu.close();
     fs.rmSync(unzipped, { recursive: true, force: true });
   }

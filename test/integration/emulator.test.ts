@@ -19,8 +19,25 @@ const ADMIN = 'demo-admin-pat';
 const CONVERT = 'ConvertAuthenticationScheme';
 const DAY = 24 * 60 * 60 * 1000;
 
+/**
+ * The demo seed with the conversion modes these tests exercise pinned (sync, and async finished by a
+ * background job): they test the conversion mechanics, not who may convert, which the demo leaves
+ * to the service's rule (the job identity fails without an existing credential; emulator-realism.test.ts).
+ */
+const MECHANICS: Record<string, 'sync' | 'async'> = {
+  'prod-ledger': 'sync',
+  'prod-payments-api': 'async',
+  'prod-payments-web': 'async',
+  'dev-sandbox': 'async',
+  'Prod – Zürich (payments)': 'async',
+};
+
 function demoSeed(change?: (s: Seed) => void): Seed {
   const seed = loadSeed(DEMO); // a fresh parse: safe to modify
+  for (const e of seed.endpoints) {
+    const mode = MECHANICS[String(e.name)];
+    if (mode) e.emulator = { ...e.emulator, conversion: mode };
+  }
   change?.(seed);
   return seed;
 }

@@ -318,7 +318,7 @@ describe('entraConnection: each failure and the dry run (packaged task)', functi
 
   it('when the service assigns the Azure DevOps issuer, that credential stays and the Entra one goes', async () => {
     const specs: Spec[] = [{ n: 1, name: 'prod-api' }];
-    const t = await h.go(endpointsOf(specs), ENTRA_INPUT, { seed: { entra: entraOf(specs), issuer: 'azuredevops' } as Partial<Seed>, connection: WIF, entry });
+    const t = await h.go(endpointsOf(specs), ENTRA_INPUT, { seed: { entra: entraOf(specs), issuer: 'azuredevops' }, connection: WIF, entry });
     assert.equal(t.byName('prod-api')?.outcome, 'converted');
     assert.deepEqual(
       h.world!.app(appId(1))!.federatedIdentityCredentials.map((f) => [f.issuer, f.subject]),

@@ -5,7 +5,9 @@ import * as assert from 'node:assert/strict';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { EntraWorld, startEntraWorld } from '../emulator/entraWorld';
 import { Emulator, loadSeed, startEmulator } from '../emulator/server';
+import { agentConnectionEnv, directoryOf } from '../helpers/agent';
 import type { Report } from '../../tasks/ConvertToWif/src/core/report';
 import { repoRoot } from '../helpers/localize';
 import { runtimes } from '../helpers/nodes';
@@ -75,16 +77,27 @@ describe('packaged .vsix', function () {
     assert.equal(res['loc.helpMarkDown'], task.helpMarkDown);
   });
 
+  let world: EntraWorld;
   beforeEach(async () => {
     emu = await startEmulator(seed);
+    world = await startEntraWorld(seed, { azureDevOps: emu });
+    emu.attachDirectory(directoryOf(world));
   });
   afterEach(async () => {
+    await world.close();
     await emu.close();
     for (const r of runs.splice(0)) fs.rmSync(r.tempDir, { recursive: true, force: true });
   });
 
-  const runOn = async (node: string, inputs: Record<string, string>) => {
-    const r = await runTask({ entry, node, inputs, collectionUri: emu.url, projectId: project.id, projectName: project.name, jobToken });
+  /** The demo's entra-admin connection as the agent hands it to the task (entraConnection). */
+  const entraEnv = () => {
+    const admin = seed.endpoints.find((e) => e.name === 'entra-admin')!;
+    const p = (admin.authorization as { parameters: Record<string, string> }).parameters;
+    return agentConnectionEnv({ id: String(admin.id), scheme: 'WorkloadIdentityFederation', tenantId: p.tenantid, clientId: p.serviceprincipalid }, world);
+  };
+  const runOn = async (node: string, inputs: Record<string, string>, o: { entra?: boolean } = {}) => {
+    const env = { SYSTEM_COLLECTIONID: seed.organization.id, ...(o.entra ? entraEnv() : {}) };
+    const r = await runTask({ entry, node, inputs, collectionUri: emu.url, projectId: project.id, projectName: project.name, jobToken, env });
     runs.push(r);
     const report = r.report as { connections: Array<{ name: string; outcome: string; reasonCode?: string }> };
     return { r, outcomes: Object.fromEntries(report.connections.map((c) => [c.name, c.reasonCode ? `${c.outcome}:${c.reasonCode}` : c.outcome])) };
@@ -93,13 +106,21 @@ describe('packaged .vsix', function () {
   for (const rt of runtimes()) {
     it(`${rt.label}: dry run, then convert: every azurerm connection of the demo project gets the right outcome`, async () => {
       assert.equal(execFileSync(rt.path, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' }).trim(), rt.label.replace(/^node /, ''));
-      const run = (inputs: Record<string, string>) => runOn(rt.path, inputs);
+      const run = (inputs: Record<string, string>, o: { entra?: boolean } = {}) => runOn(rt.path, inputs, o);
       const dry = await run({ dryRun: 'true' });
       assert.equal(dry.r.result?.result, 'SucceededWithIssues'); // prod-restricted would be refused
       assert.equal(emu.requests.filter((q) => q.method === 'PUT').length, 0);
       assert.equal(dry.outcomes['prod-restricted'], 'planned:PlannedNotAdministrator');
 
-      const real = await run({ waitTimeoutSeconds: '30' });
+      // Without entraConnection the job identity (a service identity) cannot convert an automatic
+      // connection whose app lacks the credential: Azure DevOps has no Entra token for it.
+      const noEntra = await run({ waitTimeoutSeconds: '30' });
+      for (const name of ['dev-sandbox', 'prod-ledger', 'Prod – Zürich (payments)']) assert.equal(noEntra.outcomes[name], 'failed:FailAadSilent', name);
+      assert.equal(noEntra.r.variables['convertedCount']?.value, '0');
+      assert.match(noEntra.r.errors.join('\n'), /AAD returned silent failure\)\. Set entraConnection/);
+
+      // With entraConnection (and manual apps included) the task adds each app's credential first.
+      const real = await run({ waitTimeoutSeconds: '30', includeManual: 'true' }, { entra: true });
       assert.deepEqual(real.outcomes, {
         'already-federated': 'federated',
         'aks-msi': 'skipped:SkipManagedIdentity',
@@ -108,8 +129,8 @@ describe('packaged .vsix', function () {
         'dev-sandbox': 'converted',
         // the demo's Entra admin connection (its identity owns the connections' apps): already federated
         'entra-admin': 'federated',
-        'legacy-manual-app': 'skipped:SkipManual',
-        'manual-with-fic': 'skipped:SkipManual',
+        'legacy-manual-app': 'converted',
+        'manual-with-fic': 'converted',
         'old-issuer-federated': 'federated:FederatedRetiringIssuer',
         'Prod – Zürich (payments)': 'converted',
         'prod-ledger': 'converted',
@@ -127,7 +148,21 @@ describe('packaged .vsix', function () {
       const api = report.connections.find((c) => c.name === 'prod-payments-api')!;
       assert.ok(api.impact?.pipelines.some((p) => p.name === 'payments-api-deploy' && p.flags.some((f) => f.task === 'AzureFileCopy@5')));
       assert.match(fs.readFileSync(real.r.summaryPath!, 'utf8'), /#### Pipelines that used these connections \(last 30 days\)/);
-      assert.equal(real.r.variables['convertedCount']?.value, '3');
+      assert.equal(real.r.variables['convertedCount']?.value, '5');
+      // each app keeps exactly the credential the service uses; the one already there is reused
+      for (const c of report.connections.filter((x) => x.outcome === 'converted')) {
+        const params = (seed.endpoints.find((e) => e.id === c.id)!.authorization as { parameters: Record<string, string> }).parameters;
+        const app = world.app(params.serviceprincipalid)!;
+        assert.deepEqual(
+          app.federatedIdentityCredentials.map((f) => [f.issuer, f.subject]),
+          [[c.issuer, c.subject]],
+          c.name,
+        );
+      }
+      assert.deepEqual(
+        report.connections.find((c) => c.name === 'manual-with-fic')!.credentials!.map((k) => k.change),
+        ['existing', 'removed'],
+      );
       assert.ok(!real.r.stdout.replace(/##vso\[task\.setsecret\][^\n]*/g, '').includes(jobToken));
       // running again converts nothing more: the converted ones are now federated
       const again = await run({ waitTimeoutSeconds: '30', excludeConnections: 'prod-restricted' });
@@ -143,7 +178,8 @@ describe('packaged .vsix', function () {
       const revert = await run({ action: 'revert', connections: 'prod-ledger' });
       assert.equal(revert.outcomes['prod-ledger'], 'reverted');
       assert.equal(revert.r.result?.result, 'Succeeded');
-      assert.equal(emu.requests.filter((q) => q.method === 'PUT').length, 4 + 1);
+      // PUTs: 4 without entraConnection (3 silent failures, 1 refused), 6 with it (5 converted, 1 refused), 1 revert
+      assert.equal(emu.requests.filter((q) => q.method === 'PUT').length, 4 + 6 + 1);
     });
   }
 });

@@ -98,6 +98,8 @@ class ServiceIdentityAzureDevOps implements AzureDevOps {
   /** Refuse this many PUTs per connection with the silent failure even when the credential exists (propagation). */
   propagationRefusals = 0;
   private refused = new Map<string, number>();
+  /** Connections the identity does not administer: their PUT is refused with 403. */
+  notAdministrator = new Set<string>();
   constructor(
     private readonly endpoints: Endpoint[],
     private readonly entra: MemoryEntra,
@@ -106,6 +108,7 @@ class ServiceIdentityAzureDevOps implements AzureDevOps {
   get = async (id: string) => this.endpoints.find((e) => e.id === id) ?? null;
   convert = async (id: string, body: ConversionBody) => {
     this.puts.push(id);
+    if (this.notAdministrator.has(id)) throw new ServiceError({ status: 403, message: 'Access denied. needs Administrator permissions' });
     const i = this.endpoints.findIndex((x) => x.id === id);
     const e = this.endpoints[i];
     const tenant = e.authorization!.parameters!['tenantid']!;
@@ -292,6 +295,19 @@ describe('Entra step (core/entra.ts) over in-memory ports', () => {
       ['created', 'created'],
       'both credentials stay recorded as added: nothing was removed',
     );
+  });
+
+  it('a conversion refused for another reason (not an Administrator) removes what this run added: the app is as it was', async () => {
+    const entra = new MemoryEntra();
+    entra.add(1);
+    const { byName } = await go({}, [conn(1)], entra, { before: (a) => a.notAdministrator.add(idOf(1)) });
+    const r = byName('conn-1');
+    assert.equal(r.reasonCode, 'FailNotAdministrator');
+    assert.deepEqual(
+      r.credentials?.map((c) => c.change),
+      ['removed', 'removed'],
+    );
+    assert.deepEqual(entra.apps.get(appIdOf(1))!.fics, []);
   });
 
   it('an app not found in the tenant, and an app of another tenant, are left alone with the reason; nothing is sent for them', async () => {

@@ -21,7 +21,8 @@ export async function main(
   const clock = abortableClock(cancel.signal);
   // One pacer for every service: a throttled run sends fewer requests in flight, wherever they go.
   let pacer: Pacer | undefined;
-  const paced = (concurrency: number) => (pacer ??= new Pacer(concurrency, (limit) => io.debug(`service throttling: at most ${limit} request(s) in flight now`)));
+  const paced = (concurrency: number) =>
+    (pacer ??= new Pacer(concurrency, (limit) => io.debug(`service throttling: at most ${limit} request(s) in flight now`)));
   const common = { clock, signal: cancel.signal, cert: io.cert(), debug: (m: string) => io.debug(m), requestTimeoutMs: io.requestTimeoutSeconds() * 1000 };
   try {
     await runTask({

@@ -235,10 +235,20 @@ export async function prepare(
 export async function tidy(prepared: Prepared, used: { issuer?: string; subject?: string }, run: EntraRun): Promise<void> {
   if (!used.issuer || !used.subject) return;
   const inUse = prepared.credentials.find((c) => sameCredential(c, used as { issuer: string; subject: string }));
-  if (!inUse) return;
+  if (inUse) await removeCreated(prepared, run, inUse);
+}
+
+/**
+ * After a conversion that definitely failed (refused, or failed in the background): removes what
+ * this run added for it, so a failed connection leaves its app as it was ("nothing was changed").
+ */
+export const rollback = (prepared: Prepared, run: EntraRun): Promise<void> => removeCreated(prepared, run);
+
+/** Removes the credentials this run added, but `keep`; a removal that fails is noted on the credential, which stays. */
+async function removeCreated(prepared: Prepared, run: EntraRun, keep?: CredentialRecord): Promise<void> {
   for (const c of prepared.credentials) {
     const id = prepared.createdIds.get(c.name);
-    if (c === inUse || c.change !== 'created' || !id) continue;
+    if (c === keep || c.change !== 'created' || !id) continue;
     try {
       await run.port.removeCredential(prepared.app.objectId, id);
       c.change = 'removed';

@@ -13,12 +13,13 @@
 //      └──► done                          the app cannot be prepared: skipped / failed, nothing sent
 //   failed ──► later ──► send             refused because a new credential has not propagated yet
 //   done (converted) ──► tidy             the credential the service does not use is removed
+//   failed (other refusal)                what this run added for it is removed again
 //
 // Each step reads the service through the EndpointPort and returns the next step; the scheduler
 // (schedule.ts) runs them for many connections, and sleeps out a `later` without holding a slot.
 
 import { baseResult, conversionBody, federationFields, isScheme, schemeOf, stateOf } from './endpoint';
-import { EntraRun, Prepared, isPropagationRefusal, prepare, tidy } from './entra';
+import { EntraRun, Prepared, isPropagationRefusal, prepare, rollback, tidy } from './entra';
 import { ServiceFailure, asFailure, explainBackgroundFailure, explainFailure, isAadSilentFailure, isAlreadyOnScheme, isTransient } from './failures';
 import { ConnectionResult, Endpoint, Options, RunContext, Scheme, msg } from './model';
 import { Clock, EndpointPort } from './ports';
@@ -204,7 +205,8 @@ async function explain(e: Endpoint, step: Extract<Step, { kind: 'failed' }>, env
   let reason = step.background ? explainBackgroundFailure(f.message, e, env.ctx) : explainFailure(f, e, env.ctx);
   const prepared = env.prepared.get(e.id);
   if (prepared && env.entra && isPropagationRefusal(f)) {
-    // The credentials are on the app, yet the service still tried Entra itself (or found none it could use).
+    // The credentials are on the app, yet the service still tried Entra itself (or found none it
+    // could use). They stay: a later run reuses them, once they work.
     const seconds = Math.round(env.waitTimeoutMs / 1000);
     reason = msg(
       'FailPreparedNotUsed',
@@ -213,6 +215,10 @@ async function explain(e: Endpoint, step: Extract<Step, { kind: 'failed' }>, env
       prepared.retries,
       seconds,
     );
+  } else if (prepared && env.entra && prepared.createdIds.size > 0) {
+    // Refused for another reason (not an Administrator, …): the app goes back to how it was.
+    await rollback(prepared, env.entra);
+    env.onPrepared?.(e, prepared);
   }
   if (reason.key === 'FailManualNoCredential') {
     // The service may already know the issuer and subject it expects (docs/service-behaviour.md §17):
