@@ -12,7 +12,7 @@ import { Harness, allOutput } from '../helpers/harness';
 import { runtimes } from '../helpers/nodes';
 import { packagedEntry } from '../helpers/packaged';
 import { ORG, SeedEndpoint } from '../helpers/seed';
-import type { AppSeed, EntraSeed, FederatedCredentialSeed, Seed } from '../emulator/types';
+import type { AppSeed, EntraSeed, FederatedCredentialSeed } from '../emulator/types';
 
 const TENANT = '9d3f2b1a-6c5e-4f70-8a9b-0c1d2e3f4a5b';
 const OTHER_TENANT = '1a2b3c4d-0000-4000-8000-0000000000ff';
