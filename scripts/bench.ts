@@ -11,7 +11,14 @@
 // and every step is bounded (the task run is killed after waitTimeoutSeconds + 2 minutes).
 //
 //   node build/scripts/bench.js [--n 500] [--latency 40] [--concurrency 4] [--async]
-//                               [--impact warn|skip|off] [--json]
+//                               [--impact warn|skip|off] [--entra] [--json]
+//
+// --entra: the job identity (a service identity) with entraConnection, as in the README's
+// Permissions: the N automatic connections have app registrations without the federated
+// credential, the loopback HTTPS emulators of Entra, Graph and the agent's OIDC endpoint get the
+// same latency, and the task adds each credential before its PUT (the Azure DevOps emulator then
+// converts synchronously). It prints requests per converted connection by service and the ratio
+// of wall time to the sequential floor counted over ALL requests (every request x latency).
 //   node build/scripts/bench.js --selection [--json]   (only the selection bench: scripts/bench-selection.ts)
 import * as fs from 'fs';
 import * as os from 'os';
@@ -19,10 +26,13 @@ import * as path from 'path';
 import { classify } from '../tasks/ConvertToWif/src/core/eligibility';
 import { Endpoint } from '../tasks/ConvertToWif/src/core/model';
 import { makeSelection } from '../tasks/ConvertToWif/src/core/selection';
+import { entraIssuer, entraSubject } from '../tasks/ConvertToWif/src/core/identity';
+import { startEntraWorld } from '../test/emulator/entraWorld';
 import { Emulator, RecordedRequest, startEmulator } from '../test/emulator/server';
+import { agentConnectionEnv, directoryOf } from '../test/helpers/agent';
 import { OTHER_PROJECT, PROJECT, ctx, endpoint, options } from '../test/helpers/endpoints';
 import { RunTaskOptions, TaskRun, runTask } from '../test/helpers/runTask';
-import { JOB_TOKEN, SeedEndpoint, seed } from '../test/helpers/seed';
+import { JOB_TOKEN, ORG, SeedEndpoint, seed } from '../test/helpers/seed';
 import { benchSelection, printSelectionBench } from './bench-selection';
 import { extractVsix, packageExtension } from './package';
 
@@ -39,17 +49,18 @@ interface Args {
   json: boolean;
   startRuns: number;
   selection: boolean;
+  entra: boolean;
 }
 
 function usage(message: string): never {
   console.error(
-    `bench: ${message}\nusage: node build/scripts/bench.js [--n 500] [--latency 40] [--concurrency 1..16] [--async] [--impact warn|skip|off] [--start-runs 5] [--json]\n       node build/scripts/bench.js --selection [--json]`,
+    `bench: ${message}\nusage: node build/scripts/bench.js [--n 500] [--latency 40] [--concurrency 1..16] [--async] [--impact warn|skip|off] [--entra] [--start-runs 5] [--json]\n       node build/scripts/bench.js --selection [--json]`,
   );
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { n: 500, latency: 40, async: false, json: false, startRuns: 5, selection: false };
+  const a: Args = { n: 500, latency: 40, async: false, json: false, startRuns: 5, selection: false, entra: false };
   const int = (flag: string, v: string | undefined, min: number, max: number): number => {
     const n = v !== undefined && /^\d+$/.test(v) ? Number(v) : NaN;
     if (!Number.isSafeInteger(n) || n < min || n > max) usage(`${flag} needs an integer from ${min} to ${max} (got ${v ?? 'nothing'})`);
@@ -76,6 +87,9 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--selection':
         a.selection = true;
+        break;
+      case '--entra':
+        a.entra = true;
         break;
       case '--json':
         a.json = true;
@@ -223,6 +237,157 @@ async function benchStart(entry: string, runs: number): Promise<number[]> {
   return out;
 }
 
+const BENCH_TENANT = '9d3f2b1a-6c5e-4f70-8a9b-0c1d2e3f4a5b';
+const BENCH_ENTRA_ID = 'e17a0000-0000-4000-8000-00000000e17a';
+const BENCH_ENTRA_CLIENT = 'e17ac11e-0000-4000-8000-00000000c11e';
+const benchGuid = (prefix: string, i: number) => `${prefix}-0000-4000-8000-${String(i).padStart(12, '0')}`;
+
+/**
+ * --entra: N automatic connections whose apps lack the credential, the entraConnection (federated,
+ * its service principal owns every app), and the Entra world's seed; latency on every host.
+ */
+async function benchEntra(args: Args, entry: string, work: string, log: (s: string) => void): Promise<void> {
+  const specs: SeedEndpoint[] = Array.from({ length: args.n }, (_, i) => ({
+    id: benchGuid('c0000000', i),
+    name: `bench-${String(i).padStart(5, '0')}`,
+    creationMode: 'Automatic',
+    parameters: { tenantid: BENCH_TENANT, serviceprincipalid: benchGuid('a0000000', i), authenticationType: 'spnKey', serviceprincipalkey: null },
+  }));
+  const adminSubject = entraSubject(BENCH_TENANT, ORG.id, BENCH_ENTRA_ID)!;
+  specs.push({
+    id: BENCH_ENTRA_ID,
+    name: 'entra-admin',
+    scheme: 'WorkloadIdentityFederation',
+    parameters: {
+      tenantid: BENCH_TENANT,
+      serviceprincipalid: BENCH_ENTRA_CLIENT,
+      workloadIdentityFederationIssuer: entraIssuer(BENCH_TENANT),
+      workloadIdentityFederationSubject: adminSubject,
+    },
+  });
+  const s = seed(specs, {
+    entra: {
+      taskInputConnections: [BENCH_ENTRA_ID],
+      tenants: [
+        {
+          id: BENCH_TENANT,
+          applications: Array.from({ length: args.n }, (_, i) => ({
+            appId: benchGuid('a0000000', i),
+            objectId: benchGuid('0b000000', i),
+            displayName: `bench-app-${i}`,
+            owners: [BENCH_ENTRA_CLIENT],
+          })),
+          servicePrincipals: [
+            {
+              appId: BENCH_ENTRA_CLIENT,
+              permissions: ['Application.ReadWrite.OwnedBy'],
+              federatedIdentityCredentials: [{ name: 'pipeline', issuer: entraIssuer(BENCH_TENANT), subject: adminSubject }],
+            },
+          ],
+        },
+      ],
+    },
+  });
+  const emu = await startEmulator(s, { latencyMs: args.latency });
+  const world = await startEntraWorld(s, { azureDevOps: emu });
+  emu.attachDirectory(directoryOf(world));
+  for (const h of Object.values(world.hosts)) h.latencyMs = args.latency;
+  const rss = writeRssPreload(work);
+  let run: TaskRun | undefined;
+  try {
+    const inputs: Record<string, string> = {
+      waitTimeoutSeconds: String(WAIT_TIMEOUT_SECONDS),
+      reportPath: path.join(work, 'report.json'),
+      entraConnection: BENCH_ENTRA_ID,
+      impactCheck: args.impact ?? 'off',
+    };
+    if (args.concurrency !== undefined) inputs.concurrency = String(args.concurrency);
+    const env = {
+      ...agentConnectionEnv({ id: BENCH_ENTRA_ID, scheme: 'WorkloadIdentityFederation', tenantId: BENCH_TENANT, clientId: BENCH_ENTRA_CLIENT }, world, {
+        organizationId: ORG.id,
+      }),
+      NODE_OPTIONS: `--require "${rss.preload}"`,
+    };
+    log(`bench: running the packaged task with entraConnection against ${args.n} automatic connections, ${args.latency} ms per request on every host…`);
+    const t0 = Date.now();
+    run = await runTaskCleanly({
+      entry,
+      inputs,
+      env,
+      collectionUri: emu.url,
+      projectId: PROJECT.id,
+      projectName: PROJECT.name,
+      jobToken: JOB_TOKEN,
+      timeoutMs: (WAIT_TIMEOUT_SECONDS + 120) * 1000,
+    });
+    const wallMs = Date.now() - t0;
+    const maxRssKb = fs.existsSync(rss.out) ? (JSON.parse(fs.readFileSync(rss.out, 'utf8')) as { maxRssKb: number }).maxRssKb : NaN;
+    const ado = emu.requests;
+    const graph = world.hosts.graph.requests;
+    const report = run.report as { totals?: Record<string, number> } | undefined;
+    const converted = report?.totals?.converted ?? 0;
+    const all = ado.length + graph.length + world.hosts.entra.requests.length + world.hosts.oidc.requests.length;
+    const floorMs = all * args.latency;
+    const perConnection = (xs: number) => (converted > 0 ? xs / converted : NaN);
+    const result = {
+      n: args.n,
+      latencyMs: args.latency,
+      concurrency: args.concurrency ?? 'default',
+      impactCheck: inputs.impactCheck,
+      taskResult: run.result?.result ?? '(none)',
+      totals: report?.totals,
+      wallMs,
+      requests: {
+        total: all,
+        azureDevOps: countBy(ado, kindOf),
+        graph: countBy(graph, (r) => `${r.method} ${/federatedIdentityCredentials/i.test(r.path) ? 'federatedIdentityCredentials' : 'application'}`),
+        entraToken: world.hosts.entra.requests.length,
+        oidc: world.hosts.oidc.requests.length,
+      },
+      perConvertedConnection: {
+        graph: perConnection(graph.length),
+        puts: perConnection(ado.filter((r) => r.method === 'PUT').length),
+        getsById: perConnection(ado.filter((r) => r.method === 'GET' && /endpoints\/[^/]+$/i.test(r.path)).length),
+      },
+      sequentialFloorAllRequestsMs: floorMs,
+      ratio: wallMs / floorMs,
+      peakRssMb: maxRssKb / 1024,
+    };
+    const targets = {
+      graphPerConnection: { target: '<= 5', pass: result.perConvertedConnection.graph <= 5 },
+      putPerConnection: { target: '<= 1', pass: result.perConvertedConnection.puts <= 1 },
+      getPerConnection: { target: '<= 1', pass: result.perConvertedConnection.getsById <= 1 },
+      tokenCalls: { target: 'once per run', pass: result.requests.entraToken === 1 && result.requests.oidc === 1 },
+      ratio: { target: '<= 0.35', pass: result.ratio <= 0.35 },
+    };
+    if (args.json) return void console.log(JSON.stringify({ ...result, targets }, null, 2));
+    const pf = (ok: boolean) => (ok ? 'PASS' : 'MISS');
+    console.log(`ConvertToWif bench --entra: N=${args.n}, latency ${args.latency} ms on every host, concurrency ${result.concurrency}, impactCheck ${inputs.impactCheck}`);
+    console.log(`task result: ${result.taskResult}; converted ${converted} of ${args.n}`);
+    if (converted !== args.n) console.log(`WARNING: ${converted} of ${args.n} converted: the figures below do not measure a full run.`);
+    const rows: Array<[string, string, string, string]> = [
+      ['wall time (task process)', `${(wallMs / 1000).toFixed(2)} s`, '', ''],
+      ['requests, all hosts', String(all), '', ''],
+      ...Object.entries(result.requests.azureDevOps).map(([k, v]): [string, string, string, string] => [`  Azure DevOps ${k}`, String(v), '', '']),
+      ...Object.entries(result.requests.graph).map(([k, v]): [string, string, string, string] => [`  Graph ${k}`, String(v), '', '']),
+      ['  Entra token calls / agent OIDC calls', `${result.requests.entraToken} / ${result.requests.oidc}`, targets.tokenCalls.target, pf(targets.tokenCalls.pass)],
+      ['Graph requests per converted connection', result.perConvertedConnection.graph.toFixed(2), targets.graphPerConnection.target, pf(targets.graphPerConnection.pass)],
+      ['PUTs per converted connection', result.perConvertedConnection.puts.toFixed(2), targets.putPerConnection.target, pf(targets.putPerConnection.pass)],
+      ['GETs by id per converted connection', result.perConvertedConnection.getsById.toFixed(2), targets.getPerConnection.target, pf(targets.getPerConnection.pass)],
+      ['sequential floor (all requests x latency)', `${(floorMs / 1000).toFixed(2)} s`, '', ''],
+      ['ratio wall / floor', result.ratio.toFixed(3), targets.ratio.target, pf(targets.ratio.pass)],
+      ['peak RSS (task process)', `${result.peakRssMb.toFixed(1)} MB`, '', ''],
+    ];
+    const w = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length)));
+    console.log('');
+    for (const r of rows) console.log(`${r[0].padEnd(w[0])}  ${r[1].padEnd(w[1])}  ${r[2].padEnd(w[2])}  ${r[3]}`.trimEnd());
+  } finally {
+    if (run) fs.rmSync(run.tempDir, { recursive: true, force: true });
+    await world.close();
+    await emu.close();
+  }
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.selection) return printSelectionBench(benchSelection(), args.json);
@@ -236,6 +401,7 @@ async function main(): Promise<void> {
     await extractVsix(pkg.vsixPath, path.join(work, 'vsix'));
     const entry = path.join(work, 'vsix', 'tasks', 'ConvertToWif', 'index.js');
     if (!fs.existsSync(entry)) throw new Error(`the VSIX has no ${path.relative(work, entry)}`);
+    if (args.entra) return await benchEntra(args, entry, work, log);
 
     const mode = args.async ? 'async' : 'sync';
     const specs: SeedEndpoint[] = Array.from({ length: args.n }, (_, i) => ({
