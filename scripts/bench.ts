@@ -362,7 +362,9 @@ async function benchEntra(args: Args, entry: string, work: string, log: (s: stri
     };
     if (args.json) return void console.log(JSON.stringify({ ...result, targets }, null, 2));
     const pf = (ok: boolean) => (ok ? 'PASS' : 'MISS');
-    console.log(`ConvertToWif bench --entra: N=${args.n}, latency ${args.latency} ms on every host, concurrency ${result.concurrency}, impactCheck ${inputs.impactCheck}`);
+    console.log(
+      `ConvertToWif bench --entra: N=${args.n}, latency ${args.latency} ms on every host, concurrency ${result.concurrency}, impactCheck ${inputs.impactCheck}`,
+    );
     console.log(`task result: ${result.taskResult}; converted ${converted} of ${args.n}`);
     if (converted !== args.n) console.log(`WARNING: ${converted} of ${args.n} converted: the figures below do not measure a full run.`);
     const rows: Array<[string, string, string, string]> = [
@@ -370,10 +372,25 @@ async function benchEntra(args: Args, entry: string, work: string, log: (s: stri
       ['requests, all hosts', String(all), '', ''],
       ...Object.entries(result.requests.azureDevOps).map(([k, v]): [string, string, string, string] => [`  Azure DevOps ${k}`, String(v), '', '']),
       ...Object.entries(result.requests.graph).map(([k, v]): [string, string, string, string] => [`  Graph ${k}`, String(v), '', '']),
-      ['  Entra token calls / agent OIDC calls', `${result.requests.entraToken} / ${result.requests.oidc}`, targets.tokenCalls.target, pf(targets.tokenCalls.pass)],
-      ['Graph requests per converted connection', result.perConvertedConnection.graph.toFixed(2), targets.graphPerConnection.target, pf(targets.graphPerConnection.pass)],
+      [
+        '  Entra token calls / agent OIDC calls',
+        `${result.requests.entraToken} / ${result.requests.oidc}`,
+        targets.tokenCalls.target,
+        pf(targets.tokenCalls.pass),
+      ],
+      [
+        'Graph requests per converted connection',
+        result.perConvertedConnection.graph.toFixed(2),
+        targets.graphPerConnection.target,
+        pf(targets.graphPerConnection.pass),
+      ],
       ['PUTs per converted connection', result.perConvertedConnection.puts.toFixed(2), targets.putPerConnection.target, pf(targets.putPerConnection.pass)],
-      ['GETs by id per converted connection', result.perConvertedConnection.getsById.toFixed(2), targets.getPerConnection.target, pf(targets.getPerConnection.pass)],
+      [
+        'GETs by id per converted connection',
+        result.perConvertedConnection.getsById.toFixed(2),
+        targets.getPerConnection.target,
+        pf(targets.getPerConnection.pass),
+      ],
       ['sequential floor (all requests x latency)', `${(floorMs / 1000).toFixed(2)} s`, '', ''],
       ['ratio wall / floor', result.ratio.toFixed(3), targets.ratio.target, pf(targets.ratio.pass)],
       ['peak RSS (task process)', `${result.peakRssMb.toFixed(1)} MB`, '', ''],

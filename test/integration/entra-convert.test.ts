@@ -18,7 +18,7 @@ const TENANT = '9d3f2b1a-6c5e-4f70-8a9b-0c1d2e3f4a5b';
 const OTHER_TENANT = '1a2b3c4d-0000-4000-8000-0000000000ff';
 const ENTRA_ID = 'e17a0000-0000-4000-8000-00000000e17a';
 const ENTRA_CLIENT = 'e17ac11e-0000-4000-8000-00000000c11e';
-const ENTRA_SECRET = 'entra-admin-secret-Zq8~x';
+const ENTRA_SECRET = 'Qx7~kV2.mN9_pL4-wR6~tZ1';
 const AZDO_ISSUER = `https://vstoken.dev.azure.com/${ORG.id}`;
 const AUD = 'api://AzureADTokenExchange';
 
@@ -269,8 +269,8 @@ describe('entraConnection: each failure and the dry run (packaged task)', functi
     assert.ok(t.puts.length >= 2, `${t.puts.length} PUTs: refused while propagating, then converted`);
   });
 
-  it('an app with 19 credentials is a named failure: nothing added, nothing sent', async () => {
-    const fics = Array.from({ length: 19 }, (_, i) => ({
+  it('a full app (20 credentials, none of ours) is a named failure: nothing added, nothing sent', async () => {
+    const fics = Array.from({ length: 20 }, (_, i) => ({
       name: `gh-${i}`,
       issuer: 'https://token.actions.githubusercontent.com',
       subject: `repo:contoso/r${i}:ref:refs/heads/main`,
@@ -334,7 +334,7 @@ describe('entraConnection: each failure and the dry run (packaged task)', functi
     ];
     const t = await h.go(endpointsOf(specs), { ...ENTRA_INPUT, action: 'report' }, { seed: { entra: entraOf(specs) }, connection: WIF, entry });
     assert.deepEqual(graphCalls(h).writes, []);
-    assert.equal(t.byName('prod-api')?.app?.secrets?.[0]?.endDateTime, '2027-02-01T00:00:00Z');
+    assert.equal(t.byName('prod-api')?.app?.passwordCredentials?.[0]?.endDateTime, '2027-02-01T00:00:00Z');
     assert.equal(t.byName('prod-api')?.appFinding, undefined, 'a connection still on its secret needs it');
     assert.match(t.byName('prod-federated')?.appFinding ?? '', /1 client secret\(s\) still on app registration 'app-prod-federated'/);
     assert.ok(
@@ -346,6 +346,73 @@ describe('entraConnection: each failure and the dry run (packaged task)', functi
     // entraConnection's own app is not in the directory: nothing to audit there, and no error.
     assert.equal(t.run.errors.length, 0, t.run.errors.join('\n'));
   });
+
+  for (const kind of ['apply-then-reset', 'cut-body'] as const) {
+    it(`a credential POST applied but its answer lost (${kind}) is recorded as added, never duplicated, and tidied`, async () => {
+      const specs: Spec[] = [{ n: 1, name: 'prod-api' }];
+      const t = await h.go(endpointsOf(specs), ENTRA_INPUT, {
+        seed: { entra: entraOf(specs) },
+        connection: WIF,
+        entry,
+        before: () => h.world!.hosts.graph.addFault({ method: 'POST', kind, count: 1 }),
+      });
+      assert.equal(t.byName('prod-api')?.outcome, 'converted', JSON.stringify(t.byName('prod-api')));
+      assert.deepEqual(
+        t.byName('prod-api')?.credentials?.map((c) => c.change),
+        ['created', 'removed'],
+      );
+      assert.deepEqual(
+        h.world!.app(appId(1))!.federatedIdentityCredentials.map((f) => f.issuer),
+        [entraIssuer(TENANT)],
+        'exactly the credential the service uses: no orphan, no duplicate',
+      );
+    });
+  }
+
+  it('a removal Graph refuses leaves the credential, noted in the report and as a warning', async () => {
+    const specs: Spec[] = [{ n: 1, name: 'prod-api' }];
+    const t = await h.go(endpointsOf(specs), ENTRA_INPUT, {
+      seed: { entra: entraOf(specs) },
+      connection: WIF,
+      entry,
+      before: () => h.world!.hosts.graph.addFault({ method: 'DELETE', status: 500, count: 20 }),
+    });
+    assert.equal(t.byName('prod-api')?.outcome, 'converted');
+    const azdo = t.byName('prod-api')?.credentials?.find((c) => c.issuer === AZDO_ISSUER);
+    assert.equal(azdo?.change, 'created');
+    assert.match(azdo?.note ?? '', /HTTP 500/);
+    assert.ok(
+      t.run.warnings.some((w) => /may be left there by this run/.test(w)),
+      t.run.warnings.join('\n'),
+    );
+  });
+
+  for (const [label, echo] of [
+    ['plain', (s: string) => `AADSTS7000215: Invalid client secret provided: '${s}'.`],
+    ['form-encoded', (s: string) => `AADSTS7000215: bad request body client_secret=${new URLSearchParams({ v: s }).toString().slice(2)}&x=1`],
+    ['cut at the 1,000-character limit', (s: string) => `AADSTS7000215: ${'x'.repeat(990)}${s}`],
+  ] as const) {
+    it(`a token endpoint that echoes the client secret (${label}) never gets it, or a part of it, into the output`, async () => {
+      const specs: Spec[] = [{ n: 1, name: 'prod-api' }];
+      const body = JSON.stringify({ error: 'invalid_client', error_description: echo(ENTRA_SECRET), error_codes: [7000215] });
+      const t = await h.go(endpointsOf(specs), ENTRA_INPUT, {
+        seed: { entra: entraOf(specs) },
+        connection: SECRET,
+        entry,
+        env: { SYSTEM_DEBUG: 'true' },
+        before: () => h.world!.hosts.entra.addFault({ status: 401, count: 10, body }),
+      });
+      assert.equal(t.byName('prod-api')?.reasonCode, 'FailEntraSecret');
+      const out = allOutput(t.run);
+      for (const part of [
+        ENTRA_SECRET,
+        encodeURIComponent(ENTRA_SECRET),
+        new URLSearchParams({ v: ENTRA_SECRET }).toString().slice(2),
+        ENTRA_SECRET.slice(0, 10),
+      ])
+        assert.ok(!out.includes(part), `'${part.slice(0, 4)}…' reached the output`);
+    });
+  }
 
   it('an entraConnection the agent did not hand over is an input error: nothing is sent anywhere', async () => {
     const specs: Spec[] = [{ n: 1, name: 'prod-api' }];

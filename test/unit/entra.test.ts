@@ -7,7 +7,7 @@ import { entraIssuer, entraSubject, organizationName } from '../../tasks/Convert
 import { RawInputs } from '../../tasks/ConvertToWif/src/core/inputs';
 import { ConversionBody, Endpoint } from '../../tasks/ConvertToWif/src/core/model';
 import { normalizeEndpoint } from '../../tasks/ConvertToWif/src/core/normalize';
-import { AgentConnection, AzureDevOps, EntraApp, EntraPort, FederatedCredential, NewFederatedCredential } from '../../tasks/ConvertToWif/src/core/ports';
+import { AgentConnection, AzureDevOps, Clock, EntraApp, EntraPort, FederatedCredential, NewFederatedCredential } from '../../tasks/ConvertToWif/src/core/ports';
 import { runTask } from '../../tasks/ConvertToWif/src/core/runTask';
 import { PROJECT, endpoint } from '../helpers/endpoints';
 import { MemoryHost, clock } from '../helpers/memory';
@@ -39,6 +39,12 @@ class MemoryEntra implements EntraPort {
   apps = new Map<string, MemoryApp>();
   signInError?: ServiceError;
   denyWrites = false;
+  /** The next POSTs: applied, then their answer is lost ('lost'), or answered with another credential ('other'). */
+  postFaults: Array<'lost' | 'lost-unapplied' | 'other'> = [];
+  /** The next list calls fail with a network error. */
+  listFailures = 0;
+  /** Called on every POST (e.g. to cancel the run in the middle of a preparation). */
+  onPost?: () => void;
   private next = 0;
   add(n: number, fics: Array<Omit<FederatedCredential, 'id' | 'audiences'>> = [], secrets: EntraApp['secrets'] = []): MemoryApp {
     const app: MemoryApp = {
@@ -68,6 +74,7 @@ class MemoryEntra implements EntraPort {
   };
   credentials = async (objectId: string) => {
     this.calls.push(`GET fics ${objectId}`);
+    if (this.listFailures > 0 && this.listFailures--) throw new ServiceError({ message: 'socket hang up', service: 'graph' });
     return this.byObject(objectId).fics.map((f) => ({ ...f }));
   };
   addCredential = async (objectId: string, c: NewFederatedCredential) => {
@@ -79,9 +86,21 @@ class MemoryEntra implements EntraPort {
         service: 'graph',
         code: 'Authorization_RequestDenied',
       });
+    this.onPost?.();
     const app = this.byObject(objectId);
+    const fault = this.postFaults.shift();
+    if (fault === 'lost-unapplied') throw new ServiceError({ message: 'The request timed out.', service: 'graph', timedOut: true });
+    if (fault === 'other') return { ...app.fics[0] };
+    if (app.fics.length >= 20)
+      throw new ServiceError({
+        status: 400,
+        message: 'The application has reached the limit of 20 federated identity credentials.',
+        service: 'graph',
+        code: 'Request_BadRequest',
+      });
     const f: FederatedCredential = { id: `fic-${++this.next}`, name: c.name, issuer: c.issuer, subject: c.subject, audiences: c.audiences };
     app.fics.push(f);
+    if (fault === 'lost') throw new ServiceError({ message: 'The request timed out.', service: 'graph', timedOut: true });
     return f;
   };
   removeCredential = async (objectId: string, id: string) => {
@@ -157,7 +176,7 @@ async function go(
   inputs: RawInputs,
   endpoints: Endpoint[],
   entra: MemoryEntra,
-  o: { agent?: AgentConnection | null; before?: (ado: ServiceIdentityAzureDevOps, host: MemoryHost) => void } = {},
+  o: { agent?: AgentConnection | null; before?: (ado: ServiceIdentityAzureDevOps, host: MemoryHost) => void; abort?: AbortController; clock?: Clock } = {},
 ) {
   const host = new MemoryHost({ impactCheck: 'off', entraConnection: ENTRA_ID, ...inputs });
   if (o.agent !== null) host.agents[ENTRA_ID] = o.agent ?? SECRET_CONNECTION;
@@ -166,8 +185,8 @@ async function go(
   let built = 0;
   await runTask({
     host,
-    clock: clock(),
-    cancelled: new AbortController().signal,
+    clock: o.clock ?? clock(),
+    cancelled: (o.abort ?? new AbortController()).signal,
     connect: () => ado,
     connectEntra: () => {
       built++;
@@ -310,6 +329,130 @@ describe('Entra step (core/entra.ts) over in-memory ports', () => {
     assert.deepEqual(entra.apps.get(appIdOf(1))!.fics, []);
   });
 
+  it('a POST applied whose answer was lost is found again, recorded as added, and tidied like any other', async () => {
+    const entra = new MemoryEntra();
+    entra.add(1);
+    entra.postFaults = ['lost', 'lost'];
+    const { byName } = await go({}, [conn(1)], entra);
+    const r = byName('conn-1');
+    assert.equal(r.outcome, 'converted', JSON.stringify(r));
+    assert.deepEqual(
+      r.credentials?.map((c) => c.change),
+      ['created', 'removed'],
+    );
+    assert.deepEqual(
+      entra.apps.get(appIdOf(1))!.fics.map((f) => f.issuer),
+      [entraIssuer(TENANT)],
+      'no orphan',
+    );
+  });
+
+  it('a POST whose outcome stays unknown is recorded with a note, and what was added before goes again', async () => {
+    const entra = new MemoryEntra();
+    entra.add(1);
+    entra.postFaults = [undefined as never, 'lost-unapplied'];
+    entra.listFailures = 0;
+    const { byName, ado } = await go({}, [conn(1)], entra, {
+      before: () => {
+        // the re-list after the lost answer fails too
+        const list = entra.credentials;
+        let calls = 0;
+        entra.credentials = async (id) => {
+          if (++calls === 2) throw new ServiceError({ message: 'socket hang up', service: 'graph' });
+          return list(id);
+        };
+      },
+    });
+    const r = byName('conn-1');
+    assert.equal(r.outcome, 'failed');
+    assert.equal(r.reasonCode, 'FailEntraNetwork');
+    assert.deepEqual(ado.puts, []);
+    assert.deepEqual(
+      r.credentials?.map((c) => [c.change, Boolean(c.note)]),
+      [
+        ['removed', false],
+        ['wouldCreate', true],
+      ],
+    );
+  });
+
+  it('an answer to the POST that names another credential is not trusted: nothing of it is ever deleted', async () => {
+    const entra = new MemoryEntra();
+    entra.add(1, [
+      { name: 'github-main', issuer: 'https://token.actions.githubusercontent.com', subject: 'repo:contoso/app:ref:refs/heads/main' },
+      { name: 'pre-entra', issuer: entraIssuer(TENANT), subject: entraSubject(TENANT, ORG_ID, idOf(1))! },
+    ]);
+    entra.postFaults = ['other'];
+    const { byName } = await go({}, [conn(1)], entra);
+    assert.ok(
+      entra.apps.get(appIdOf(1))!.fics.some((f) => f.name === 'github-main'),
+      'the GitHub credential survives',
+    );
+    assert.ok(!entra.calls.some((c) => c.startsWith('DELETE')));
+    assert.equal(byName('conn-1').reasonCode, 'FailGraphAdd');
+  });
+
+  it('two connections sharing one app near the limit are prepared one at a time: no race past the limit, nothing left behind', async () => {
+    const entra = new MemoryEntra();
+    const others = Array.from({ length: 18 }, (_, i) => ({ name: `gh-${i}`, issuer: 'https://token.actions.githubusercontent.com', subject: `repo:r${i}` }));
+    const shared = entra.add(1, others);
+    const second = conn(2);
+    second.authorization!.parameters!['serviceprincipalid'] = appIdOf(1);
+    const endpoints = [conn(1), second];
+    const first = await go({}, endpoints, entra);
+    assert.equal(first.byName('conn-1').outcome, 'converted', JSON.stringify(first.byName('conn-1')));
+    // conn-2 was prepared while conn-1's two credentials were on the app: no room, nothing added.
+    assert.equal(first.byName('conn-2').reasonCode, 'FailAppCredentialLimit');
+    assert.deepEqual(first.byName('conn-2').credentials ?? [], []);
+    assert.equal(shared.fics.length, 19, "conn-1's unused credential went; nothing of conn-2's is left");
+    const again = await go({}, endpoints, entra);
+    assert.equal(again.byName('conn-2').outcome, 'converted', 'the next run has room for the Entra issuer');
+    assert.equal(shared.fics.length, 20);
+  });
+
+  it('a full app that already holds the credential the service uses converts without any write', async () => {
+    const entra = new MemoryEntra();
+    const others = Array.from({ length: 19 }, (_, i) => ({ name: `gh-${i}`, issuer: 'https://token.actions.githubusercontent.com', subject: `repo:r${i}` }));
+    entra.add(1, [...others, { name: 'by-hand', ...{ issuer: entraIssuer(TENANT), subject: entraSubject(TENANT, ORG_ID, idOf(1))! } }]);
+    const { byName } = await go({}, [conn(1)], entra);
+    assert.equal(byName('conn-1').outcome, 'converted');
+    assert.deepEqual(entra.writes(), []);
+  });
+
+  it('a credential with the right issuer and subject but another audience is a named failure', async () => {
+    const entra = new MemoryEntra();
+    const app = entra.add(1, [{ name: 'wrong-aud', issuer: entraIssuer(TENANT), subject: entraSubject(TENANT, ORG_ID, idOf(1))! }]);
+    app.fics[0].audiences = ['api://something-else'];
+    const { byName, ado } = await go({}, [conn(1)], entra);
+    assert.equal(byName('conn-1').reasonCode, 'FailCredentialAudience');
+    assert.match(byName('conn-1').reason!, /'wrong-aud'.*the audience api:\/\/something-else/);
+    assert.deepEqual(ado.puts, []);
+  });
+
+  it('cancelled in the middle of a preparation: what was added stays and the reason says so', async () => {
+    const entra = new MemoryEntra();
+    entra.add(1);
+    const abort = new AbortController();
+    let posts = 0;
+    entra.onPost = () => {
+      if (++posts === 2) abort.abort();
+    };
+    const orig = entra.addCredential;
+    entra.addCredential = async (id, c) => {
+      const r = await orig(id, c);
+      if (abort.signal.aborted) throw new ServiceError({ message: 'The run was cancelled.', cancelled: true });
+      return r;
+    };
+    // The grace period after a cancellation is real here (a few ms), so the preparation can end in it.
+    const c = clock();
+    const graceful = { ...c, wait: (ms: number) => new Promise<void>((r) => setTimeout(r, Math.min(ms, 50))) };
+    const { byName, ado, host } = await go({}, [conn(1)], entra, { abort, clock: graceful });
+    assert.deepEqual(ado.puts, []);
+    assert.equal(byName('conn-1').reasonCode, 'SkipCancelledPrepared');
+    assert.equal(byName('conn-1').credentials?.[0]?.change, 'created');
+    assert.equal(host.outcome?.kind, 'Cancelled');
+  });
+
   it('an app not found in the tenant, and an app of another tenant, are left alone with the reason; nothing is sent for them', async () => {
     const entra = new MemoryEntra();
     const { ado, byName } = await go({}, [conn(1), conn(2, { tenant: OTHER_TENANT })], entra);
@@ -340,11 +483,11 @@ describe('Entra step (core/entra.ts) over in-memory ports', () => {
     assert.equal(host.outcome?.kind, 'Failed');
   });
 
-  it('an app with 19 credentials is a named failure: nothing added, nothing sent', async () => {
+  it('a full app (20 credentials, none of ours) is a named failure: nothing added, nothing sent', async () => {
     const entra = new MemoryEntra();
     entra.add(
       1,
-      Array.from({ length: 19 }, (_, i) => ({
+      Array.from({ length: 20 }, (_, i) => ({
         name: `f${i}`,
         issuer: 'https://token.actions.githubusercontent.com',
         subject: `repo:contoso/r${i}:ref:refs/heads/main`,
@@ -354,7 +497,22 @@ describe('Entra step (core/entra.ts) over in-memory ports', () => {
     assert.deepEqual(ado.puts, []);
     assert.deepEqual(entra.writes(), []);
     assert.equal(byName('conn-1').reasonCode, 'FailAppCredentialLimit');
-    assert.match(byName('conn-1').reason!, /already has 19 federated credentials; Microsoft Entra allows 20 per app, and this conversion needs 2 more/);
+    assert.match(byName('conn-1').reason!, /already has 20 federated credentials; Microsoft Entra allows 20 per app, and this conversion needs 2 more/);
+  });
+
+  it("an app with room for one credential gets the Entra issuer's only, and converts", async () => {
+    const entra = new MemoryEntra();
+    const app = entra.add(
+      1,
+      Array.from({ length: 19 }, (_, i) => ({ name: `f${i}`, issuer: 'https://token.actions.githubusercontent.com', subject: `repo:contoso/r${i}` })),
+    );
+    const { byName } = await go({}, [conn(1)], entra);
+    assert.equal(byName('conn-1').outcome, 'converted');
+    assert.deepEqual(
+      byName('conn-1').credentials?.map((c) => [c.name, c.change]),
+      [[`ConvertToWif-${idOf(1)}-entra`, 'created']],
+    );
+    assert.equal(app.fics.length, 20);
   });
 
   it('a sign-in refused by Entra fails every connection that needs it with what to fix; nothing is sent', async () => {
@@ -436,7 +594,7 @@ describe('Entra step (core/entra.ts) over in-memory ports', () => {
     });
     const { host, byName } = await go({ action: 'report' }, [conn(1), federated], entra);
     assert.deepEqual(entra.writes(), []);
-    assert.equal(byName('conn-1').app?.secrets?.[0]?.endDateTime, '2027-03-01T00:00:00Z');
+    assert.equal(byName('conn-1').app?.passwordCredentials?.[0]?.endDateTime, '2027-03-01T00:00:00Z');
     assert.equal(byName('conn-1').appFinding, undefined, 'a connection still on its secret needs it');
     assert.match(byName('conn-2').appFinding ?? '', /1 client secret\(s\) still on app registration 'app of conn-2'.*never deletes secrets/);
     assert.ok(host.lines.some((l) => l.level === 'warning' && /conn-2: 1 client secret/.test(l.text)));

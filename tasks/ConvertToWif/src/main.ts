@@ -39,7 +39,16 @@ export async function main(
           pacer: paced(s.concurrency),
           proxy: io.proxy(s.collectionUrl),
         }),
-      connectEntra: (s) => makeEntra({ ...common, settings: s, pacer: paced(s.concurrency), secret: (v) => io.secret(v), proxy: io.proxy(s.graphUrl) }),
+      // Only the agent's CA goes to Entra and Graph: a client certificate configured for Azure DevOps Server is not theirs.
+      connectEntra: (s) =>
+        makeEntra({
+          ...common,
+          cert: common.cert?.caFile ? { caFile: common.cert.caFile } : undefined,
+          settings: s,
+          pacer: paced(s.concurrency),
+          secret: (v) => io.secret(v),
+          proxy: io.proxy(s.graphUrl),
+        }),
     });
   } catch (err) {
     io.result('Failed', io.loc('Unexpected', err instanceof Error ? err.message : String(err)));

@@ -168,7 +168,7 @@ export class EntraClient implements EntraPort {
       if (next === undefined || next === null) return out;
       if (page >= MAX_PAGES || out.length >= MAX_ITEMS)
         throw garbledError(status, `more than ${MAX_PAGES} pages of federated credentials`, undefined, PEERS.graph);
-      url = this.sameOriginLink(next);
+      url = this.sameOriginLink(next, new URL(this.ficUrl(id), this.graph).pathname);
     }
   }
 
@@ -271,18 +271,18 @@ export class EntraClient implements EntraPort {
     return `v1.0/applications/${encodeURIComponent(objectId)}/federatedIdentityCredentials`;
   }
 
-  /** An @odata.nextLink, only on Graph's own origin (the token goes with it). */
-  private sameOriginLink(next: unknown): string {
+  /** An @odata.nextLink, only on Graph's own origin (the token goes with it) and the same list (`path`). */
+  private sameOriginLink(next: unknown, path: string): string {
     let u: URL | undefined;
     try {
       u = typeof next === 'string' && next.length <= 4000 ? new URL(next) : undefined;
     } catch {
       u = undefined;
     }
-    if (!u || u.origin !== this.graph.origin) {
+    if (!u || u.origin !== this.graph.origin || u.pathname.toLowerCase() !== path.toLowerCase()) {
       throw new ServiceError({
         service: 'graph',
-        message: `Microsoft Graph named a next page on another address (${u ? u.origin.slice(0, 200) : 'an invalid link'}); it was not read, and the token was not sent there.`,
+        message: `Microsoft Graph named a next page that is not of the same list (${u ? u.origin.slice(0, 200) : 'an invalid link'}); it was not read, and the token was not sent there.`,
       });
     }
     return u.href;
@@ -361,12 +361,29 @@ export class EntraClient implements EntraPort {
     if (!value || this.secrets.has(value)) return;
     this.secrets.add(value);
     this.o.secret(value);
+    // As a form or a URL would carry it (an Entra secret has '~', which becomes %7E): masked too.
+    for (const form of encodings(value)) if (form !== value) this.o.secret(form);
   }
 
-  /** The text without any secret the client knows. */
+  /**
+   * The text without any secret the client knows: plain, URL- or form-encoded, JSON-escaped, and a
+   * secret cut off at the end of a shortened message (messages are bounded before they get here).
+   */
   private scrub(text: string): string {
     let out = text;
-    for (const s of this.secrets) if (s.length >= 4) out = out.split(s).join('***');
+    for (const s of this.secrets) {
+      if (s.length < 4) continue;
+      const forms = [s, ...encodings(s)];
+      for (const f of forms) out = out.split(f).join('***');
+      for (const f of forms) {
+        for (let k = f.length - 1; k >= 6; k--) {
+          if (out.endsWith(f.slice(0, k))) {
+            out = `${out.slice(0, out.length - k)}***`;
+            break;
+          }
+        }
+      }
+    }
     return out;
   }
 
@@ -379,6 +396,12 @@ export class EntraClient implements EntraPort {
   private debug(message: string): void {
     this.o.debug?.(this.scrub(message));
   }
+}
+
+/** How a secret looks inside a URL, a form body (application/x-www-form-urlencoded: '~' is %7E) or JSON. */
+function encodings(value: string): string[] {
+  const form = new URLSearchParams({ v: value }).toString().slice(2);
+  return [...new Set([encodeURIComponent(value), form, form.replace(/\+/g, '%20'), JSON.stringify(value).slice(1, -1)])].filter((f) => f !== value);
 }
 
 function tag(e: ServiceError, service: Service): ServiceError {

@@ -113,7 +113,10 @@ export class TaskIO {
     const auth = tl.getEndpointAuthorization(id, true);
     const url = tl.getEndpointUrl(id, true);
     if (!auth && !url) return undefined;
-    const p = (k: string) => tl.getEndpointAuthorizationParameter(id, k, true) || undefined;
+    // From the authorization object, not getEndpointAuthorizationParameter: that one writes each
+    // value it returns to the debug log (azure-pipelines-task-lib task.js), the secret included.
+    const params = Object.entries(auth?.parameters ?? {});
+    const p = (k: string) => params.find(([name]) => name.toLowerCase() === k)?.[1] || undefined;
     const d = (k: string) => tl.getEndpointDataParameter(id, k, true) || undefined;
     return {
       id,

@@ -9,9 +9,9 @@
 
 import pLimit from 'p-limit';
 import { homeProject, param } from './endpoint';
-import { ServiceFailure, asFailure } from './failures';
+import { ServiceError, ServiceFailure, asFailure } from './failures';
 import { FIC_AUDIENCE, azureDevOpsIssuer, azureDevOpsSubject, entraIssuer, entraSubject, isGuid } from './identity';
-import { AppRecord, CredentialRecord, Endpoint, Message, RunContext, msg } from './model';
+import { AppRecord, AppSecret, CredentialRecord, Endpoint, Message, RunContext, msg } from './model';
 import { AgentConnection, EntraPort, EntraSettings, FederatedCredential } from './ports';
 
 /** Graph allows at most 20 federated credentials per app (docs/service-behaviour.md §18). */
@@ -30,6 +30,26 @@ export interface EntraRun {
   organizationName: string;
   /** Set when entraConnection could not sign in: every connection that needs Entra fails with it, and nothing is sent for it. */
   signInFailure?: { reason: Message; serviceMessage?: string };
+  /** One preparation at a time per app (two connections may share one): the 20-per-app count stays true. */
+  appLocks?: Map<string, Promise<unknown>>;
+}
+
+/** Runs `fn` after every earlier preparation of the same app (by client id) has ended. */
+async function oneAtATime<T>(run: EntraRun, clientId: string, fn: () => Promise<T>): Promise<T> {
+  const locks = (run.appLocks ??= new Map());
+  const key = clientId.toLowerCase();
+  const before = locks.get(key) ?? Promise.resolve();
+  const mine = before.then(fn, fn);
+  const settled = mine.then(
+    () => undefined,
+    () => undefined,
+  );
+  locks.set(key, settled);
+  try {
+    return await mine;
+  } finally {
+    if (locks.get(key) === settled) locks.delete(key);
+  }
 }
 
 /** One connection's credentials, as this run found and changed them (the report shows them as they are now). */
@@ -67,6 +87,9 @@ interface Wanted {
 }
 
 const sameCredential = (a: { issuer: string; subject: string }, b: { issuer: string; subject: string }) => a.issuer === b.issuer && a.subject === b.subject;
+const hasAudience = (c: FederatedCredential) => (c.audiences ?? []).includes(FIC_AUDIENCE);
+/** A failure after which the request may still have been applied: the answer was lost, cut off, or a 5xx. */
+const mayHaveApplied = (f: ServiceFailure) => f.status === undefined || f.timedOut === true || f.garbled === true || f.status >= 500;
 
 /**
  * entraConnection as the agent handed it over, checked: the settings the Entra client needs, or
@@ -158,9 +181,13 @@ export async function inspect(
   try {
     const found = await run.port.findApp(clientId, { withSecrets: opts.withSecrets });
     if (!found) return { outcome: 'skipped', reason: msg('SkipAppNotFound', clientId, run.settings.tenantId, run.who) };
-    const app: AppRecord = { objectId: found.objectId, displayName: found.displayName, ...(found.secrets ? { secrets: found.secrets } : {}) };
+    const app: AppRecord = { objectId: found.objectId, displayName: found.displayName, ...secretsOf(found.secrets) };
     if (opts.credentials === false) return { app, credentials: [], existing: [], wanted };
     const existing = await run.port.credentials(found.objectId);
+    // Graph allows one credential per issuer and subject: one with another audience cannot be fixed by adding ours.
+    const wrong = existing.find((c) => wanted.some((w) => sameCredential(c, w)) && !hasAudience(c));
+    if (wrong)
+      return { outcome: 'failed', reason: msg('FailCredentialAudience', wrong.name, found.displayName, (wrong.audiences ?? []).join(', ') || '(none)') };
     const credentials = wanted.map((w): CredentialRecord => {
       const have = existing.find((c) => sameCredential(c, w));
       return have ? { name: have.name, issuer: have.issuer, subject: have.subject, change: 'existing' } : { ...w, change: 'wouldCreate' };
@@ -172,10 +199,22 @@ export async function inspect(
 }
 
 /**
- * Puts the missing credentials on the app. `onChange` is called after each one is added, so the
- * ledger (and the report written from it) knows every change made in Entra, whatever happens next.
+ * Puts the missing credentials on the app, one preparation per app at a time. `onChange` is called
+ * after each one is added, so the ledger (and the report written from it) knows every change made
+ * in Entra, whatever happens next. When not all fit under the 20-per-app limit, the Entra issuer's
+ * goes first; with none of the two on the app and no room at all, nothing is sent.
  */
-export async function prepare(
+export function prepare(
+  e: Endpoint,
+  run: EntraRun,
+  ctx: RunContext,
+  retryUntil: number,
+  onChange: (p: Prepared) => void,
+): Promise<Prepared | (EntraProblem & { prepared?: Prepared })> {
+  return oneAtATime(run, param(e, 'serviceprincipalid') ?? e.id, () => prepareNow(e, run, ctx, retryUntil, onChange));
+}
+
+async function prepareNow(
   e: Endpoint,
   run: EntraRun,
   ctx: RunContext,
@@ -184,22 +223,24 @@ export async function prepare(
 ): Promise<Prepared | (EntraProblem & { prepared?: Prepared })> {
   const seen = await inspect(e, run, ctx);
   if ('outcome' in seen) return seen;
-  const prepared: Prepared = { app: seen.app, credentials: seen.credentials, createdIds: new Map(), retryUntil, retries: 0 };
+  const clientId = param(e, 'serviceprincipalid')!;
   const missing = seen.credentials.filter((c) => c.change === 'wouldCreate');
-  if (missing.length === 0) return prepared;
-  if (seen.existing.length + missing.length > MAX_CREDENTIALS_PER_APP) {
-    const reason = msg(
-      'FailAppCredentialLimit',
-      seen.app.displayName,
-      param(e, 'serviceprincipalid')!,
-      seen.existing.length,
-      MAX_CREDENTIALS_PER_APP,
-      missing.length,
-    );
+  const room = Math.max(0, MAX_CREDENTIALS_PER_APP - seen.existing.length);
+  const adding = missing.slice(0, room);
+  const prepared: Prepared = {
+    app: seen.app,
+    // A credential with no room on the app is not listed: it was never there, and never will be by this run.
+    credentials: seen.credentials.filter((c) => c.change !== 'wouldCreate' || adding.includes(c)),
+    createdIds: new Map(),
+    retryUntil,
+    retries: 0,
+  };
+  if (missing.length > 0 && adding.length === 0 && seen.credentials.every((c) => c.change === 'wouldCreate')) {
+    const reason = msg('FailAppCredentialLimit', seen.app.displayName, clientId, seen.existing.length, MAX_CREDENTIALS_PER_APP, missing.length);
     return { outcome: 'failed', reason, prepared };
   }
   const taken = [...seen.existing];
-  for (const c of missing) {
+  for (const c of adding) {
     const name = freeName(c.name, taken);
     try {
       const added = await run.port.addCredential(seen.app.objectId, {
@@ -209,20 +250,35 @@ export async function prepare(
         audiences: [FIC_AUDIENCE],
         description: `Added by ConvertToWif for the service connection ${e.id} of ${ctx.organization}`,
       });
-      Object.assign(c, { name: added.name || name, change: 'created' });
+      // The id is what tidy and rollback delete later: only an answer that names what was sent is trusted.
+      if (!sameCredential(added, c) || added.name.toLowerCase() !== name.toLowerCase() || !added.id)
+        throw new ServiceError({ status: 201, message: 'Graph answered the new credential with another one.', service: 'graph', garbled: true });
+      Object.assign(c, { name: added.name, change: 'created' });
       prepared.createdIds.set(c.name, added.id);
       taken.push(added);
       onChange(prepared);
     } catch (err) {
       const f = asFailure(err);
-      // Added meanwhile (another run, a person, or an earlier attempt whose answer was lost): reuse it.
-      const now = f.status === 400 || f.status === 409 ? await run.port.credentials(seen.app.objectId).catch(() => []) : [];
-      const have = now.find((x) => sameCredential(x, c));
+      if (f.cancelled) return { outcome: 'skipped', reason: msg('SkipNotAttempted'), prepared };
+      // The POST may have been applied (its answer lost or cut off, a 5xx), or someone added the same
+      // credential meanwhile (400/409): look before calling it failed, so nothing added goes unrecorded.
+      const look = mayHaveApplied(f) || f.status === 400 || f.status === 409;
+      const now = look ? await run.port.credentials(seen.app.objectId).catch(() => undefined) : [];
+      const have = now?.find((x) => sameCredential(x, c));
       if (have) {
-        Object.assign(c, { name: have.name, change: 'existing' });
+        const ours = have.name.toLowerCase() === name.toLowerCase();
+        Object.assign(c, { name: have.name, change: ours ? 'created' : 'existing' });
+        if (ours) prepared.createdIds.set(c.name, have.id);
+        taken.push(have);
+        onChange(prepared);
         continue;
       }
-      return { ...entraProblem(f, run, param(e, 'serviceprincipalid')!, seen.app.displayName), prepared };
+      if (now === undefined && mayHaveApplied(f)) {
+        // Unknown: it may be on the app. Recorded as such; never removed by this run (its id is unknown).
+        Object.assign(c, { name, note: describeEntraFailure(f) });
+        onChange(prepared);
+      }
+      return { ...entraProblem(f, run, clientId, seen.app.displayName, 'add'), prepared };
     }
   }
   return prepared;
@@ -271,16 +327,39 @@ export function describeEntraFailure(f: ServiceFailure): string {
 }
 
 /** What an Entra, Graph or OIDC failure means for this connection, as an action for the admin. */
-export function entraProblem(f: ServiceFailure, run: EntraRun, clientId: string, appName?: string): EntraProblem {
+export function entraProblem(f: ServiceFailure, run: EntraRun, clientId: string, appName?: string, operation: 'read' | 'add' = 'read'): EntraProblem {
   const serviceMessage = describeEntraFailure(f) || undefined;
   if (f.cancelled) return { outcome: 'skipped', reason: msg('SkipNotAttempted') };
-  if (f.service === 'graph') {
-    if (f.status === 403) return { outcome: 'failed', reason: msg('FailGraphDenied', run.who, appName ?? clientId, clientId), serviceMessage };
+  if (f.service === 'graph' && f.redirectTo === undefined && f.status !== undefined) {
+    const app = appName ?? clientId;
+    if (f.status === 403) return { outcome: 'failed', reason: msg('FailGraphDenied', run.who, app, clientId), serviceMessage };
     if (f.status === 404) return { outcome: 'skipped', reason: msg('SkipAppNotFound', clientId, run.settings.tenantId, run.who), serviceMessage };
     if (f.status === 401) return { outcome: 'failed', reason: msg('FailGraphToken', run.who), serviceMessage };
     if (f.status === 429) return { outcome: 'failed', reason: msg('FailGraphThrottled'), serviceMessage };
+    if (f.status === 400 && /limit|maximum|more than \d+/i.test(f.message))
+      return { outcome: 'failed', reason: msg('FailGraphLimit', app, clientId, MAX_CREDENTIALS_PER_APP), serviceMessage };
+    // Signed in, but Graph refused or failed this request: say which one, never "sign-in".
+    return {
+      outcome: 'failed',
+      reason: msg(operation === 'add' ? 'FailGraphAdd' : 'FailGraphRead', app, clientId, f.code ?? String(f.status ?? '-')),
+      serviceMessage,
+    };
   }
   return { outcome: 'failed', ...signInProblem(f, run), serviceMessage };
+}
+
+/** Graph's secrets and certificates of an app, as the report names them (never a hint of the value). */
+function secretsOf(secrets: AppSecret[] | undefined): Pick<AppRecord, 'passwordCredentials' | 'keyCredentials'> {
+  if (!secrets) return {};
+  const strip = ({ keyId, displayName, endDateTime }: AppSecret) => ({
+    ...(keyId ? { keyId } : {}),
+    ...(displayName ? { displayName } : {}),
+    ...(endDateTime ? { endDateTime } : {}),
+  });
+  return {
+    passwordCredentials: secrets.filter((x) => x.kind === 'secret').map(strip),
+    keyCredentials: secrets.filter((x) => x.kind === 'certificate').map(strip),
+  };
 }
 
 /** A failure of the OIDC request, the token call or any other Entra call, explained by what answered it and its code. */
@@ -288,6 +367,8 @@ export function signInProblem(f: ServiceFailure, run: EntraRun): { reason: Messa
   const serviceMessage = describeEntraFailure(f) || undefined;
   const { who } = run;
   const { tenantId, clientId } = run.settings;
+  if (f.redirectTo !== undefined) return { reason: msg('FailEntraRedirected', who, f.redirectTo), serviceMessage };
+  if (f.status === undefined && !f.code) return { reason: msg('FailEntraNetwork', who), serviceMessage };
   if (f.service === 'oidc') {
     if (f.status === 404) return { reason: msg('FailOidcNotFound', who), serviceMessage };
     if (f.status === 401 || f.status === 403) return { reason: msg('FailOidcDenied', who), serviceMessage };
@@ -300,10 +381,11 @@ export function signInProblem(f: ServiceFailure, run: EntraRun): { reason: Messa
     if (['AADSTS70021', 'AADSTS700211', 'AADSTS700212', 'AADSTS700213', 'AADSTS700024'].includes(code))
       return { reason: msg('FailEntraNoFederation', who, code), serviceMessage };
     if (['AADSTS7000215', 'AADSTS7000222', 'AADSTS7000216'].includes(code)) return { reason: msg('FailEntraSecret', who, code), serviceMessage };
+    if (!code && (f.status === undefined || f.status >= 500 || f.garbled || f.timedOut))
+      return { reason: msg('FailEntraServer', who, f.status ?? '-'), serviceMessage };
     return { reason: msg('FailEntraSignIn', who, code || (f.status ?? '-')), serviceMessage };
   }
-  if (f.status === undefined) return { reason: msg('FailEntraNetwork', who), serviceMessage };
-  if (f.status >= 500 || f.garbled || f.timedOut) return { reason: msg('FailEntraServer', who, f.status), serviceMessage };
+  if (f.status === undefined || f.status >= 500 || f.garbled || f.timedOut) return { reason: msg('FailEntraServer', who, f.status ?? '-'), serviceMessage };
   return { reason: msg('FailEntraSignIn', who, f.code ?? f.status), serviceMessage };
 }
 
@@ -330,7 +412,7 @@ export async function inspectApps(
           if (converting) found.set(e.id, { problem: seen });
           return;
         }
-        const secrets = (seen.app.secrets ?? []).filter((s) => s.kind === 'secret');
+        const secrets = seen.app.passwordCredentials ?? [];
         const note = !converting && secrets.length > 0 ? msg('FederatedAppSecrets', secrets.length, seen.app.displayName) : undefined;
         found.set(e.id, { app: seen.app, ...(converting ? { credentials: seen.credentials } : {}), ...(note ? { note } : {}) });
       }),

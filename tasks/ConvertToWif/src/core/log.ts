@@ -25,8 +25,12 @@ export function logLines(report: Report, loc: Localize, failOnFindings = false):
   for (const c of report.connections) {
     const changed = (c.credentials ?? []).filter((k) => k.change === 'created' || k.change === 'removed');
     if (changed.length > 0) {
-      const list = changed.map((k) => `${k.name} (${loc(CHANGE_LABEL[k.change])}${k.note ? `: ${k.note}` : ''})`).join(', ');
+      const list = changed.map((k) => `${k.name} (${loc(CHANGE_LABEL[k.change])})`).join(', ');
       lines.push({ level: 'info', text: loc('LogCredentials', c.name, c.app?.displayName ?? '?', list) });
+    }
+    // A credential this run added and could not remove again (or whose addition is uncertain): harmless, but worth a look.
+    for (const k of c.credentials ?? []) {
+      if (k.note) lines.push({ level: 'warning', text: loc('LogCredentialNote', c.name, k.name, c.app?.displayName ?? '?', k.note) });
     }
     if (c.appFinding && c.selected) lines.push({ level: 'warning', text: loc('FindingApp', c.name, c.appFinding) });
     for (const p of c.impact?.pipelines ?? []) {

@@ -121,11 +121,20 @@ export interface AppSecret {
   endDateTime?: string;
 }
 
+/** A client secret or certificate as the report shows it: which one and until when (never a hint of the value). */
+export interface AppCredentialInfo {
+  keyId?: string;
+  displayName?: string;
+  endDateTime?: string;
+}
+
 export interface AppRecord {
   objectId: string;
   displayName: string;
-  /** With `action: report`: its client secrets and certificates with their end dates. */
-  secrets?: AppSecret[];
+  /** With `action: report`: its client secrets (Graph passwordCredentials) with their end dates. */
+  passwordCredentials?: AppCredentialInfo[];
+  /** With `action: report`: its certificates (Graph keyCredentials) with their end dates. */
+  keyCredentials?: AppCredentialInfo[];
 }
 
 /**

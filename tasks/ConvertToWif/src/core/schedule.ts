@@ -148,7 +148,9 @@ export function startConversions(
   const record = (e: Endpoint, step: Extract<Step, { kind: 'done' | 'interrupted' | 'wait' }>): void => {
     if (step.kind === 'done') ledger.settle(e, step.result);
     else if (step.kind === 'interrupted') {
+      const p = prepared.get(e.id);
       if (step.applied) ledger.pending(e, msg('PendingInFlight'));
+      else if (p && p.createdIds.size > 0) ledger.settle(e, { ...baseResult(e), outcome: 'skipped', reason: msg('SkipCancelledPrepared', p.app.displayName) });
       else ledger.settle(e, { ...baseResult(e), outcome: 'skipped', reason: msg('SkipNotAttempted') });
     } else {
       ledger.pending(e, msg('PendingBackground'));
@@ -174,7 +176,9 @@ export function startConversions(
       if (next.kind !== 'later') return record(e, next);
       first = false;
       await clock.sleep(Math.max(0, next.at - clock.now()));
-      step = stopped ? { kind: 'failed', failure: next.failure, background: next.background, final: true } : next.next;
+      // Cancelled while waiting to send again: the refused conversion is not sent again.
+      if (stopped) return record(e, { kind: 'interrupted', applied: false });
+      step = next.next;
     }
   };
 

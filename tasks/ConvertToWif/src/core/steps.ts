@@ -35,8 +35,12 @@ export type Step =
   | { kind: 'readBack'; attempt: number; failure: ServiceFailure }
   /** A background job decides: poll. `unsure`: an earlier PUT may not have been applied at all. */
   | { kind: 'wait'; unsure?: ServiceFailure }
-  /** Refused (at once, or by the background job): explain it; `final`: no more tries. */
-  | { kind: 'failed'; failure: ServiceFailure; background?: boolean; final?: boolean }
+  /**
+   * Refused (at once, or by the background job): explain it; `final`: no more tries; `definite`: the
+   * connection was certainly not changed (a refused PUT, a failed background job), so what the run
+   * added in Entra for it can go again.
+   */
+  | { kind: 'failed'; failure: ServiceFailure; background?: boolean; final?: boolean; definite?: boolean }
   /** Cancelled before an answer; `applied` when an earlier attempt may have reached the service. */
   | { kind: 'interrupted'; applied: boolean }
   | { kind: 'done'; result: ConnectionResult };
@@ -80,10 +84,10 @@ function interpret(original: Endpoint, current: Endpoint, env: StepEnv, unsure?:
     return { kind: 'done', result: { ...baseResult(original), scheme: schemeOf(current) || schemeOf(original), outcome, ...federationFields(current) } };
   }
   if (stateOf(current) === 'failed')
-    return { kind: 'failed', failure: { status: 400, message: current.operationStatus?.statusMessage ?? '' }, background: true };
+    return { kind: 'failed', failure: { status: 400, message: current.operationStatus?.statusMessage ?? '' }, background: true, definite: true };
   // Unchanged and idle after a PUT whose answer was lost: that PUT did not apply. (After a timeout the
   // service may still be working on it: keep waiting; the wait's end leaves it pending.)
-  if (unsure && !unsure.timedOut && stateOf(current) !== 'inprogress') return { kind: 'failed', failure: unsure };
+  if (unsure && !unsure.timedOut && stateOf(current) !== 'inprogress') return { kind: 'failed', failure: unsure, definite: true };
   // InProgress (converting_scheme), or not yet visibly changed: the background job decides.
   return { kind: 'wait', unsure };
 }
@@ -99,7 +103,8 @@ async function send(e: Endpoint, step: Extract<Step, { kind: 'send' }>, env: Ste
       const byOther = await changedByOther(e, env);
       if (byOther) return { kind: 'done', result: byOther };
     }
-    if (!isTransient(f)) return { kind: 'failed', failure: f };
+    // "Already on that scheme" while the connection looks busy: someone else may be converting it.
+    if (!isTransient(f)) return { kind: 'failed', failure: f, definite: !isAlreadyOnScheme(f) };
     return { kind: 'readBack', attempt: step.attempt, failure: f };
   }
 }
@@ -117,12 +122,12 @@ async function readBack(e: Endpoint, step: Extract<Step, { kind: 'readBack' }>, 
     // Cannot tell now: the poll reads it later and decides (applied, or failed with this failure).
     return { kind: 'wait', unsure: step.failure };
   }
-  if (current === null) return { kind: 'failed', failure: { status: 404, message: step.failure.message } };
+  if (current === null) return { kind: 'failed', failure: { status: 404, message: step.failure.message }, definite: true };
   if (isScheme(current, targetOf(env)) || stateOf(current) === 'inprogress') return interpret(e, current, env);
   // A request that timed out may still be running on the service (a conversion can include a slow
   // Microsoft Entra step): an unchanged connection proves nothing yet. Wait for it, never resend.
   if (step.failure.timedOut) return { kind: 'wait', unsure: step.failure };
-  if (step.attempt >= PUT_ATTEMPTS) return { kind: 'failed', failure: step.failure };
+  if (step.attempt >= PUT_ATTEMPTS) return { kind: 'failed', failure: step.failure, definite: true };
   await env.clock.sleep(1000 * step.attempt);
   return { kind: 'send', attempt: step.attempt + 1 };
 }
@@ -165,11 +170,17 @@ async function prepareApp(e: Endpoint, env: StepEnv): Promise<Step> {
     env.onPrepared?.(e, r);
     return { kind: 'send', attempt: 1 };
   }
+  let reason = r.reason;
   if (r.prepared) {
     env.prepared.set(e.id, r.prepared);
+    const added = r.prepared.createdIds.size > 0;
+    // Cancelled: nothing more is sent, the credentials added so far stay (listed). Otherwise nothing
+    // was sent to Azure DevOps, so what this run added for the connection goes again.
+    if (added && reason.key === 'SkipNotAttempted') reason = msg('SkipCancelledPrepared', r.prepared.app.displayName);
+    else if (added) await rollback(r.prepared, env.entra!);
     env.onPrepared?.(e, r.prepared);
   }
-  return { kind: 'done', result: { ...baseResult(e), outcome: r.outcome, reason: r.reason, serviceMessage: r.serviceMessage } };
+  return { kind: 'done', result: { ...baseResult(e), outcome: r.outcome, reason, serviceMessage: r.serviceMessage } };
 }
 
 /** A refusal caused by a credential this run added that has not propagated yet: when to send again, if still within the time allowed. */
@@ -188,7 +199,13 @@ async function tidyApp(e: Endpoint, step: Extract<Step, { kind: 'done' }>, env: 
   const p = env.prepared.get(e.id);
   const r = step.result;
   if (!p || !env.entra || (r.outcome !== 'converted' && r.outcome !== 'federated')) return;
-  await tidy(p, { issuer: r.issuer, subject: r.subject }, env.entra);
+  let used: { issuer?: string; subject?: string } = { issuer: r.issuer, subject: r.subject };
+  if (!used.issuer || !used.subject) {
+    // The answer did not say which credential the service uses: read the connection back.
+    const current = await env.port.get(e.id, { deadline: env.deadline }).catch(() => null);
+    if (current) used = federationFields(current);
+  }
+  await tidy(p, used, env.entra);
   env.onPrepared?.(e, p);
 }
 
@@ -215,8 +232,9 @@ async function explain(e: Endpoint, step: Extract<Step, { kind: 'failed' }>, env
       prepared.retries,
       seconds,
     );
-  } else if (prepared && env.entra && prepared.createdIds.size > 0) {
-    // Refused for another reason (not an Administrator, …): the app goes back to how it was.
+  } else if (prepared && env.entra && prepared.createdIds.size > 0 && step.definite) {
+    // Certainly refused for another reason (not an Administrator, …): the app goes back to how it
+    // was. After a failed read (a poll refused) the conversion may still finish: the credentials stay.
     await rollback(prepared, env.entra);
     env.onPrepared?.(e, prepared);
   }

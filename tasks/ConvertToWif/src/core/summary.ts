@@ -161,7 +161,11 @@ function credentialsSection(report: Report, loc: Localize, out: string[]): void 
 
 /** `action: report` with entraConnection: client secrets and certificates still on the apps, with their end dates. */
 function appSecretsSection(report: Report, loc: Localize, out: string[]): void {
-  const rows = report.connections.filter((c) => (c.app?.secrets ?? []).length > 0);
+  const listed = (c: ReportEntry) => [
+    ...(c.app?.passwordCredentials ?? []).map((k) => ({ kind: 'AppSecretKind_secret', ...k })),
+    ...(c.app?.keyCredentials ?? []).map((k) => ({ kind: 'AppSecretKind_certificate', ...k })),
+  ];
+  const rows = report.connections.filter((c) => listed(c).length > 0);
   section(out, loc('SummaryAppSecrets'), rows, [
     { header: loc('ColConnection'), cell: (c) => mdText(c.name) },
     { header: loc('ColApp'), cell: (c) => mdText(c.app?.displayName) },
@@ -169,12 +173,8 @@ function appSecretsSection(report: Report, loc: Localize, out: string[]): void {
     {
       header: loc('ColSecrets'),
       cell: (c) =>
-        (c.app?.secrets ?? [])
-          .map((k) =>
-            mdText(
-              `${loc(k.kind === 'secret' ? 'AppSecretKind_secret' : 'AppSecretKind_certificate')} ${k.displayName ?? k.hint ?? k.keyId ?? ''} ${loc('AppSecretEnds', (k.endDateTime ?? '?').slice(0, 10))}`,
-            ),
-          )
+        listed(c)
+          .map((k) => mdText(`${loc(k.kind)} ${k.displayName ?? k.keyId ?? ''} ${loc('AppSecretEnds', (k.endDateTime ?? '?').slice(0, 10))}`))
           .join('<br>'),
     },
     { header: loc('ColNote'), cell: (c) => mdText(c.appFinding) },
