@@ -36,11 +36,11 @@ export interface EntraRun {
 
 /** Runs `fn` after every earlier preparation of the same app (by client id) has ended. */
 async function oneAtATime<T>(run: EntraRun, clientId: string, fn: () => Promise<T>): Promise<T> {
-  const locks = (run.appLocks ??= new Map());
+  const locks: Map<string, Promise<unknown>> = (run.appLocks ??= new Map<string, Promise<unknown>>());
   const key = clientId.toLowerCase();
-  const before = locks.get(key) ?? Promise.resolve();
-  const mine = before.then(fn, fn);
-  const settled = mine.then(
+  const before: Promise<unknown> = locks.get(key) ?? Promise.resolve();
+  const mine: Promise<T> = before.then(fn, fn);
+  const settled: Promise<unknown> = mine.then(
     () => undefined,
     () => undefined,
   );
