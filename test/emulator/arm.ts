@@ -103,7 +103,11 @@ export class ArmService {
       if (!tenant.managedIdentities.some((m) => ieq(m.subscriptionId, sub) && ieq(m.resourceGroup, rg))) {
         return armError(404, 'ResourceGroupNotFound', `Resource group '${rg}' could not be found.`);
       }
-      return armError(404, 'ResourceNotFound', `The Resource '${MI_TYPE}/${name}' under resource group '${rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`);
+      return armError(
+        404,
+        'ResourceNotFound',
+        `The Resource '${MI_TYPE}/${name}' under resource group '${rg}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`,
+      );
     }
     if (!fics) {
       if (req.method !== 'GET') return methodNotAllowed(req.method);
@@ -114,7 +118,11 @@ export class ArmService {
       if (req.method !== 'GET') return methodNotAllowed(req.method);
       const denied = this.authorize(token, mi, `${FIC_TYPE}/read`, managedIdentityId(mi));
       if (denied) return denied;
-      return this.page(req, `${managedIdentityId(mi)}/federatedIdentityCredentials`, mi.federatedIdentityCredentials.map((f) => ficJson(mi, f)));
+      return this.page(
+        req,
+        `${managedIdentityId(mi)}/federatedIdentityCredentials`,
+        mi.federatedIdentityCredentials.map((f) => ficJson(mi, f)),
+      );
     }
     const scope = `${managedIdentityId(mi)}/federatedIdentityCredentials/${ficName}`;
     const existing = mi.federatedIdentityCredentials.find((f) => ieq(f.name, ficName));
@@ -123,7 +131,11 @@ export class ArmService {
         const denied = this.authorize(token, mi, `${FIC_TYPE}/read`, scope);
         if (denied) return denied;
         if (!existing) {
-          return armError(404, 'ResourceNotFound', `The Resource '${FIC_TYPE}/${mi.name}/${ficName}' under resource group '${mi.resourceGroup}' was not found.`);
+          return armError(
+            404,
+            'ResourceNotFound',
+            `The Resource '${FIC_TYPE}/${mi.name}/${ficName}' under resource group '${mi.resourceGroup}' was not found.`,
+          );
         }
         return { status: 200, body: ficJson(mi, existing) };
       }
@@ -147,7 +159,9 @@ export class ArmService {
   /** Bearer token of the Entra emulator for the ARM resource, unexpired (common-deployment-errors: the 401 codes). */
   private authenticate(req: HostRequest): AccessTokenInfo | Reply {
     const h = String(req.headers.authorization ?? '');
-    const www = { 'WWW-Authenticate': 'Bearer authorization_uri="https://login.windows.net/", error="invalid_token", error_description="The authentication failed."' };
+    const www = {
+      'WWW-Authenticate': 'Bearer authorization_uri="https://login.windows.net/", error="invalid_token", error_description="The authentication failed."',
+    };
     if (!h) return armError(401, 'AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing.", www);
     const m = /^Bearer\s+(\S+)$/i.exec(h);
     const info = m ? this.dir.token(m[1]) : undefined;
@@ -176,7 +190,7 @@ export class ArmService {
   private checkApiVersion(req: HostRequest): Reply | undefined {
     const key = Object.keys(req.query).find((k) => k.toLowerCase() === 'api-version');
     const v = key === undefined ? '' : req.query[key];
-    if (!v) return armError(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
+    if (!v) return armError(400, 'MissingApiVersionParameter', 'The api-version query parameter (?api-version=) is required for all requests.');
     if (v === ARM_API_VERSION) return undefined;
     if (!/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(v)) {
       return armError(400, 'InvalidApiVersionParameter', `The api-version '${v}' is invalid. The supported versions are '${ARM_API_VERSION}'.`);

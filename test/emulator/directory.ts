@@ -139,7 +139,9 @@ export class Directory {
         writers: m.writers ?? [],
         readers: m.readers ?? [],
       })),
-      subscriptions: [...new Set([...(t.managedIdentities ?? []).map((m) => m.subscriptionId.toLowerCase()), ...(t.subscriptions ?? []).map((x) => x.toLowerCase())])],
+      subscriptions: [
+        ...new Set([...(t.managedIdentities ?? []).map((m) => m.subscriptionId.toLowerCase()), ...(t.subscriptions ?? []).map((x) => x.toLowerCase())]),
+      ],
     }));
   }
 

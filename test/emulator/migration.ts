@@ -61,7 +61,11 @@ export class MigrationService {
   /** Whether a request is for this route: {org}/_apis/public/serviceendpoint/externalfederatedcredentialmigration. */
   static matches(projectSeg: string | undefined, rest: string[]): boolean {
     return (
-      projectSeg === undefined && rest.length === 3 && ieq(rest[0], 'public') && ieq(rest[1], 'serviceendpoint') && ieq(rest[2], 'externalfederatedcredentialmigration')
+      projectSeg === undefined &&
+      rest.length === 3 &&
+      ieq(rest[0], 'public') &&
+      ieq(rest[1], 'serviceendpoint') &&
+      ieq(rest[2], 'externalfederatedcredentialmigration')
     );
   }
 
@@ -133,7 +137,9 @@ export class MigrationService {
     const tenantId = prop(params, 'tenantid');
     const clientId = prop(params, 'serviceprincipalid');
     if (typeof tenantId !== 'string' || !tenantId || typeof clientId !== 'string' || !clientId) {
-      return invalidOperation(`Service connection ${name} is not backed by a Microsoft Entra identity (no tenant and client id); its issuer cannot be moved to Microsoft Entra.`);
+      return invalidOperation(
+        `Service connection ${name} is not backed by a Microsoft Entra identity (no tenant and client id); its issuer cannot be moved to Microsoft Entra.`,
+      );
     }
     const { issuer, subject } = entraIssuerAndSubject(this.ctx.seed, ep);
     const directory = this.ctx.directory();
@@ -144,7 +150,8 @@ export class MigrationService {
       );
     }
     for (const k of Object.keys(params)) {
-      if (['workloadidentityfederationissuer', 'workloadidentityfederationsubject', 'workloadidentityfederationissuertype'].includes(k.toLowerCase())) delete params[k];
+      if (['workloadidentityfederationissuer', 'workloadidentityfederationsubject', 'workloadidentityfederationissuertype'].includes(k.toLowerCase()))
+        delete params[k];
     }
     params.workloadIdentityFederationIssuer = issuer;
     params.workloadIdentityFederationSubject = subject;

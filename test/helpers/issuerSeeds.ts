@@ -80,7 +80,11 @@ export function dockerRegistryWif(s: WifSpec & { registry?: string; subscription
   const sub = s.subscriptionId ?? '00000000-0000-4000-8000-0000000000a1';
   return wifConnection('dockerregistry', {
     ...s,
-    parameters: { loginServer: `${registry}.azurecr.io`, scope: `/subscriptions/${sub}/resourceGroups/registries/providers/Microsoft.ContainerRegistry/registries/${registry}`, ...s.parameters },
+    parameters: {
+      loginServer: `${registry}.azurecr.io`,
+      scope: `/subscriptions/${sub}/resourceGroups/registries/providers/Microsoft.ContainerRegistry/registries/${registry}`,
+      ...s.parameters,
+    },
     data: { registrytype: 'ACR', registryId: registry, subscriptionId: sub, subscriptionName: 'Registries', ...s.data },
   });
 }
@@ -175,7 +179,11 @@ export function issuerMigrationSeed(o: { migration?: MigrationMode; more?: SeedE
             { ...MIG.APP_EXT, displayName: 'contoso-cloud-old', federatedIdentityCredentials: [oldFic('contoso-cloud-old')] },
             { ...MIG.APP_EXT_NEW, displayName: 'contoso-cloud-new', federatedIdentityCredentials: [newFic(MIG.EP.EXT_NEW)] },
           ],
-          servicePrincipals: [{ appId: MIG.MIGRATOR.clientId, secret: MIG.MIGRATOR.secret, permissions: ['Application.ReadWrite.All'] }],
+          // The connections' apps have their service principals too, so jobs (the OIDC endpoint) can use them.
+          servicePrincipals: [
+            { appId: MIG.MIGRATOR.clientId, secret: MIG.MIGRATOR.secret, permissions: ['Application.ReadWrite.All'] },
+            ...[MIG.APP_DOCKER, MIG.APP_EXT, MIG.APP_EXT_NEW].map((a) => ({ appId: a.appId })),
+          ],
           managedIdentities: [
             { ...MIG.MI_WRITABLE, writers: [MIG.MIGRATOR.clientId], federatedIdentityCredentials: [oldFic('mi-deploy')] },
             { ...MIG.MI_READONLY, readers: [MIG.MIGRATOR.clientId], federatedIdentityCredentials: [oldFic('mi-locked')] },

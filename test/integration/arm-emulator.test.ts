@@ -377,7 +377,10 @@ describe('Azure Resource Manager emulator (managed identities, HTTPS, test CA)',
     check((s) => delete (s.entra!.tenants[0].managedIdentities![0] as Partial<ManagedIdentitySeed>).clientId, /managed identity "mi-0" needs clientId/);
     check((s) => s.entra!.tenants[0].managedIdentities!.push(mi(0, { clientId: 'another' })), /seeded twice/);
     check((s) => s.entra!.tenants[0].managedIdentities!.push(mi(7, { clientId: MI0.clientId })), /already an application's or another identity's/);
-    check((s) => (s.entra!.tenants[0].managedIdentities![0].federatedIdentityCredentials = [{ name: 'x', issuer: 'https://i', subject: 's' }]), /does not match/);
+    check(
+      (s) => (s.entra!.tenants[0].managedIdentities![0].federatedIdentityCredentials = [{ name: 'x', issuer: 'https://i', subject: 's' }]),
+      /does not match/,
+    );
     check((s) => (s.entra!.armPageSize = 0), /armPageSize must be a positive integer/);
     check((s) => s.entra!.tenants[1].managedIdentities!.push(mi(8)), /belongs to tenant/);
     check((s) => (s.migration = 'sometimes' as never), /migration must be one of/);
