@@ -65,6 +65,8 @@ export function aadError(status: number, error: string, code: number, descriptio
 export interface EntraOptions {
   /** Base URLs that also count as the Graph resource (the Graph emulator, which tests name as `microsoftGraphUrl`). */
   graphResources: () => string[];
+  /** Base URLs that also count as the ARM resource (the ARM emulator, which tests name as the connection's URL); scope `{armUrl}.default`. */
+  armResources?: () => string[];
   /** Public keys of the issuers whose assertions are accepted (the agent's OIDC endpoint), by `iss`-independent key id. */
   assertionKeys: () => Map<string, crypto.KeyObject>;
 }
@@ -131,8 +133,10 @@ export class EntraTokenService {
       );
     }
     const resourceId = scope.slice(0, -'/.default'.length).replace(/\/+$/, '').toLowerCase();
-    const graphs = this.options.graphResources().map((u) => u.replace(/\/+$/, '').toLowerCase());
-    const resource: Resource | undefined = graphs.includes(resourceId) ? 'graph' : KNOWN_RESOURCES[resourceId];
+    const norm = (urls: string[]) => urls.map((u) => u.replace(/\/+$/, '').toLowerCase());
+    const graphs = norm(this.options.graphResources());
+    const arms = norm(this.options.armResources?.() ?? []);
+    const resource: Resource | undefined = graphs.includes(resourceId) ? 'graph' : arms.includes(resourceId) ? 'arm' : KNOWN_RESOURCES[resourceId];
     // AADSTS500011 InvalidResourceServicePrincipalNotFound.
     if (!resource) {
       return err(

@@ -1,9 +1,11 @@
 // Starts the Microsoft Entra side of a test world as separate loopback HTTPS hosts, each on its own
 // port, all trusting one throwaway CA (tls.ts): the token endpoint (entra.ts), Microsoft Graph
-// (graph.ts) and the agent's OIDC endpoint (oidc.ts). The Azure DevOps emulator (server.ts) stays
+// (graph.ts), Azure Resource Manager for user-assigned managed identities (arm.ts) and the agent's
+// OIDC endpoint (oidc.ts). The Azure DevOps emulator (server.ts) stays
 // a separate server; given one, the OIDC endpoint reads its live connections.
 import * as crypto from 'crypto';
-import { Directory, type AppState } from './directory';
+import { ArmService } from './arm';
+import { Directory, type AppState, type ManagedIdentityState } from './directory';
 import { EntraTokenService } from './entra';
 import { GraphService } from './graph';
 import { HttpsHost } from './httpsHost';
@@ -19,6 +21,8 @@ export interface EntraWorld {
   authorityUrl: string;
   /** Graph's base (ends with '/'), for microsoftGraphUrl; scope `{graphUrl}.default`. */
   graphUrl: string;
+  /** Azure Resource Manager's base (ends with '/'), for a connection's URL; scope `{armUrl}.default`. */
+  armUrl: string;
   /** System.OidcRequestUri for the seed's first project. */
   oidcRequestUri: string;
   /** The CA to trust: NODE_EXTRA_CA_CERTS for a spawned task, `ca` for a test's own client. */
@@ -26,11 +30,13 @@ export interface EntraWorld {
   caPem: string;
   /** The live directory (tenants, apps and their credentials). */
   directory: Directory;
-  hosts: { entra: HttpsHost; graph: HttpsHost; oidc: HttpsHost };
+  hosts: { entra: HttpsHost; graph: HttpsHost; arm: HttpsHost; oidc: HttpsHost };
   oidc: OidcService;
   /** A copy of an app by appId (any tenant). */
   app(appId: string): AppState | undefined;
-  /** Whether a credential with this issuer and subject exists on the app and has propagated. */
+  /** A copy of a user-assigned managed identity by client id (any tenant). */
+  managedIdentity(clientId: string): ManagedIdentityState | undefined;
+  /** Whether a credential with this issuer and subject exists on the app (or managed identity, by client id) and has propagated. */
   isUsable(appId: string, issuer: string, subject: string): boolean;
   setClock(nowMs: () => number): void;
   close(): Promise<void>;
@@ -46,14 +52,21 @@ export async function startEntraWorld(seed: Seed, options: { azureDevOps?: Emula
   const oidc = new OidcService(copy, endpoint, () => directory.now());
   const requestId = () => ({ 'x-ms-request-id': crypto.randomUUID() });
   const graph = new GraphService(directory, (): string => hosts.graph.url);
+  const arm = new ArmService(directory, {
+    base: (): string => hosts.arm.url,
+    pageSize: copy.entra.armPageSize,
+    concurrentWriteWindowMs: copy.entra.armConcurrentWriteWindowMs,
+  });
   const entra = new EntraTokenService(directory, {
     graphResources: (): string[] => [hosts.graph.url],
+    armResources: (): string[] => [hosts.arm.url],
     assertionKeys: () => new Map([[oidc.keyId, oidc.publicKey]]),
   });
   const tls = { key: certs.key, cert: certs.cert };
   const hosts: EntraWorld['hosts'] = {
     entra: new HttpsHost({ ...tls, headers: requestId, handle: (r) => entra.handle(r), faultReply: (s, h) => entra.faultReply(s, h) }),
     graph: new HttpsHost({ ...tls, headers: requestId, handle: (r) => graph.handle(r), faultReply: (s, h) => graph.faultReply(s, h) }),
+    arm: new HttpsHost({ ...tls, headers: requestId, handle: (r) => arm.handle(r), faultReply: (s, h) => arm.faultReply(s, h) }),
     oidc: new HttpsHost({
       ...tls,
       headers: () => ({ ActivityId: crypto.randomUUID() }),
@@ -72,6 +85,7 @@ export async function startEntraWorld(seed: Seed, options: { azureDevOps?: Emula
   return {
     authorityUrl: hosts.entra.url,
     graphUrl: hosts.graph.url,
+    armUrl: hosts.arm.url,
     oidcRequestUri: `${hosts.oidc.url}${encodeURIComponent(copy.organization.name)}/${project}/_apis/distributedtask/hubs/build/plans/${crypto.randomUUID()}/jobs/${crypto.randomUUID()}/oidctoken`,
     caFile: certs.caFile,
     caPem: certs.caPem,
@@ -79,6 +93,7 @@ export async function startEntraWorld(seed: Seed, options: { azureDevOps?: Emula
     hosts,
     oidc,
     app: (appId) => clone(directory.appAnywhere(appId)),
+    managedIdentity: (clientId) => clone(directory.managedIdentityAnywhere(clientId)),
     isUsable: (appId, issuer, subject) => directory.isUsable(appId, issuer, subject),
     setClock: (nowMs) => {
       directory.now = nowMs;

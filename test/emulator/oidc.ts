@@ -30,12 +30,21 @@ export function issuerAndSubject(seed: Seed, ep: Obj): { issuer: string; subject
     const home = (ep.serviceEndpointProjectReferences as Obj[] | undefined)?.[0]?.projectReference?.name ?? '';
     return { issuer: `https://vstoken.dev.azure.com/${org.id}`, subject: `sc://${org.name}/${String(home)}/${String(ep.name)}` };
   }
+  return entraIssuerAndSubject(seed, ep);
+}
+
+/**
+ * The Entra issuer and subject of a connection, whatever it stores: what a migration off the Azure
+ * DevOps issuer moves it to (learn.microsoft.com/azure/devops/pipelines/release/convert-service-connections).
+ */
+export function entraIssuerAndSubject(seed: Pick<Seed, 'organization'>, ep: Obj): { issuer: string; subject: string } {
+  const params = (ep.authorization as Obj | undefined)?.parameters as Obj | undefined;
   const tenantValue = prop(params, 'tenantid');
   const tenantId = typeof tenantValue === 'string' ? tenantValue : '';
   const t = GUID_RE.test(tenantId) ? guidToBase64Url(tenantId) : Buffer.from(tenantId).toString('base64url');
   return {
     issuer: `https://login.microsoftonline.com/${tenantId}/v2.0`,
-    subject: `/eid1/c/pub/t/${t}/a/${guidToBase64Url(AZURE_DEVOPS_APP_ID)}/sc/${org.id}/${String(ep.id)}`,
+    subject: `/eid1/c/pub/t/${t}/a/${guidToBase64Url(AZURE_DEVOPS_APP_ID)}/sc/${seed.organization.id}/${String(ep.id)}`,
   };
 }
 
@@ -65,13 +74,15 @@ export class OidcService {
     return `${signed}.${crypto.sign('sha256', Buffer.from(signed), this.keys.privateKey).toString('base64url')}`;
   }
 
-  /** Connections the running task references; default: those whose client id is a seeded service principal. */
+  /** Connections the running task references; default: those whose client id is a seeded service principal or managed identity. */
   private referenced(id: string): boolean {
     const listed = this.seed.entra?.taskInputConnections;
     if (listed) return listed.some((x) => ieq(x, id));
     const ep = this.endpoint(id);
     const clientId = prop((ep?.authorization as Obj | undefined)?.parameters as Obj | undefined, 'serviceprincipalid');
-    return (this.seed.entra?.tenants ?? []).some((t) => (t.servicePrincipals ?? []).some((p) => ieq(p.appId, clientId)));
+    return (this.seed.entra?.tenants ?? []).some(
+      (t) => (t.servicePrincipals ?? []).some((p) => ieq(p.appId, clientId)) || (t.managedIdentities ?? []).some((m) => ieq(m.clientId, clientId)),
+    );
   }
 
   faultReply(status: number, headers: Record<string, string> | undefined): Reply {

@@ -1,11 +1,13 @@
 // Emulator seeds: reading a seed file, checking it, and resolving relative times ("-3d").
 import * as fs from 'fs';
-import type { AadSilentFailureDelivery, EntraSeed, ExecutionResult, IdentityKind, Seed } from './types';
+import { MAX_FICS_PER_IDENTITY, MI_FIC_NAME_RE } from './arm';
+import type { AadSilentFailureDelivery, EntraSeed, ExecutionResult, IdentityKind, MigrationMode, Seed } from './types';
 import { isObj } from './util';
 
 const EXECUTION_RESULTS: ExecutionResult[] = ['succeeded', 'succeededWithIssues', 'failed', 'canceled', 'skipped', 'abandoned'];
 const IDENTITY_KINDS: IdentityKind[] = ['user', 'service'];
 const AAD_SILENT_FAILURE_DELIVERIES: AadSilentFailureDelivery[] = ['sync-500', 'sync-400', 'async'];
+const MIGRATION_MODES: MigrationMode[] = ['switches', '404', '403', '500'];
 const RELATIVE_TIME_RE = /^-(\d+)([dhm])$/;
 const TIME_UNIT_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000 };
 
@@ -39,6 +41,10 @@ export function validateSeed(seed: Seed, where: string): void {
     if (delivery !== undefined && !AAD_SILENT_FAILURE_DELIVERIES.includes(delivery)) {
       fail(`endpoint ${String(ep.name)}: emulator.aadSilentFailure must be one of ${deliveries}`);
     }
+    const migration = ep.emulator?.migration;
+    if (migration !== undefined && !MIGRATION_MODES.includes(migration)) {
+      fail(`endpoint ${String(ep.name)}: emulator.migration must be one of ${MIGRATION_MODES.map((m) => `'${m}'`).join(', ')}`);
+    }
     const executions = ep.emulator?.executions;
     if (executions !== undefined && !Array.isArray(executions)) fail(`endpoint ${String(ep.name)}: emulator.executions must be an array`);
     for (const [i, x] of (executions ?? []).entries()) {
@@ -68,6 +74,9 @@ export function validateSeed(seed: Seed, where: string): void {
     if (pl.preview !== undefined && !['ok', 'forbidden', 'not-yaml'].includes(pl.preview))
       fail(`pipelines["${id}"].preview must be 'ok', 'forbidden' or 'not-yaml'`);
   }
+  if (seed.migration !== undefined && !MIGRATION_MODES.includes(seed.migration)) {
+    fail(`migration must be one of ${MIGRATION_MODES.map((m) => `'${m}'`).join(', ')}`);
+  }
   if (seed.entra !== undefined) validateEntraSeed(seed.entra, where);
   if (seed.taskDefinitions !== undefined) {
     if (!Array.isArray(seed.taskDefinitions)) fail('taskDefinitions must be an array');
@@ -89,13 +98,25 @@ export function validateEntraSeed(entra: EntraSeed, where: string): void {
   if (entra.propagationDelayMs !== undefined && !(typeof entra.propagationDelayMs === 'number' && entra.propagationDelayMs >= 0)) {
     fail('propagationDelayMs must be a number >= 0');
   }
+  for (const k of ['armPageSize'] as const) {
+    const v = entra[k];
+    if (v !== undefined && !(Number.isInteger(v) && v > 0)) fail(`${k} must be a positive integer`);
+  }
+  const w = entra.armConcurrentWriteWindowMs;
+  if (w !== undefined && !(typeof w === 'number' && w >= 0)) fail('armConcurrentWriteWindowMs must be a number >= 0');
   const appIds = new Set<string>();
+  const clientIds = new Set<string>();
+  const identities = new Set<string>();
+  const subscriptionTenants = new Map<string, string>();
+  // Applications first (any tenant), so a managed identity reusing an app's client id is caught.
+  for (const t of entra.tenants ?? []) for (const a of t?.applications ?? []) if (a?.appId) appIds.add(String(a.appId).toLowerCase());
+  const seen = new Set<string>();
   for (const t of entra.tenants) {
     if (!t?.id) fail('each tenant needs an id');
     for (const a of t.applications ?? []) {
       if (!a?.appId || !a.objectId || typeof a.displayName !== 'string') fail(`tenant ${t.id}: each application needs appId, objectId and displayName`);
-      if (appIds.has(a.appId.toLowerCase())) fail(`application ${a.appId} is seeded twice (an app has one home tenant)`);
-      appIds.add(a.appId.toLowerCase());
+      if (seen.has(a.appId.toLowerCase())) fail(`application ${a.appId} is seeded twice (an app has one home tenant)`);
+      seen.add(a.appId.toLowerCase());
       for (const f of a.federatedIdentityCredentials ?? []) {
         if (!f?.name || !f.issuer || !f.subject) fail(`application ${a.appId}: each federated credential needs name, issuer and subject`);
       }
@@ -104,6 +125,39 @@ export function validateEntraSeed(entra: EntraSeed, where: string): void {
       }
     }
     for (const p of t.servicePrincipals ?? []) if (!p?.appId) fail(`tenant ${t.id}: each service principal needs appId`);
+    if (t.subscriptions !== undefined && !(Array.isArray(t.subscriptions) && t.subscriptions.every((x) => typeof x === 'string' && x))) {
+      fail(`tenant ${t.id}: subscriptions must be an array of ids`);
+    }
+    for (const m of t.managedIdentities ?? []) {
+      const at = `tenant ${t.id}: managed identity ${JSON.stringify(m?.name)}`;
+      for (const k of ['subscriptionId', 'resourceGroup', 'name', 'clientId', 'principalId'] as const) {
+        if (typeof m?.[k] !== 'string' || !m[k]) fail(`${at} needs ${k}`);
+      }
+      const key = `${m.subscriptionId}/${m.resourceGroup}/${m.name}`.toLowerCase();
+      if (identities.has(key)) fail(`${at} is seeded twice in resource group ${m.resourceGroup}`);
+      identities.add(key);
+      const client = m.clientId.toLowerCase();
+      if (appIds.has(client) || clientIds.has(client)) fail(`${at}: client id ${m.clientId} is already an application's or another identity's`);
+      clientIds.add(client);
+      const owner = subscriptionTenants.get(m.subscriptionId.toLowerCase());
+      if (owner !== undefined && owner !== t.id.toLowerCase()) fail(`${at}: subscription ${m.subscriptionId} belongs to tenant ${owner}`);
+      subscriptionTenants.set(m.subscriptionId.toLowerCase(), t.id.toLowerCase());
+      for (const k of ['writers', 'readers'] as const) {
+        const v = m[k];
+        if (v !== undefined && !(Array.isArray(v) && v.every((x) => typeof x === 'string' && x))) fail(`${at}: ${k} must be an array of client ids`);
+      }
+      const fics = m.federatedIdentityCredentials ?? [];
+      if (fics.length > MAX_FICS_PER_IDENTITY) fail(`${at}: at most ${MAX_FICS_PER_IDENTITY} federated credentials`);
+      for (const f of fics) {
+        if (!f?.name || !f.issuer || !f.subject) fail(`${at}: each federated credential needs name, issuer and subject`);
+        if (!MI_FIC_NAME_RE.test(f.name)) fail(`${at}: federated credential name ${JSON.stringify(f.name)} does not match ${MI_FIC_NAME_RE.source}`);
+      }
+    }
+    for (const x of t.subscriptions ?? []) {
+      const owner = subscriptionTenants.get(x.toLowerCase());
+      if (owner !== undefined && owner !== t.id.toLowerCase()) fail(`tenant ${t.id}: subscription ${x} belongs to tenant ${owner}`);
+      subscriptionTenants.set(x.toLowerCase(), t.id.toLowerCase());
+    }
   }
 }
 

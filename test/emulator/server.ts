@@ -9,7 +9,10 @@
 //   Administrator role, and a connection's execution history (executionHistory.ts);
 // - pipelines.ts: build timelines and the Pipelines "preview" run;
 // - distributedTask.ts: the task catalogue;
-// - location.ts: location OPTIONS, ResourceAreas and connectionData (from the services' areas).
+// - location.ts: location OPTIONS, ResourceAreas and connectionData (from the services' areas);
+// - migration.ts: the issuer migration route (_apis/public/serviceendpoint/
+//   externalfederatedcredentialmigration), the only route that takes a Microsoft Entra token
+//   (validated by the attached directory) instead of a seeded one.
 // A new service is a new file implementing Service (types.ts) and one entry in SERVICES below;
 // faults, latency, recording and sending apply to it unchanged.
 // Node built-ins only; no state survives close().
@@ -19,6 +22,7 @@ import { URL } from 'url';
 import { DistributedTaskService } from './distributedTask';
 import { FaultQueue, type Fault } from './faults';
 import { LocationService } from './location';
+import { MigrationService } from './migration';
 import { PipelinesService } from './pipelines';
 import { SIGN_IN_PAGE, errorReply, notFoundRoute } from './replies';
 import { loadSeed, resolveRelativeTimes, validateSeed } from './seed';
@@ -35,7 +39,10 @@ export type {
   ExecutionSeed,
   FederatedCredentialDirectory,
   IdentityKind,
+  EntraCaller,
   IdentitySeed,
+  ManagedIdentitySeed,
+  MigrationMode,
   NewFederatedCredential,
   PipelineSeed,
   Seed,
@@ -52,6 +59,7 @@ export interface RecordedRequest {
   query: Record<string, string>;
   /** Status sent; 0 when a 'reset' fault answered nothing; for 'apply-then-reset' the status that was lost. */
   status: number;
+  /** The seeded identity's name; on the migration route, "Entra {clientId} (tenant {tenantId})" for an accepted Entra token. */
   identity?: string;
   body?: unknown;
   /** api-version from the Accept header or the query, if any. */
@@ -95,6 +103,7 @@ class EmulatorImpl implements Emulator {
   /** Services by lower-case area name. */
   private readonly byArea = new Map<string, Service>();
   private readonly location: LocationService;
+  private readonly migration: MigrationService;
 
   constructor(
     private readonly seed: Seed,
@@ -113,6 +122,7 @@ class EmulatorImpl implements Emulator {
     this.services = [this.serviceEndpoints, new PipelinesService(ctx), new DistributedTaskService(ctx)];
     for (const s of this.services) for (const a of s.areas) this.byArea.set(a.name.toLowerCase(), s);
     this.location = new LocationService(ctx, this.services);
+    this.migration = new MigrationService(ctx, { all: () => seed.endpoints, view: (ep) => this.serviceEndpoints.publicView(ep) });
     this.server = http.createServer((req, res) => {
       this.onRequest(req, res).catch((e) => {
         if (!res.headersSent) this.send(res, errorReply(500, 'InternalServerError', `Emulator error: ${String(e)}`));
@@ -251,7 +261,7 @@ class EmulatorImpl implements Emulator {
     if (fault && rec.fault === 'respond') reply = this.faultReply(fault);
     else if (fault?.kind === 'redirect') reply = { status: fault.status ?? 302, headers: { Location: fault.location ?? 'http://127.0.0.1:9/' }, body: '' };
     else if (fault?.kind === 'sign-in') reply = { status: 203, headers: { 'Content-Type': 'text/html; charset=utf-8' }, body: SIGN_IN_PAGE };
-    else reply = this.handle(method, segments, query, identity, !!req.headers.authorization, body, apiVersion);
+    else reply = this.handle(method, segments, query, identity, req.headers.authorization, body, apiVersion, rec);
     if (fault?.kind === 'duplicate-entry' && isObj(reply.body) && Array.isArray(reply.body.value) && reply.body.value.length > 0) {
       const first = clone(reply.body.value[0] as Obj);
       first.id = String(first.id).toUpperCase();
@@ -315,10 +325,12 @@ class EmulatorImpl implements Emulator {
     segs: string[],
     query: Record<string, string>,
     identity: Identity | undefined,
-    hasAuthHeader: boolean,
+    authorization: string | undefined,
     body: unknown,
     apiVersion: string | undefined,
+    rec: RecordedRequest,
   ): Reply {
+    const hasAuthHeader = !!authorization;
     const path = '/' + segs.join('/');
     if (!segs.length || !ieq(segs[0], this.seed.organization.name)) return notFoundRoute(path);
     const apis = segs.findIndex((s) => ieq(s, '_apis'));
@@ -334,6 +346,12 @@ class EmulatorImpl implements Emulator {
       if (hasAuthHeader && !identity) return this.unauthorized();
       if (method === 'OPTIONS') return this.location.options(areaL, path);
       return this.location.resourceAreas(resource);
+    }
+    if (MigrationService.matches(projectSeg, rest)) {
+      // Before the seeded-token check: this route takes an Entra token only (migration.ts).
+      const { reply, caller } = this.migration.handle({ method, path, authorization, body, apiVersion });
+      if (caller) rec.identity = `Entra ${caller.clientId} (tenant ${caller.tenantId})`;
+      return reply;
     }
     if (!identity) return this.unauthorized();
     if (method === 'GET' && areaL === 'connectiondata' && !projectSeg && !resource) return this.location.connectionData(identity);

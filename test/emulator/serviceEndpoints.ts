@@ -155,7 +155,7 @@ export class ServiceEndpointsService implements Service {
   }
 
   /** What a client sees: no emulator knobs, secrets null (§1). */
-  private publicView(ep: Obj): Obj {
+  publicView(ep: Obj): Obj {
     const c = clone(ep);
     delete c.emulator;
     const params = c.authorization?.parameters;

@@ -30,6 +30,8 @@ export interface EndpointBehaviour {
   secret?: string;
   /** State kept by the emulator: the pre-conversion parameters and secret (the revert source). */
   recovery?: { parameters: Record<string, unknown>; secret?: string };
+  /** How the issuer migration route answers for this connection; default seed.migration (migration.ts). */
+  migration?: MigrationMode;
   /** State kept by the emulator: an accepted async conversion waiting for its background job. */
   pending?: { gets: number; mode: string; identityId: string };
   /** Runs that used this connection: served by GET {project}/_apis/serviceendpoint/{id}/executionhistory. */
@@ -170,11 +172,43 @@ export interface ServicePrincipalSeed {
   federatedIdentityCredentials?: FederatedCredentialSeed[];
 }
 
+/**
+ * A user-assigned managed identity behind the Azure Resource Manager emulator (arm.ts): its
+ * resource id is /subscriptions/{subscriptionId}/resourcegroups/{resourceGroup}/providers/
+ * Microsoft.ManagedIdentity/userAssignedIdentities/{name}. It is also a client of the token
+ * endpoint (a workload identity federation exchange with its credentials) and counts for
+ * Directory.isUsable by clientId.
+ */
+export interface ManagedIdentitySeed {
+  subscriptionId: string;
+  resourceGroup: string;
+  name: string;
+  clientId: string;
+  principalId: string;
+  /** Default 'westeurope'. */
+  location?: string;
+  federatedIdentityCredentials?: FederatedCredentialSeed[];
+  /**
+   * Client ids holding "Managed Identity Contributor" or "Managed Identity Federated Credential
+   * Contributor" on this identity: they may read it and write (PUT, DELETE) its federated credentials.
+   */
+  writers?: string[];
+  /** Client ids holding only Reader on this identity: they may list and read it, any write is 403. */
+  readers?: string[];
+}
+
 export interface TenantSeed {
   id: string;
   displayName?: string;
   applications?: AppSeed[];
   servicePrincipals?: ServicePrincipalSeed[];
+  /** User-assigned managed identities of this tenant's subscriptions (arm.ts). */
+  managedIdentities?: ManagedIdentitySeed[];
+  /**
+   * Subscriptions of this tenant besides those its managed identities name (a subscription with
+   * no identity lists as empty; one in no tenant is 404 SubscriptionNotFound).
+   */
+  subscriptions?: string[];
 }
 
 /** Microsoft Entra and Graph, for startEntraWorld (entraWorld.ts); the Azure DevOps emulator ignores it. */
@@ -189,7 +223,23 @@ export interface EntraSeed {
   taskInputConnections?: string[];
   /** Lifetime of the OIDC endpoint's tokens, seconds. Default 600. */
   oidcTokenLifetimeSeconds?: number;
+  /** Largest page of an ARM listing (identities, federated credentials); more follow by nextLink. Default 100. */
+  armPageSize?: number;
+  /**
+   * Window (ms, emulator clock) after a federated-credential write on a managed identity during
+   * which another write on the same identity is refused with 409 (the documented concurrency
+   * detection of user-assigned identities). Default 0: off.
+   */
+  armConcurrentWriteWindowMs?: number;
 }
+
+/**
+ * How POST {collection}/_apis/public/serviceendpoint/externalfederatedcredentialmigration answers
+ * (migration.ts): 'switches' moves the connection to the Entra issuer when its identity holds the
+ * Entra credential (else 400); '404' (default) the route is unknown, as an unverified route may
+ * be; '403' / '500' refused / failing whatever the connection.
+ */
+export type MigrationMode = 'switches' | '404' | '403' | '500';
 
 export interface Seed {
   organization: { name: string; id: string };
@@ -215,6 +265,8 @@ export interface Seed {
   taskDefinitions?: TaskDefinitionSeed[];
   /** Microsoft Entra tenants, apps and clients for the Entra, Graph and OIDC emulators (entraWorld.ts). */
   entra?: EntraSeed;
+  /** The issuer migration route (migration.ts); default '404'. Per connection: emulator.migration. */
+  migration?: MigrationMode;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -254,6 +306,23 @@ export interface FederatedCredentialDirectory {
    * when there is no such app. Absent: the directory is read-only and nothing is added.
    */
   addCredential?(appId: string, fic: NewFederatedCredential): boolean | void;
+  /**
+   * Who a Microsoft Entra access token (issued by the Entra emulator) belongs to; undefined for a
+   * token Entra did not issue. Only the issuer migration route (migration.ts) consults it: the rest
+   * of the Azure DevOps emulator accepts its seeded tokens only. Absent: no Entra token is accepted.
+   */
+  entraAccessToken?(token: string): EntraCaller | undefined;
+}
+
+/** The holder of an Entra access token, as the Azure DevOps emulator sees it. */
+export interface EntraCaller {
+  tenantId: string;
+  clientId: string;
+  objectId: string;
+  /** The resource the token was issued for. */
+  resource: 'graph' | 'arm' | 'azuredevops';
+  /** The token's lifetime has passed (directory clock). */
+  expired: boolean;
 }
 
 export interface Project {

@@ -78,12 +78,24 @@ export function agentConnectionEnv(
 
 /**
  * The Entra world's federated credentials as the Azure DevOps emulator sees them: usable ones
- * (propagated) count as existing; a background conversion adds its credential to the app (an app
- * that is not in the directory: false, the conversion fails).
+ * (propagated) count as existing, on apps and user-assigned managed identities alike; a background
+ * conversion adds its credential to the app (an app that is not in the directory: false, the
+ * conversion fails). Its access tokens are what the issuer migration route accepts (entraAccessToken).
  */
 export function directoryOf(world: Pick<EntraWorld, 'directory' | 'isUsable'>): FederatedCredentialDirectory {
   return {
     isUsable: (appId, issuer, subject) => world.isUsable(appId, issuer, subject),
+    entraAccessToken: (token) => {
+      const info = world.directory.token(token);
+      if (!info) return undefined;
+      return {
+        tenantId: info.tenantId,
+        clientId: info.clientId,
+        objectId: info.clientObjectId,
+        resource: info.resource,
+        expired: world.directory.now() >= info.expiresAt,
+      };
+    },
     addCredential: (appId: string, f: NewFederatedCredential) => {
       const app = world.directory.appAnywhere(appId);
       if (!app) return false;
