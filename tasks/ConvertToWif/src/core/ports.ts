@@ -37,10 +37,21 @@ export interface ImpactPort {
 
 /** Azure DevOps as the task's token sees it. */
 export interface AzureDevOps extends EndpointPort, ImpactPort {
-  /** Every azurerm connection of the project (never filtered by actionFilter), and how many entries were unusable. */
-  list(): Promise<{ endpoints: Endpoint[]; malformed: number }>;
+  /**
+   * Every azurerm connection of the project (never filtered by actionFilter), and how many entries
+   * were unusable; `allTypes`: connections of every type (no type= filter), for the issuer audit.
+   */
+  list(opts?: { allTypes?: boolean }): Promise<{ endpoints: Endpoint[]; malformed: number }>;
   /** Ids (lower-case) of the connections the identity administers (actionFilter=manage): the dry-run preview. */
-  manageableIds(): Promise<Set<string>>;
+  manageableIds(opts?: { allTypes?: boolean }): Promise<Set<string>>;
+  /**
+   * POST {collection}_apis/public/serviceendpoint/externalfederatedcredentialmigration?api-version=7.2-preview.1
+   * with {"serviceConnectionInput": "sc://{org}/{project}/{name}"} and an Entra bearer token (not the
+   * job token): the only programmatic route seen to move a connection to the Entra issuer
+   * (docs/service-behaviour.md §19; unverified). Resolves with the status of a 2xx answer; throws a
+   * ServiceError otherwise (429 retried first). Never retried on other failures.
+   */
+  requestIssuerMigration?(serviceConnectionInput: string, entraBearer: string): Promise<{ status: number }>;
   whoAmI(): Promise<string | undefined>;
 }
 
@@ -147,6 +158,33 @@ export interface EntraPort {
   addCredential(appObjectId: string, credential: NewFederatedCredential): Promise<FederatedCredential>;
   /** A credential already gone (404) counts as removed. */
   removeCredential(appObjectId: string, credentialId: string): Promise<void>;
+  /**
+   * An Entra access token of entraConnection for Azure DevOps (scope
+   * 499b84ac-1321-427f-aa17-267ca6975798/.default), for the issuer-migration route; cached like the
+   * Graph token and masked. Throws like signIn.
+   */
+  azureDevOpsToken?(): Promise<string>;
+  /**
+   * The user-assigned managed identity with this client id in the subscription (Azure Resource
+   * Manager, paged by nextLink, api-version 2023-01-31); null when the subscription has none. Its
+   * own token (scope {armUrl}.default). Errors have `service: 'arm'` and ARM's code.
+   */
+  findManagedIdentity?(subscriptionId: string, clientId: string): Promise<ManagedIdentity | null>;
+  managedIdentityCredentials?(resourceId: string): Promise<FederatedCredential[]>;
+  /** PUT {resourceId}/federatedIdentityCredentials/{name}: created (201) or updated (200). */
+  putManagedIdentityCredential?(resourceId: string, credential: Omit<NewFederatedCredential, 'description'>): Promise<FederatedCredential>;
+}
+
+/** A user-assigned managed identity as Azure Resource Manager shows it. */
+export interface ManagedIdentity {
+  /** The ARM resource id: /subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}. */
+  resourceId: string;
+  name: string;
+  resourceGroup: string;
+  subscriptionId: string;
+  clientId: string;
+  principalId?: string;
+  tenantId?: string;
 }
 
 export type ResultKind = 'Succeeded' | 'SucceededWithIssues' | 'Failed' | 'Cancelled';
