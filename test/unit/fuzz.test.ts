@@ -321,9 +321,11 @@ const renders = (m: Message | undefined, where: string) => {
 function checkClassify(endpoints: Endpoint[], opts: Options, g: Gen): Classified[] {
   const selection = makeSelection(opts.connections, opts.excludeConnections);
   const out = classify(endpoints, opts, ctx, selection, NOW);
-  const azure = endpoints.filter(isAzureRm);
-  // every azurerm connection gets exactly one decision; the others are dropped
-  assert.equal(out.length, azure.length, 'one decision per azurerm connection');
+  // Every connection in the action's scope gets exactly one decision, the others are dropped: azurerm
+  // ones, and for a report also federated ones of any type (the issuer audit); every type for updateIssuer.
+  const isWif = (e: Endpoint) => (e.authorization?.scheme ?? '').toLowerCase() === 'workloadidentityfederation';
+  const azure = endpoints.filter((e) => opts.action === 'updateIssuer' || isAzureRm(e) || (opts.action === 'report' && isWif(e)));
+  assert.equal(out.length, azure.length, 'one decision per connection in scope');
   const ids = out.map((c) => c.endpoint.id);
   assert.equal(new Set(ids).size, ids.length, 'no connection decided twice');
   assert.deepEqual(new Set(ids), new Set(azure.map((e) => e.id)), 'exactly the azurerm connections');

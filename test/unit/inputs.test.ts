@@ -66,7 +66,7 @@ describe('inputs', () => {
     const p = parseInputs({ action: 'revert-all', dryRun: 'yes', concurrency: '17', maxConnections: '-1', waitTimeoutSeconds: '1.5' });
     assert.equal(p.options, undefined);
     assert.deepEqual(p.errors, [
-      { key: 'InputBadAction', args: ['revert-all', 'convert, revert, report'] },
+      { key: 'InputBadAction', args: ['revert-all', 'convert, revert, report, updateIssuer'] },
       { key: 'InputNotBoolean', args: ['dryRun', 'yes'] },
       { key: 'InputNotInteger', args: ['maxConnections', '-1', 0, 100000] },
       { key: 'InputNotInteger', args: ['concurrency', '17', 1, 16] },

@@ -47,7 +47,7 @@ describe('report', () => {
     assert.equal(r.connections[1].reason, 'Over the limit of maxConnections (1) for this run: it will be converted by a later run.');
     assert.equal(r.connections[1].reasonCode, 'SkipOverLimit');
     assert.equal(r.connections[2].serviceMessage, 'another operation is already in progress');
-    assert.deepEqual(r.totals, { converted: 1, reverted: 0, skipped: 1, failed: 1, pending: 0, planned: 0, federated: 0 });
+    assert.deepEqual(r.totals, { converted: 1, reverted: 0, skipped: 1, failed: 1, pending: 0, planned: 0, federated: 0, updated: 0, prepared: 0, handoff: 0 });
   });
 
   it('decides the task result: failed > pending > succeeded, and says plainly when nothing matched', () => {
@@ -183,14 +183,16 @@ describe('report action (audit)', () => {
     const old = r.connections.find((c) => c.name === 'old-issuer')!;
     assert.equal(old.issuerDaysLeft, 217);
     assert.equal(old.reasonCode, 'FederatedRetiringIssuer');
-    assert.match(old.reason!, /retires on 2027-07-01 .*: 217 days left\. Move it to the Microsoft Entra issuer/);
+    assert.match(old.reason!, /retires on 2027-07-01 .*: 217 days left\. Run the task with action: updateIssuer/);
     assert.equal(r.connections.find((c) => c.name === 'entra')!.reason, undefined);
   });
 
-  it('fails with failOnFindings while any secret remains, and otherwise succeeds', () => {
-    assert.deepEqual(decideResult(audit(results), true), { kind: 'Failed', message: { key: 'ResultFindings', args: [2] } });
+  it('fails with failOnFindings while any secret remains or any connection is still on the Azure DevOps issuer, and otherwise succeeds', () => {
+    assert.deepEqual(decideResult(audit(results), true), { kind: 'Failed', message: { key: 'ResultFindingsIssuer', args: [2, 1] } });
     assert.deepEqual(decideResult(audit(results), false), { kind: 'Succeeded', message: { key: 'ResultReport', args: [2, 1, 1] } });
-    assert.equal(decideResult(audit(results.slice(2)), true).kind, 'Succeeded');
+    const noSecrets = results.filter((r) => r.scheme !== 'ServicePrincipal');
+    assert.deepEqual(decideResult(audit(noSecrets), true).message, { key: 'ResultFindingsIssuer', args: [0, 1] }, 'the retiring issuer alone fails it');
+    assert.equal(decideResult(audit(noSecrets.filter((r) => r.name !== 'old-issuer')), true).kind, 'Succeeded');
   });
 
   it('warns once per finding (errors with failOnFindings) and is silent about clean connections', () => {
@@ -205,7 +207,7 @@ describe('report action (audit)', () => {
     );
     assert.deepEqual(
       logLines(audit(results), loc, true).map((l) => l.level),
-      ['error', 'error', 'warning'],
+      ['error', 'error', 'error'],
     );
   });
 

@@ -1,7 +1,7 @@
 // The task-lib adapter: what the agent hands the task (inputs, variables, the job token, proxy and
 // certificate settings) and what the task hands back (log, outputs, summary, result).
 
-import type { AgentConnection } from '../core/ports';
+import type { AgentConnection, OutputFiles } from '../core/ports';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tl from 'azure-pipelines-task-lib/task';
@@ -10,11 +10,7 @@ import { logSafe, mdCode, mdText } from '../core/escape';
 import { INPUT_NAMES, RawInputs } from '../core/inputs';
 import { Localize, Message, msg } from '../core/model';
 
-/** Where this step writes its report and summary. */
-export interface OutputFiles {
-  reportPath: string;
-  summaryPath: string;
-}
+export type { OutputFiles } from '../core/ports';
 
 /**
  * `mkdir -p`, one level at a time: Node 24's `mkdirSync(…, { recursive: true })` never returns for a
@@ -196,7 +192,8 @@ export class TaskIO {
       const problem = this.writableProblem(file);
       if (problem) return file === reportPath && reportPathInput ? msg('InputReportPathBad', reportPathInput, problem) : msg('TempNotWritable', file, problem);
     }
-    return { reportPath, summaryPath };
+    const handoffPath = path.join(path.dirname(reportPath), n === 1 ? 'ConvertToWif-handoff.md' : `ConvertToWif-handoff-${n}.md`);
+    return { reportPath, summaryPath, handoffPath };
   }
 
   /**

@@ -1,7 +1,7 @@
 // Which azurerm connections `convert` may change, and why the others are left alone.
 // Every connection gets exactly one decision, so nothing is dropped from the report.
 
-import { creationModeOf, dataOf, environmentOf, homeProject, isScheme, isSharedEndpoint, schemeOf, sharingProjects, stateOf } from './endpoint';
+import { creationModeOf, dataOf, environmentOf, homeProject, isScheme, isSharedEndpoint, issuerKind, param, schemeOf, sharingProjects, stateOf } from './endpoint';
 import { Endpoint, Message, Options, RunContext, Scheme, msg } from './model';
 import { Selection } from './selection';
 
@@ -77,6 +77,31 @@ function decideRevert(e: Endpoint, opts: Options, ctx: RunContext, selected: boo
   return { kind: 'change' };
 }
 
+/**
+ * updateIssuer: federated connections of ANY type still on the Azure DevOps issuer (retired
+ * 2027-07-01, docs/service-behaviour.md §7, §19); the others are left alone with the reason.
+ */
+function decideUpdateIssuer(e: Endpoint, opts: Options, ctx: RunContext, selected: boolean): Decision {
+  if (!selected) return { kind: 'skip', reason: msg('SkipNotSelected') };
+  if (!isScheme(e, Scheme.WorkloadIdentityFederation)) return { kind: 'skip', reason: msg('SkipIssuerNotFederated', schemeOf(e) || '(none)') };
+  const kind = issuerKind(param(e, 'workloadIdentityFederationIssuer'));
+  if (kind === 'entra') return { kind: 'skip', reason: msg('SkipIssuerAlreadyEntra') };
+  if (kind !== 'azuredevops') return { kind: 'skip', reason: msg('SkipIssuerOther', param(e, 'workloadIdentityFederationIssuer') ?? '(none)') };
+  // A federation with another cloud (no Entra tenant and client id): it cannot move, and breaks on the date.
+  if (!param(e, 'tenantid') || !param(e, 'serviceprincipalid')) return { kind: 'skip', reason: msg('SkipIssuerNotEntraIdentity', '2027-07-01') };
+  const environment = environmentOf(e);
+  if (environment && lower(environment) === 'azurestack') return { kind: 'skip', reason: msg('SkipAzureStack') };
+  if (environment && lower(environment) !== 'azurecloud') return { kind: 'skip', reason: msg('SkipIssuerSovereign', environment) };
+  return sharedRules(e, opts, ctx) ?? { kind: 'change' };
+}
+
+/** The connection types an action looks at: azurerm for convert and revert; for a report also federated ones of any type; every type for updateIssuer. */
+function inScope(e: Endpoint, opts: Options): boolean {
+  if (opts.action === 'updateIssuer') return true;
+  if (lower(e.type) === 'azurerm') return true;
+  return opts.action === 'report' && isScheme(e, Scheme.WorkloadIdentityFederation);
+}
+
 /** One collator for all comparisons: localeCompare with options builds a new one per call (25x slower on 10,000 names). */
 const byName = new Intl.Collator('en', { sensitivity: 'base' });
 
@@ -86,13 +111,18 @@ const byName = new Intl.Collator('en', { sensitivity: 'base' });
  */
 export function classify(endpoints: Endpoint[], opts: Options, ctx: RunContext, selection: Selection, now = new Date()): Classified[] {
   const sorted = endpoints
-    .filter((e) => lower(e.type) === 'azurerm')
+    .filter((e) => inScope(e, opts))
     .sort((a, b) => byName.compare(a.name, b.name) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   // A report changes nothing, so the per-run limit does not apply to it.
   let budget = opts.maxConnections > 0 && opts.action !== 'report' ? opts.maxConnections : Infinity;
   return sorted.map((endpoint) => {
     const selected = selection.isSelected(endpoint);
-    let decision = opts.action === 'revert' ? decideRevert(endpoint, opts, ctx, selected, now) : decideConvert(endpoint, opts, ctx, selected);
+    let decision =
+      opts.action === 'revert'
+        ? decideRevert(endpoint, opts, ctx, selected, now)
+        : opts.action === 'updateIssuer'
+          ? decideUpdateIssuer(endpoint, opts, ctx, selected)
+          : decideConvert(endpoint, opts, ctx, selected);
     if (decision.kind === 'change') {
       if (budget <= 0) decision = { kind: 'skip', reason: msg('SkipOverLimit', opts.maxConnections) };
       else budget--;

@@ -80,6 +80,8 @@ export function baseResult(e: Endpoint): ConnectionResult {
   return {
     id: e.id,
     name: e.name,
+    ...(e.type.toLowerCase() !== 'azurerm' ? { type: e.type } : {}),
+    ...(e.isDisabled ? { disabled: true } : {}),
     scheme: schemeOf(e),
     creationMode: creationModeOf(e),
     isShared: isSharedEndpoint(e),

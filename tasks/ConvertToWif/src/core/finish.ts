@@ -1,6 +1,7 @@
 // The end of every run that got past its inputs: the report, the log lines, the summary, the output
 // variables and the task result, written from the ledger whatever happened before.
 
+import { renderHandoff } from './handoff';
 import { logLines } from './log';
 import { Action, ConnectionResult, Message, Options, RunContext } from './model';
 import { Host, OutputFiles } from './ports';
@@ -36,7 +37,22 @@ export function finishRun(host: Host, opts: Options, files: OutputFiles, end: Ru
   } catch (err) {
     host.warning(loc('SummaryNotWritten', files.summaryPath, errorText(err)));
   }
+  const handoff = renderHandoff(report, loc);
+  if (handoff && files.handoffPath) {
+    try {
+      host.writeFile(files.handoffPath, handoff);
+      host.output('handoffPath', files.handoffPath);
+      host.info(loc('HandoffWritten', files.handoffPath));
+    } catch (err) {
+      host.warning(loc('HandoffNotWritten', files.handoffPath, errorText(err)));
+    }
+  }
   const t = report.totals;
+  if (report.action === 'updateIssuer') {
+    host.output('updatedCount', t.updated);
+    host.output('preparedCount', t.prepared);
+    host.output('handoffCount', t.handoff);
+  }
   host.output('convertedCount', t.converted);
   host.output('revertedCount', t.reverted);
   host.output('skippedCount', t.skipped);

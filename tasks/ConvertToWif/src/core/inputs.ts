@@ -9,7 +9,7 @@ import { splitList } from './selection';
 export { INPUT_NAMES } from './inputNames';
 export type { RawInputs } from './inputNames';
 
-export const ACTIONS: Action[] = ['convert', 'revert', 'report'];
+export const ACTIONS: Action[] = ['convert', 'revert', 'report', 'updateIssuer'];
 export const IMPACT_MODES: Array<Options['impactCheck']> = ['warn', 'skip', 'off'];
 
 /**
@@ -48,7 +48,7 @@ export function parseInputs(raw: RawInputs): ParsedInputs {
   };
 
   const actionRaw = (raw.action ?? '').trim() || 'convert';
-  const action = ACTIONS.find((a) => a === actionRaw.toLowerCase());
+  const action = ACTIONS.find((a) => a.toLowerCase() === actionRaw.toLowerCase());
   if (!action) errors.push(msg('InputBadAction', actionRaw, ACTIONS.join(', ')));
 
   // Default `skip`: a connection whose pipelines would break, or whose use could not be read, is left alone.

@@ -43,7 +43,7 @@ export function logLines(report: Report, loc: Localize, failOnFindings = false):
       if (g === 'secret') {
         const what = c.outcome === 'planned' && !c.reason ? wouldConvert : (c.reason ?? '');
         lines.push({ level: failOnFindings ? 'error' : 'warning', text: loc('FindingSecret', c.name, what) });
-      } else if (g === 'retiring') lines.push({ level: 'warning', text: loc('FindingRetiring', c.name, c.reason ?? '') });
+      } else if (g === 'retiring') lines.push({ level: failOnFindings ? 'error' : 'warning', text: loc('FindingRetiring', c.name, c.reason ?? '') });
       continue;
     }
     switch (c.outcome) {
@@ -70,6 +70,13 @@ export function logLines(report: Report, loc: Localize, failOnFindings = false):
         break;
       case 'pending':
         lines.push({ level: 'warning', text: loc('LogPending', c.name, c.reason ?? '') });
+        break;
+      case 'updated':
+        lines.push({ level: 'info', text: loc('LogUpdated', c.name, c.issuer ?? '?', c.subject ?? '?') });
+        break;
+      case 'prepared':
+      case 'handoff':
+        lines.push({ level: 'warning', text: loc(c.outcome === 'prepared' ? 'LogPrepared' : 'LogHandoff', c.name, c.reason ?? '') });
         break;
       case 'skipped':
         if (leftAloneByImpact(c)) lines.push({ level: 'warning', text: loc('LogHeldBack', c.name, c.reason ?? '') });

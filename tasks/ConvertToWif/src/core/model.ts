@@ -9,6 +9,8 @@ export interface Endpoint {
   owner?: string;
   isShared?: boolean;
   isReady?: boolean;
+  /** Azure DevOps disables connections unused for 100 days (docs/service-behaviour.md §19). */
+  isDisabled?: boolean;
   operationStatus?: { state?: string; statusMessage?: string } | null;
   /** `parameters` keys are lower-case (normalize.ts): the service's casing varies (docs/service-behaviour.md §2). */
   authorization?: { scheme?: string; parameters?: Record<string, string | null | undefined> | null } | null;
@@ -40,7 +42,7 @@ export const msg = (key: string, ...args: Array<string | number>): Message => ({
 /** Renders a message key with arguments (tl.loc in the task, a task.json reader in tests). */
 export type Localize = (key: string, ...args: Array<string | number>) => string;
 
-export type Action = 'convert' | 'revert' | 'report';
+export type Action = 'convert' | 'revert' | 'report' | 'updateIssuer';
 
 /** True for the actions that never send a change (a report, or any dry run). */
 export const changesNothing = (o: Pick<Options, 'action' | 'dryRun'>): boolean => o.dryRun || o.action === 'report';
@@ -75,12 +77,19 @@ export interface RunContext {
   identity?: string;
 }
 
-export type Outcome = 'converted' | 'reverted' | 'skipped' | 'failed' | 'pending' | 'planned' | 'federated';
+/**
+ * `updated`: moved to the Microsoft Entra issuer and verified; `prepared`: the new credential is on
+ * the identity, but Azure DevOps did not switch the connection; `handoff`: the identity's owner must
+ * add the credential (updateIssuer).
+ */
+export type Outcome = 'converted' | 'reverted' | 'skipped' | 'failed' | 'pending' | 'planned' | 'federated' | 'updated' | 'prepared' | 'handoff';
 
 /** One line of the report: every azurerm connection of the project gets exactly one. */
 export interface ConnectionResult {
   id: string;
   name: string;
+  /** The connection type when it is not azurerm (dockerregistry, a type an extension defines, …). */
+  type?: string;
   scheme: string;
   creationMode: string;
   isShared: boolean;
@@ -109,6 +118,33 @@ export interface ConnectionResult {
   credentials?: CredentialRecord[];
   /** A finding about the app itself (e.g. client secrets left on the app of a federated connection). */
   appFinding?: Message;
+  /** updateIssuer: the Microsoft Entra issuer and subject the connection moves to (computed). */
+  targetIssuer?: string;
+  targetSubject?: string;
+  /** updateIssuer, updated: whether the issuer and subject read back equal the computed target. */
+  matchesTarget?: boolean;
+  /** What the identity behind the connection is, when the task could tell. */
+  identityKind?: Handoff['identityKind'];
+  /** handoff and prepared: what the identity's owner adds (the hand-off pack). */
+  handoff?: Handoff;
+  /** Disabled by Azure DevOps (unused for 100 days) or by a person. */
+  disabled?: boolean;
+}
+
+/** The credential an identity's owner must add so the connection can use the Microsoft Entra issuer. */
+export interface Handoff {
+  /** Unknown without entraConnection: the pack then gives both commands. */
+  identityKind?: 'app' | 'managedIdentity';
+  clientId: string;
+  /** The app's object id, or the managed identity's principal id. */
+  objectId?: string;
+  /** A managed identity's ARM resource id (and its name and resource group, for the az command). */
+  resourceId?: string;
+  name?: string;
+  resourceGroup?: string;
+  issuer: string;
+  subject: string;
+  audience: string;
 }
 
 /** A client secret or certificate of an app registration (never its value). */
@@ -154,7 +190,7 @@ export interface CredentialRecord {
 /** `azuredevops`: https://vstoken.dev.azure.com/… (retired 2027-07-01); `entra`: login.microsoftonline.com. */
 export type IssuerKind = 'azuredevops' | 'entra' | 'other';
 
-export const OUTCOMES: Outcome[] = ['converted', 'reverted', 'skipped', 'failed', 'pending', 'planned', 'federated'];
+export const OUTCOMES: Outcome[] = ['converted', 'reverted', 'skipped', 'failed', 'pending', 'planned', 'federated', 'updated', 'prepared', 'handoff'];
 export type Totals = Record<Outcome, number>;
 
 /** The minimal conversion body (docs/service-behaviour.md §4): id, type, target scheme, home project reference. */

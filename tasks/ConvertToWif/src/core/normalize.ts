@@ -68,6 +68,7 @@ export function normalizeEndpoint(raw: unknown, fallbackId?: string): Endpoint |
     owner: str(pick(raw, 'owner')),
     isShared: bool(pick(raw, 'isShared')),
     isReady: bool(pick(raw, 'isReady')),
+    ...(bool(pick(raw, 'isDisabled')) ? { isDisabled: true } : {}),
     operationStatus: isObject(status) ? { state: str(pick(status, 'state')), statusMessage: str(pick(status, 'statusMessage')) } : null,
     authorization: isObject(auth) ? { scheme: str(pick(auth, 'scheme')), parameters: stringMap(pick(auth, 'parameters')) } : null,
     data: stringMap(pick(raw, 'data')),

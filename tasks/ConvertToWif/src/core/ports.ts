@@ -69,6 +69,8 @@ export interface ConnectSettings {
 export interface OutputFiles {
   reportPath: string;
   summaryPath: string;
+  /** updateIssuer: the hand-off pack, next to the report (ConvertToWif-handoff.md). */
+  handoffPath?: string;
 }
 
 /**

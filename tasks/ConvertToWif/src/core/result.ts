@@ -21,9 +21,18 @@ export function decideResult(report: Report, failOnFindings = false): { kind: Re
   if (report.action === 'report') {
     // Only selected connections are findings: excludeConnections accepts the ones that can never be converted.
     const findings = count((c) => c.selected && groupOf(c) === 'secret');
-    if (failOnFindings && findings > 0) return { kind: 'Failed', message: msg('ResultFindings', findings) };
+    // Connections still on the Azure DevOps issuer stop working on 2027-07-01: a finding too.
+    const retiring = count((c) => c.selected && groupOf(c) === 'retiring');
+    if (failOnFindings && findings + retiring > 0) return { kind: 'Failed', message: msg('ResultFindingsIssuer', findings, retiring) };
     if (report.nothingMatched) return { kind: 'SucceededWithIssues', message: msg('ResultError', report.nothingMatched) };
     return { kind: 'Succeeded', message: msg('ResultReport', a.onSecrets, a.federatedRetiringIssuer, a.federatedEntraIssuer) };
+  }
+  if (report.action === 'updateIssuer') {
+    if (t.failed > 0) return { kind: 'Failed', message: msg('ResultIssuerFailed', t.failed, t.updated, t.prepared, t.handoff) };
+    if (report.dryRun) return { kind: t.handoff > 0 ? 'SucceededWithIssues' : 'Succeeded', message: msg('ResultIssuerDryRun', t.planned, t.handoff) };
+    if (t.prepared + t.handoff > 0) return { kind: 'SucceededWithIssues', message: msg('ResultIssuerPeople', t.updated, t.prepared, t.handoff) };
+    if (report.nothingMatched) return { kind: 'SucceededWithIssues', message: msg('ResultError', report.nothingMatched) };
+    return { kind: 'Succeeded', message: msg('ResultIssuerUpdated', t.updated) };
   }
   if (t.failed > 0) return { kind: 'Failed', message: msg(report.action === 'revert' ? 'ResultRevertFailed' : 'ResultFailed', t.failed) };
   if (t.pending > 0) return { kind: 'SucceededWithIssues', message: msg('ResultPending', t.pending) };

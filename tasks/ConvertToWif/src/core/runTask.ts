@@ -13,7 +13,8 @@ import { parseInputs } from './inputs';
 import { organizationName } from './identity';
 import { Action, ConnectionResult, Endpoint, Message, Options, RunContext, Scheme, changesNothing, msg } from './model';
 import { AzureDevOps, Clock, ConnectSettings, EntraPort, EntraSettings, Host } from './ports';
-import { ConversionRun, Findings, startConversions } from './schedule';
+import { IssuerEnv, moveAll } from './issuer';
+import { ConversionRun, Findings, initialResults, startConversions } from './schedule';
 import { makeSelection } from './selection';
 
 /** After a cancellation, how long changes already sent may take to answer before the report is written. */
@@ -35,6 +36,7 @@ const PLAN: Record<Action, { run: string; dryRun: string }> = {
   convert: { run: 'Plan_convert', dryRun: 'Plan_convert_dryRun' },
   revert: { run: 'Plan_revert', dryRun: 'Plan_revert_dryRun' },
   report: { run: 'Plan_report', dryRun: 'Plan_report' },
+  updateIssuer: { run: 'Plan_updateIssuer', dryRun: 'Plan_updateIssuer_dryRun' },
 };
 
 export async function runTask({ host, connect, connectEntra, clock, cancelled }: RunPorts): Promise<void> {
@@ -79,12 +81,14 @@ export async function runTask({ host, connect, connectEntra, clock, cancelled }:
 
   const client = connect({ collectionUrl: organization, projectId: project.id ?? project.name!, token, concurrency: opts.concurrency });
   let conversion: ConversionRun | undefined;
+  let moved: ConnectionResult[] | undefined;
   let failure: Message | undefined;
   let nothingMatched: Message | undefined;
   try {
     let listing: Awaited<ReturnType<AzureDevOps['list']>>;
     try {
-      listing = await client.list();
+      // The issuer retirement concerns federated connections of every type, not only azurerm.
+      listing = await client.list(opts.action === 'updateIssuer' || opts.action === 'report' ? { allTypes: true } : undefined);
     } catch (err) {
       const f = asFailure(err);
       if (f.cancelled) return; // cancelled while listing: nothing was changed, and the result says Cancelled
@@ -103,14 +107,14 @@ export async function runTask({ host, connect, connectEntra, clock, cancelled }:
     host.info(host.loc(opts.dryRun ? plan.dryRun : plan.run, ctx.project.name, classified.length, changing.length));
 
     const findings: Findings = {};
-    if (opts.impactCheck !== 'off' && opts.action !== 'revert' && changing.length > 0) {
+    if (opts.impactCheck !== 'off' && opts.action !== 'revert' && opts.action !== 'updateIssuer' && changing.length > 0) {
       host.info(host.loc('ImpactChecking', changing.length, opts.impactDays));
       const userList = parseTaskList(opts.incompatibleTasks).match;
       findings.impacts = await assessImpact(changing, client, { days: opts.impactDays, now: new Date(clock.now()), concurrency: opts.concurrency, userList });
       // A check cut short by a cancellation says nothing about the pipelines: those connections are "not attempted".
       if (!cancelled.aborted) classified = applyImpact(classified, findings.impacts, opts.impactCheck);
     }
-    if (changesNothing(opts) && changing.length > 0 && !cancelled.aborted) findings.preview = await previewPermissions(host, client);
+    if (changesNothing(opts) && changing.length > 0 && !cancelled.aborted) findings.preview = await previewPermissions(host, client, opts.action === 'updateIssuer' || opts.action === 'report');
     if (opts.action === 'revert' && opts.entraConnection && changing.length > 0) host.info(host.loc('RevertLeavesCredentials'));
     let entra: EntraRun | undefined;
     if (entraSettings && connectEntra && !cancelled.aborted) {
@@ -124,13 +128,20 @@ export async function runTask({ host, connect, connectEntra, clock, cancelled }:
       }
     }
     // Cancelled during the impact check: nothing starts (each connection is then "not attempted").
+    if (opts.action === 'updateIssuer') {
+      if (entraSettings && connectEntra && changing.length > 0 && !cancelled.aborted)
+        entra = await signIn(host, connectEntra(entraSettings), entraSettings, listing.endpoints, organization, cancelled);
+      moved = initialResults(classified, opts, ctx, findings);
+      await moveIssuers(classified, moved, { client, entra, ctx, dryRun: opts.dryRun, organizationId: host.collectionId() ?? '', organizationName: organizationName(organization) ?? '' }, opts, cancelled);
+      return;
+    }
     conversion = startConversions(classified, opts, ctx, client, clock, findings, cancelled, changesNothing(opts) ? undefined : entra);
     await untilDoneOrCancelled(conversion, clock, cancelled);
   } catch (err) {
     failure = msg('Unexpected', describeFailure(err));
   } finally {
     // Written whatever happened above, so the record of what was changed is never lost.
-    const results: ConnectionResult[] = conversion?.results ?? [];
+    const results: ConnectionResult[] = moved ?? conversion?.results ?? [];
     finishRun(
       host,
       opts,
@@ -180,6 +191,16 @@ async function signIn(
   return run;
 }
 
+/** updateIssuer: each connection to move, `concurrency` at a time; its entry is replaced the moment it ends. */
+async function moveIssuers(classified: Classified[], results: ConnectionResult[], env: IssuerEnv, opts: Options, cancelled: AbortSignal): Promise<void> {
+  const index = new Map(results.map((r, i) => [r.id, i]));
+  const toMove = classified.filter((c) => c.decision.kind === 'change').map((c) => c.endpoint);
+  await moveAll(toMove, env, opts.concurrency, cancelled, (e, r) => {
+    const i = index.get(e.id)!;
+    results[i] = { ...r, selected: results[i].selected };
+  });
+}
+
 /**
  * Waits for the changes to end. Once cancelled (before they started, or while they run) nothing new
  * starts, and what was sent gets CANCEL_GRACE_MS to answer before the report is written.
@@ -202,9 +223,9 @@ async function untilDoneOrCancelled(run: ConversionRun, clock: Clock, cancelled:
  * A dry run (and a report) also lists the connections the identity administers, so the plan can say
  * which conversions would be refused (403) before anyone runs the real thing. Best effort.
  */
-async function previewPermissions(host: Host, client: AzureDevOps): Promise<Findings['preview']> {
+async function previewPermissions(host: Host, client: AzureDevOps, allTypes: boolean): Promise<Findings['preview']> {
   try {
-    return { manageable: await client.manageableIds(), identity: await client.whoAmI() };
+    return { manageable: await client.manageableIds(allTypes ? { allTypes } : undefined), identity: await client.whoAmI() };
   } catch (err) {
     host.debug(`permission preview skipped: ${describeFailure(err)}`);
     return undefined;

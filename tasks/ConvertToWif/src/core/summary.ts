@@ -10,7 +10,12 @@ import { ISSUER_RETIREMENT, Report, ReportEntry, foreseenRefusal, groupOf, leftA
 const DAY = 86_400_000;
 
 /** Message keys, written out (never built at run time) so every key the code uses is findable. */
-const ACTION_LABEL: Record<Action, string> = { convert: 'ActionLabel_convert', revert: 'ActionLabel_revert', report: 'ActionLabel_report' };
+const ACTION_LABEL: Record<Action, string> = {
+  convert: 'ActionLabel_convert',
+  revert: 'ActionLabel_revert',
+  report: 'ActionLabel_report',
+  updateIssuer: 'ActionLabel_updateIssuer',
+};
 const OUTCOME_LABEL: Record<Outcome, string> = {
   converted: 'Outcome_converted',
   reverted: 'Outcome_reverted',
@@ -19,6 +24,9 @@ const OUTCOME_LABEL: Record<Outcome, string> = {
   pending: 'Outcome_pending',
   planned: 'Outcome_planned',
   federated: 'Outcome_federated',
+  updated: 'Outcome_updated',
+  prepared: 'Outcome_prepared',
+  handoff: 'Outcome_handoff',
 };
 
 /** "ConvertToWif convert (dry run): project Payments": the summary's title and its section name on the run page. */
@@ -87,13 +95,13 @@ function section<T>(
 }
 
 /** Counts in the order a reader needs them: what needs attention first. */
-const DISPLAY_ORDER: Outcome[] = ['failed', 'pending', 'converted', 'reverted', 'planned', 'skipped', 'federated'];
+const DISPLAY_ORDER: Outcome[] = ['failed', 'pending', 'handoff', 'prepared', 'updated', 'converted', 'reverted', 'planned', 'skipped', 'federated'];
 
 function countsLine(report: Report, loc: Localize): string {
   return DISPLAY_ORDER.filter((o) => report.totals[o] > 0)
     .map((o) => {
       const text = `${report.totals[o]} ${loc(OUTCOME_LABEL[o])}`;
-      return o === 'failed' || o === 'pending' ? `**${text}**` : text;
+      return o === 'failed' || o === 'pending' || o === 'handoff' || o === 'prepared' ? `**${text}**` : text;
     })
     .join(' · ');
 }
@@ -204,7 +212,9 @@ export function renderSummary(report: Report, loc: Localize): string {
   };
   const issuer = { label: loc('ColIssuer') + ':', value: (c: ReportEntry) => c.issuer };
   const by = (p: (c: ReportEntry) => boolean) => report.connections.filter(p);
-  const attention = by((c) => c.outcome === 'failed' || c.outcome === 'pending' || leftAloneByImpact(c) || foreseenRefusal(c));
+  const attention = by(
+    (c) => c.outcome === 'failed' || c.outcome === 'pending' || c.outcome === 'handoff' || c.outcome === 'prepared' || leftAloneByImpact(c) || foreseenRefusal(c),
+  );
   const outcomeLabel = (c: ReportEntry) => loc(foreseenRefusal(c) ? 'OutcomeWouldBeRefused' : OUTCOME_LABEL[c.outcome]);
 
   section(out, loc('SummaryAttention'), attention, [
@@ -215,6 +225,14 @@ export function renderSummary(report: Report, loc: Localize): string {
   ]);
   if (report.action === 'report') return renderAudit(report, loc, now, out);
 
+  section(
+    out,
+    loc('SummaryUpdated'),
+    by((c) => c.outcome === 'updated'),
+    [col.name, { header: loc('ColType'), cell: (c) => mdText(c.type ?? 'azurerm') }, col.subject, col.reason(loc('ColNote'))],
+    issuer,
+  );
+  if (report.connections.some((c) => c.outcome === 'updated' || c.outcome === 'prepared')) out.push('', mdText(loc('SummaryOldCredential')));
   section(
     out,
     loc('SummaryChanged'),
