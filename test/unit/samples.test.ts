@@ -44,6 +44,8 @@ describe('samples/', () => {
       '03-weekly-hygiene-report.yml',
       '04-revert.yml',
       '06-unattended-with-entra.yml',
+      '07-move-off-retiring-issuer.yml',
+      '08-weekly-issuer-check.yml',
     ]);
   });
 
