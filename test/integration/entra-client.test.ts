@@ -66,7 +66,7 @@ function client(who: Who, extra: { clock?: Clock; pacer?: Pacer; signal?: AbortS
     credential,
     authorityUrl: world.authorityUrl,
     graphUrl: world.graphUrl,
-    armUrl: 'https://management.azure.com/',
+    armUrl: world.armUrl,
     concurrency: 4,
   };
   const clock = extra.clock ?? fakeClock();
@@ -151,6 +151,52 @@ describe('Entra client against the Entra, Graph and OIDC emulators', function ()
     await c.findApp(OTHER_APP.appId);
     assert.equal(world.hosts.entra.requests.length, 2, 'a token within 5 minutes of its expiry is fetched again');
     assert.equal(accessTokens().length, 2);
+  });
+
+  it('a token per resource (Graph, ARM, Azure DevOps) from one ID token while it is valid; each cached and masked', async () => {
+    const clock = fakeClock();
+    const debug: string[] = [];
+    const c = client('wif', { clock, debug: (m) => debug.push(m) });
+    await c.signIn();
+    const ado = await c.azureDevOpsToken();
+    await c.signIn();
+    assert.equal(await c.azureDevOpsToken(), ado, 'cached');
+    assert.equal(world.directory.token(ado)?.resource, 'azuredevops');
+    const scopes = () => world.hosts.entra.requests.map((r) => (r.body as Record<string, string>).scope);
+    assert.deepEqual(scopes(), [`${world.graphUrl}.default`, '499b84ac-1321-427f-aa17-267ca6975798/.default']);
+    assert.equal(world.hosts.oidc.requests.length, 1, 'one ID token for both exchanges');
+    const forms = world.hosts.entra.requests.map((r) => r.body as Record<string, string>);
+    assert.equal(forms[0].client_assertion, forms[1].client_assertion);
+    // The ID token lives 600 s: past 540 s it is asked for again; the access tokens stay cached.
+    clock.advance(541_000);
+    assert.equal(await c.azureDevOpsToken(), ado);
+    // An ARM token, then ARM's answer for a subscription this world does not have: thrown with ARM's code.
+    const e = await failure(c.findManagedIdentity('3c1d2e4f-0000-4000-8000-00000000ab01', OWNED_CLIENT));
+    assert.deepEqual([e.service, e.status, e.code], ['arm', 404, 'SubscriptionNotFound']);
+    assert.deepEqual(scopes().at(-1), `${world.armUrl}.default`);
+    assert.equal(world.hosts.oidc.requests.length, 2, 'a new ID token once the old one is near its expiry');
+    assert.notEqual((world.hosts.entra.requests.at(-1)!.body as Record<string, string>).client_assertion, forms[0].client_assertion);
+    assert.equal(accessTokens().length, 3, 'every access token masked');
+    for (const line of debug) for (const m of masked) assert.ok(!line.includes(m), line);
+    assert.ok(debug.some((l) => /the Azure DevOps token is valid for 3599 s/.test(l)));
+  });
+
+  it('a reused ID token that Entra finds expired (AADSTS700024) is replaced once, fresh', async () => {
+    const c = client('wif');
+    await c.signIn();
+    // Entra's clock runs 20 minutes ahead: the ID token the client still holds for valid is not.
+    const ahead = Date.now() + 20 * 60_000;
+    world.setClock(() => ahead);
+    const t = await c.azureDevOpsToken();
+    assert.equal(world.directory.token(t)?.resource, 'azuredevops');
+    assert.equal(world.hosts.oidc.requests.length, 2);
+    assert.deepEqual(
+      world.hosts.entra.requests.map((r) => r.status),
+      [200, 400, 200],
+    );
+    // A secret client never asks the agent for an ID token.
+    await client('all').azureDevOpsToken();
+    assert.equal(world.hosts.oidc.requests.length, 2);
   });
 
   it('AADSTS errors: the code, the status and the first line of the description, not retried', async () => {

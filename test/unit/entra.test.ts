@@ -7,7 +7,16 @@ import { entraIssuer, entraSubject, organizationName } from '../../tasks/Convert
 import { RawInputs } from '../../tasks/ConvertToWif/src/core/inputs';
 import { ConversionBody, Endpoint } from '../../tasks/ConvertToWif/src/core/model';
 import { normalizeEndpoint } from '../../tasks/ConvertToWif/src/core/normalize';
-import { AgentConnection, AzureDevOps, Clock, EntraApp, EntraPort, FederatedCredential, NewFederatedCredential } from '../../tasks/ConvertToWif/src/core/ports';
+import {
+  AgentConnection,
+  AzureDevOps,
+  Clock,
+  EntraApp,
+  EntraPort,
+  FederatedCredential,
+  ManagedIdentity,
+  NewFederatedCredential,
+} from '../../tasks/ConvertToWif/src/core/ports';
 import { runTask } from '../../tasks/ConvertToWif/src/core/runTask';
 import { PROJECT, endpoint } from '../helpers/endpoints';
 import { MemoryHost, clock } from '../helpers/memory';
@@ -108,7 +117,29 @@ class MemoryEntra implements EntraPort {
     const app = this.byObject(objectId);
     app.fics = app.fics.filter((f) => f.id !== id);
   };
-  writes = () => this.calls.filter((c) => /^(POST|DELETE)/.test(c));
+  writes = () => this.calls.filter((c) => /^(POST|PUT|DELETE)/.test(c));
+  // The issuer-move methods (ARM managed identities, the Azure DevOps token): minimal, in memory.
+  identities: ManagedIdentity[] = [];
+  identityFics = new Map<string, FederatedCredential[]>();
+  azureDevOpsToken = async () => {
+    this.calls.push('token azuredevops');
+    if (this.signInError) throw this.signInError;
+    return 'entra-token-for-azure-devops';
+  };
+  findManagedIdentity = async (subscriptionId: string, clientId: string) => {
+    this.calls.push(`GET mi ${subscriptionId} ${clientId}`);
+    return this.identities.find((m) => m.subscriptionId === subscriptionId && m.clientId === clientId.toLowerCase()) ?? null;
+  };
+  managedIdentityCredentials = async (resourceId: string) => {
+    this.calls.push(`GET mi fics ${resourceId}`);
+    return (this.identityFics.get(resourceId) ?? []).map((f) => ({ ...f }));
+  };
+  putManagedIdentityCredential = async (resourceId: string, c: Omit<NewFederatedCredential, 'description'>) => {
+    this.calls.push(`PUT mi fic ${c.name}`);
+    const f: FederatedCredential = { id: `${resourceId}/federatedIdentityCredentials/${c.name}`, ...c };
+    this.identityFics.set(resourceId, [...(this.identityFics.get(resourceId) ?? []).filter((x) => x.name !== c.name), f]);
+    return f;
+  };
 }
 
 /** Azure DevOps for a service identity: converts synchronously when the app has the Entra credential, else the silent failure. */

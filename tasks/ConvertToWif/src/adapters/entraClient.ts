@@ -1,14 +1,28 @@
-// Microsoft Entra and Graph as `entraConnection` (docs/service-behaviour.md §18): an ID token from
-// the agent's OIDC endpoint (or the connection's secret), exchanged at the v2.0 token endpoint for
-// a Graph token, then Graph's application and federatedIdentityCredential routes. Same HTTP client,
-// pacing, request timeout and retry policy as the Azure DevOps client (http.ts, retryPolicy.ts);
-// every token is masked as soon as it is known and scrubbed from every message.
+// Microsoft Entra and Graph as `entraConnection` (docs/service-behaviour.md §18, §19): an ID token
+// from the agent's OIDC endpoint (or the connection's secret), exchanged at the v2.0 token endpoint
+// for an access token per resource (Microsoft Graph, Azure Resource Manager, Azure DevOps), then
+// Graph's application and federatedIdentityCredential routes and ARM's user-assigned managed
+// identity routes (armClient.ts). Same HTTP client, pacing, request timeout and retry policy as the
+// Azure DevOps client (http.ts, retryPolicy.ts); every token is masked as soon as it is known and
+// scrubbed from every message.
 
 import type { IProxyConfiguration, ICertConfiguration } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
 import type { IRequestOptions } from 'typed-rest-client/Interfaces';
 import { HttpClient } from 'typed-rest-client/HttpClient';
 import { ServiceError, type ServiceFailure } from '../core/failures';
-import type { AppSecret, Clock, EntraApp, EntraPort, EntraSettings, FederatedCredential, NewFederatedCredential } from '../core/ports';
+import type { AppSecret, Clock, EntraApp, EntraPort, EntraSettings, FederatedCredential, ManagedIdentity, NewFederatedCredential } from '../core/ports';
+import {
+  ARM_API_VERSION,
+  ARM_PEER,
+  armFailure,
+  credentialsPath,
+  identitiesPath,
+  listedClientId,
+  normalizeArmCredential,
+  normalizeIdentity,
+  requireFicName,
+  requireIdentityId,
+} from './armClient';
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   HttpError,
@@ -45,11 +59,20 @@ export interface EntraClientOptions {
 
 type Service = NonNullable<ServiceFailure['service']>;
 
-const PEERS: Record<'oidc' | 'entra' | 'graph', Peer> = {
+const PEERS: Record<Service, Peer> = {
   oidc: { name: "the agent's OIDC endpoint", check: 'System.OidcRequestUri and any proxy between the agent and Azure DevOps' },
   entra: { name: 'Microsoft Entra', check: "the connection's environment (authority URL) and any proxy between the agent and Microsoft Entra" },
   graph: { name: 'Microsoft Graph', check: "the connection's environment (Microsoft Graph URL) and any proxy between the agent and Microsoft Graph" },
+  arm: ARM_PEER,
 };
+
+/** What an access token is for: each has its own token, cached apart. */
+type Resource = 'graph' | 'arm' | 'azuredevops';
+/** The APIs called with a token (Azure DevOps takes its Entra token through ServiceClient). */
+type Api = 'graph' | 'arm';
+const RESOURCE_NAMES: Record<Resource, string> = { graph: 'Microsoft Graph', arm: 'Azure Resource Manager', azuredevops: 'Azure DevOps' };
+/** Azure DevOps' application id in Microsoft Entra: the resource of its Entra access tokens. */
+export const AZURE_DEVOPS_RESOURCE = '499b84ac-1321-427f-aa17-267ca6975798';
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -57,6 +80,11 @@ const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const RENEW_BEFORE_MS = 5 * 60_000;
 /** Pages of federated credentials followed at most (Graph allows 20 per app: one page). */
 const MAX_PAGES = 10;
+/** Pages of a subscription's managed identities followed at most (ARM pages hold up to 100 or so). */
+const MAX_ARM_PAGES = 100;
+/** An ID token is asked for again this long before its `exp`, and reused at most this long. */
+const ID_TOKEN_MARGIN_MS = 60_000;
+const ID_TOKEN_REUSE_MAX_MS = 10 * 60_000;
 const MAX_ITEMS = 1000;
 /** Longest token accepted (Entra access tokens are a few KB). */
 const MAX_TOKEN_CHARS = 32 * 1024;
@@ -111,16 +139,22 @@ export class EntraClient implements EntraPort {
   private readonly pacer: Pacer;
   private readonly timeoutMs: number;
   private readonly graph: URL;
-  /** Every secret known so far (job token, client secret, ID token, access token): scrubbed from messages. */
+  private readonly arm: URL;
+  /** Every secret known so far (job token, client secret, ID token, access tokens): scrubbed from messages. */
   private readonly secrets = new Set<string>();
-  private signing?: Promise<{ token: string; expiresAt: number }>;
-  /** The token of the last sign-in that succeeded. */
-  private latestToken?: string;
-  private renewedAfter401 = false;
+  /** Per resource: the sign-in in progress or done (callers share it, a failed one too). */
+  private readonly signing = new Map<Resource, Promise<Grant>>();
+  /** Per resource: the token of the last sign-in that succeeded. */
+  private readonly latestToken = new Map<Resource, string>();
+  /** The APIs whose 401 already cost a new sign-in (once in the run each). */
+  private readonly renewedAfter401 = new Set<Api>();
+  /** The agent's ID token (federation), shared by the exchanges of every resource while it is valid. */
+  private idToken?: Promise<{ token: string; reuseUntil: number }>;
 
   constructor(private readonly o: EntraClientOptions) {
     const s = o.settings;
     this.graph = httpsBase(s.graphUrl, 'The Microsoft Graph URL');
+    this.arm = httpsBase(s.armUrl, 'The Azure Resource Manager URL');
     httpsBase(s.authorityUrl, 'The authority URL');
     if (!/^[A-Za-z0-9.-]{1,256}$/.test(s.tenantId)) throw new RangeError('The tenant must be a GUID or a domain name.');
     requireGuid(s.clientId, 'The client id');
@@ -137,18 +171,114 @@ export class EntraClient implements EntraPort {
   }
 
   async signIn(): Promise<void> {
-    await this.accessToken();
+    await this.accessToken('graph');
+  }
+
+  /** An Entra token of entraConnection for Azure DevOps (scope 499b84ac-…/.default), for the issuer-migration route; masked. */
+  azureDevOpsToken(): Promise<string> {
+    return this.accessToken('azuredevops');
+  }
+
+  // ---- Azure Resource Manager: user-assigned managed identities ----
+
+  async findManagedIdentity(subscriptionId: string, clientId: string): Promise<ManagedIdentity | null> {
+    const sub = requireGuid(subscriptionId, 'The subscription id');
+    const client = requireGuid(clientId, 'The client id of the managed identity');
+    const path = identitiesPath(sub);
+    let url = `${this.o.settings.armUrl}${path}?api-version=${ARM_API_VERSION}`;
+    let unreadable = 0;
+    for (let page = 1; ; page++) {
+      // 404 (SubscriptionNotFound, …) and 403 (AuthorizationFailed) throw with ARM's code: the core decides.
+      const r = await this.apiCall('arm', `list the managed identities of subscription ${sub} (page ${page})`, 'GET', url, true, (a) => {
+        if (a.status === 404) throw this.failure('arm', 404, armFailure(404, a));
+        const value = isObj(a.result) ? a.result.value : undefined;
+        if (!Array.isArray(value)) throw garbledError(a.status, 'a JSON answer without a list of managed identities', a.rateLimit, ARM_PEER);
+        let found: ManagedIdentity | undefined;
+        let skipped = 0;
+        for (const v of value) {
+          const id = listedClientId(v);
+          if (id === undefined) skipped++;
+          else if (id === client && !found) {
+            found = normalizeIdentity(v);
+            if (!found) throw garbledError(a.status, `managed identity ${client} without a usable resource id`, a.rateLimit, ARM_PEER);
+          }
+        }
+        return { found, skipped, next: isObj(a.result) ? a.result.nextLink : undefined, status: a.status };
+      });
+      if (r.found) return r.found;
+      unreadable += r.skipped;
+      if (r.next === undefined || r.next === null || r.next === '') {
+        // An entry without a client id might be the one asked for: "none" would not be known.
+        if (unreadable > 0) throw garbledError(r.status, `${unreadable} managed identities without a client id`, undefined, ARM_PEER);
+        return null;
+      }
+      if (page >= MAX_ARM_PAGES) throw garbledError(r.status, `more than ${MAX_ARM_PAGES} pages of managed identities`, undefined, ARM_PEER);
+      url = this.sameOriginLink('arm', r.next, new URL(path, this.arm).pathname);
+    }
+  }
+
+  async managedIdentityCredentials(resourceId: string): Promise<FederatedCredential[]> {
+    const id = requireIdentityId(resourceId);
+    const path = credentialsPath(id);
+    const out: FederatedCredential[] = [];
+    let url = `${this.o.settings.armUrl}${path}?api-version=${ARM_API_VERSION}`;
+    for (let page = 1; ; page++) {
+      const r = await this.apiCall('arm', `list the federated credentials of managed identity ${id} (page ${page})`, 'GET', url, true, (a) => {
+        if (a.status === 404) throw this.failure('arm', 404, armFailure(404, a));
+        const value = isObj(a.result) ? a.result.value : undefined;
+        if (!Array.isArray(value)) throw garbledError(a.status, 'a JSON answer without a list of federated credentials', a.rateLimit, ARM_PEER);
+        const list = value.map((v) => normalizeArmCredential(v));
+        if (list.some((f) => !f)) throw garbledError(a.status, 'a federated credential without name, issuer or subject', a.rateLimit, ARM_PEER);
+        return { items: list as FederatedCredential[], next: isObj(a.result) ? a.result.nextLink : undefined, status: a.status };
+      });
+      out.push(...r.items);
+      if (r.next === undefined || r.next === null || r.next === '') return out;
+      if (page >= MAX_PAGES || out.length >= MAX_ITEMS)
+        throw garbledError(r.status, `more than ${MAX_PAGES} pages of federated credentials`, undefined, ARM_PEER);
+      url = this.sameOriginLink('arm', r.next, new URL(path, this.arm).pathname);
+    }
+  }
+
+  async putManagedIdentityCredential(resourceId: string, c: Omit<NewFederatedCredential, 'description'>): Promise<FederatedCredential> {
+    const id = requireIdentityId(resourceId);
+    const name = requireFicName(c.name);
+    const url = `${this.o.settings.armUrl}${credentialsPath(id)}/${encodeURIComponent(name)}?api-version=${ARM_API_VERSION}`;
+    const body = { properties: { issuer: c.issuer, subject: c.subject, audiences: [...c.audiences] } };
+    // Create-or-update of a named resource with a full body: sending it twice leaves the same
+    // credential (the second answer is 200 instead of 201), so a lost answer, a 5xx or a timeout is
+    // resent like a read. (Graph's POST, by contrast, creates a new object each time.)
+    return this.apiCall(
+      'arm',
+      `put federated credential '${name}' on managed identity ${id}`,
+      'PUT',
+      url,
+      true,
+      (a) => {
+        if (a.status === 404) throw this.failure('arm', 404, armFailure(404, a));
+        const f = normalizeArmCredential(a.result);
+        if (!f) throw garbledError(a.status, 'a JSON answer that is not a federated credential', a.rateLimit, ARM_PEER);
+        return f;
+      },
+      body,
+    );
   }
 
   async findApp(clientId: string, opts: { withSecrets?: boolean } = {}): Promise<EntraApp | null> {
     const id = requireGuid(clientId, 'The client id of the app');
     const select = `id,appId,displayName,signInAudience${opts.withSecrets ? ',passwordCredentials,keyCredentials' : ''}`;
-    return this.graphCall(`read app ${id} in Microsoft Graph`, 'GET', `v1.0/applications(appId='${encodeURIComponent(id)}')?$select=${select}`, (a) => {
-      if (a.status === 404) return null;
-      const app = normalizeApp(a.result, opts.withSecrets === true);
-      if (!app || app.appId !== id) throw garbledError(a.status, 'a JSON answer that is not this app registration', a.rateLimit, PEERS.graph);
-      return app;
-    });
+    return this.apiCall(
+      'graph',
+      `read app ${id} in Microsoft Graph`,
+      'GET',
+      `v1.0/applications(appId='${encodeURIComponent(id)}')?$select=${select}`,
+      true,
+      (a) => {
+        if (a.status === 404) return null;
+        const app = normalizeApp(a.result, opts.withSecrets === true);
+        if (!app || app.appId !== id) throw garbledError(a.status, 'a JSON answer that is not this app registration', a.rateLimit, PEERS.graph);
+        return app;
+      },
+    );
   }
 
   async credentials(appObjectId: string): Promise<FederatedCredential[]> {
@@ -156,7 +286,7 @@ export class EntraClient implements EntraPort {
     const out: FederatedCredential[] = [];
     let url = this.ficUrl(id);
     for (let page = 1; ; page++) {
-      const { items, next, status } = await this.graphCall(`list the federated credentials of app ${id} (page ${page})`, 'GET', url, (a) => {
+      const { items, next, status } = await this.apiCall('graph', `list the federated credentials of app ${id} (page ${page})`, 'GET', url, true, (a) => {
         if (a.status === 404) throw this.failure('graph', 404, graphFailure(404, a));
         const value = isObj(a.result) ? a.result.value : undefined;
         if (!Array.isArray(value)) throw garbledError(a.status, 'a JSON answer without a list of federated credentials', a.rateLimit, PEERS.graph);
@@ -168,7 +298,7 @@ export class EntraClient implements EntraPort {
       if (next === undefined || next === null) return out;
       if (page >= MAX_PAGES || out.length >= MAX_ITEMS)
         throw garbledError(status, `more than ${MAX_PAGES} pages of federated credentials`, undefined, PEERS.graph);
-      url = this.sameOriginLink(next, new URL(this.ficUrl(id), this.graph).pathname);
+      url = this.sameOriginLink('graph', next, new URL(this.ficUrl(id), this.graph).pathname);
     }
   }
 
@@ -177,10 +307,12 @@ export class EntraClient implements EntraPort {
     const body: Record<string, unknown> = { name: c.name, issuer: c.issuer, subject: c.subject, audiences: c.audiences };
     if (c.description !== undefined) body.description = c.description;
     // A write: only a 429 is resent (the core lists the credentials before it adds one again).
-    return this.graphCall(
+    return this.apiCall(
+      'graph',
       `add federated credential '${c.name.slice(0, 120)}' to app ${id}`,
       'POST',
       this.ficUrl(id),
+      false,
       (a) => {
         if (a.status === 404) throw this.failure('graph', 404, graphFailure(404, a));
         const f = normalizeCredential(a.result);
@@ -195,33 +327,66 @@ export class EntraClient implements EntraPort {
     const id = requireGuid(appObjectId, 'The object id of the app');
     const fic = requireGuid(credentialId, 'The id of the federated credential');
     // 204, or 404: already gone. A lost answer is retried like a read: deleting twice is harmless.
-    await this.graphCall(`remove federated credential ${fic} from app ${id}`, 'DELETE', `${this.ficUrl(id)}/${encodeURIComponent(fic)}`, () => undefined);
+    await this.apiCall(
+      'graph',
+      `remove federated credential ${fic} from app ${id}`,
+      'DELETE',
+      `${this.ficUrl(id)}/${encodeURIComponent(fic)}`,
+      true,
+      () => undefined,
+    );
   }
 
   // ---- sign-in ----
 
-  /** The Graph token: fetched once (callers share the sign-in, a failed one too), again within 5 minutes of its expiry. */
-  private async accessToken(): Promise<string> {
-    const cached = this.signing;
+  /**
+   * The access token for a resource: fetched once (callers share the sign-in, a failed one too),
+   * again within 5 minutes of its expiry. Each resource has its own token.
+   */
+  private async accessToken(resource: Resource): Promise<string> {
+    const cached = this.signing.get(resource);
     if (cached) {
       const t = await cached;
       if (this.o.clock.now() < t.expiresAt - RENEW_BEFORE_MS) return t.token;
-      if (this.signing === cached) this.signing = undefined;
+      if (this.signing.get(resource) === cached) this.signing.delete(resource);
     }
     // A token fresh from Entra is used even if it lives less than the renewal margin.
-    this.signing ??= this.acquire();
-    return (await this.signing).token;
+    let signing = this.signing.get(resource);
+    if (!signing) {
+      signing = this.acquire(resource);
+      this.signing.set(resource, signing);
+    }
+    return (await signing).token;
   }
 
-  private async acquire(): Promise<{ token: string; expiresAt: number }> {
+  private scope(resource: Resource): string {
     const s = this.o.settings;
-    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: s.clientId, scope: `${s.graphUrl}.default` });
-    if (s.credential.kind === 'federation') {
-      form.set('client_assertion_type', JWT_BEARER);
-      form.set('client_assertion', await this.oidcToken(s.credential.oidcRequestUri, s.credential.jobToken));
-    } else form.set('client_secret', s.credential.secret);
+    return resource === 'graph' ? `${s.graphUrl}.default` : resource === 'arm' ? `${s.armUrl}.default` : `${AZURE_DEVOPS_RESOURCE}/.default`;
+  }
+
+  private async acquire(resource: Resource): Promise<Grant> {
+    const s = this.o.settings;
+    const what = `get a${resource === 'azuredevops' ? 'n' : ''} ${RESOURCE_NAMES[resource]} token for ${s.clientId} from ${new URL(s.authorityUrl).host}`;
+    if (s.credential.kind === 'secret') return this.exchangeFor(resource, what, { client_secret: s.credential.secret });
+    const cred = s.credential;
+    const assertion = await this.assertion(cred.oidcRequestUri, cred.jobToken);
+    try {
+      return await this.exchangeFor(resource, what, { client_assertion_type: JWT_BEARER, client_assertion: assertion.token });
+    } catch (e) {
+      // A reused ID token Entra finds expired (AADSTS700024: the assertion is not within its valid
+      // time range, e.g. a clock off): asked for once more, fresh.
+      if (!assertion.reused || !(e instanceof ServiceError) || e.code !== 'AADSTS700024') throw e;
+      this.debug(`${what}: Microsoft Entra refused the reused ID token as expired; asking the agent for a new one`);
+      this.idToken = undefined;
+      const fresh = await this.assertion(cred.oidcRequestUri, cred.jobToken);
+      return this.exchangeFor(resource, what, { client_assertion_type: JWT_BEARER, client_assertion: fresh.token });
+    }
+  }
+
+  private exchangeFor(resource: Resource, what: string, credential: Record<string, string>): Promise<Grant> {
+    const s = this.o.settings;
+    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: s.clientId, scope: this.scope(resource), ...credential });
     const url = `${s.authorityUrl}${encodeURIComponent(s.tenantId)}/oauth2/v2.0/token`;
-    const what = `get a Microsoft Graph token for ${s.clientId} from ${new URL(s.authorityUrl).host}`;
     const headers = { Accept: 'application/json', 'Content-Type': 'application/x-www-form-urlencoded; charset=utf-8' };
     return this.retry('entra', what, true, async () => {
       const a = await send(this.http, 'POST', url, headers, form.toString(), PEERS.entra);
@@ -237,11 +402,38 @@ export class EntraClient implements EntraPort {
       if (typeof r.token_type === 'string' && !/^bearer$/i.test(r.token_type))
         throw garbledError(a.status, `a token of type ${r.token_type.slice(0, 40)}`, a.rateLimit, PEERS.entra);
       this.remember(token);
-      this.latestToken = token;
+      this.latestToken.set(resource, token);
       const lifetime = Math.min(expiresIn, 24 * 3600);
-      this.debug(`signed in to Microsoft Entra as ${s.clientId} (tenant ${s.tenantId}); the Graph token is valid for ${Math.round(lifetime)} s`);
+      this.debug(
+        `signed in to Microsoft Entra as ${s.clientId} (tenant ${s.tenantId}); the ${RESOURCE_NAMES[resource]} token is valid for ${Math.round(lifetime)} s`,
+      );
       return { token, expiresAt: this.o.clock.now() + lifetime * 1000 };
     });
+  }
+
+  /**
+   * The agent's ID token for entraConnection, shared by the exchanges of every resource while it is
+   * valid: until a minute before its `exp` (at most 10 minutes); one without a readable `exp` is
+   * not reused. A failed request is not kept: the next exchange asks again.
+   */
+  private async assertion(requestUri: string, jobToken: string): Promise<{ token: string; reused: boolean }> {
+    const cached = this.idToken;
+    if (cached) {
+      const t = await cached.catch(() => undefined);
+      if (t && this.o.clock.now() < t.reuseUntil) return { token: t.token, reused: true };
+      if (this.idToken === cached) this.idToken = undefined;
+    }
+    if (this.idToken) return { token: (await this.idToken).token, reused: false };
+    const asked = this.o.clock.now();
+    const p = this.oidcToken(requestUri, jobToken).then((token) => {
+      const exp = jwtExpiry(token);
+      return { token, reuseUntil: exp === undefined ? 0 : Math.min(exp - ID_TOKEN_MARGIN_MS, asked + ID_TOKEN_REUSE_MAX_MS) };
+    });
+    this.idToken = p;
+    p.catch(() => {
+      if (this.idToken === p) this.idToken = undefined;
+    });
+    return { token: (await p).token, reused: false };
   }
 
   /** POST {oidcRequestUri}?api-version=7.1&serviceConnectionId={id} with the job token: {"oidcToken": "<JWT>"}. */
@@ -265,69 +457,75 @@ export class EntraClient implements EntraPort {
     });
   }
 
-  // ---- Graph ----
+  // ---- Graph and ARM ----
 
   private ficUrl(objectId: string): string {
     return `v1.0/applications/${encodeURIComponent(objectId)}/federatedIdentityCredentials`;
   }
 
-  /** An @odata.nextLink, only on Graph's own origin (the token goes with it) and the same list (`path`). */
-  private sameOriginLink(next: unknown, path: string): string {
+  private base(api: Api): URL {
+    return api === 'graph' ? this.graph : this.arm;
+  }
+
+  /** A next page (@odata.nextLink, nextLink), only on the API's own origin (the token goes with it) and the same list (`path`). */
+  private sameOriginLink(api: Api, next: unknown, path: string): string {
     let u: URL | undefined;
     try {
       u = typeof next === 'string' && next.length <= 4000 ? new URL(next) : undefined;
     } catch {
       u = undefined;
     }
-    if (!u || u.origin !== this.graph.origin || u.pathname.toLowerCase() !== path.toLowerCase()) {
+    if (!u || u.origin !== this.base(api).origin || u.pathname.toLowerCase() !== path.toLowerCase()) {
       throw new ServiceError({
-        service: 'graph',
-        message: `Microsoft Graph named a next page that is not of the same list (${u ? u.origin.slice(0, 200) : 'an invalid link'}); it was not read, and the token was not sent there.`,
+        service: api,
+        message: `${PEERS[api].name} named a next page that is not of the same list (${u ? u.origin.slice(0, 200) : 'an invalid link'}); it was not read, and the token was not sent there.`,
       });
     }
     return u.href;
   }
 
   /**
-   * One Graph call with the token: `path` relative to graphUrl, or an absolute URL on its origin.
-   * Reads (GET, DELETE) are retried on transient failures, a POST only on 429. A 401 drops the
-   * token and signs in again, once in the run. 2xx and 404 answers go to `read`, within the
-   * attempt (an answer it finds unusable is retried like any garbled answer); the rest throw.
+   * One Graph or ARM call with that API's token: `path` relative to its base URL, or an absolute
+   * URL on its origin. `idempotent` calls are retried on transient failures, the others only on
+   * 429. A 401 drops the token and signs in again, once in the run per API. 2xx and 404 answers go
+   * to `read`, within the attempt (an answer it finds unusable is retried like any garbled answer);
+   * the rest throw.
    */
-  private async graphCall<T>(what: string, method: Method, path: string, read: (a: RawAnswer) => T, body?: unknown): Promise<T> {
-    const url = /^https:/i.test(path) ? path : `${this.o.settings.graphUrl}${path}`;
-    if (new URL(url).origin !== this.graph.origin) throw new RangeError('A Graph request must stay on the Microsoft Graph URL.');
+  private async apiCall<T>(api: Api, what: string, method: Method, path: string, idempotent: boolean, read: (a: RawAnswer) => T, body?: unknown): Promise<T> {
+    const base = this.base(api);
+    const url = /^https:/i.test(path) ? path : `${api === 'graph' ? this.o.settings.graphUrl : this.o.settings.armUrl}${path}`;
+    if (new URL(url).origin !== base.origin) throw new RangeError(`A ${PEERS[api].name} request must stay on its URL.`);
+    const peer = PEERS[api];
     for (;;) {
-      const token = await this.accessToken();
+      const token = await this.accessToken(api);
       try {
         return await this.retry(
-          'graph',
+          api,
           what,
-          method !== 'POST',
+          idempotent,
           async () => {
             const headers: Record<string, string> = { Accept: 'application/json', Authorization: `Bearer ${token}` };
             if (body !== undefined) headers['Content-Type'] = 'application/json; charset=utf-8';
-            const a = await send(this.http, method, url, headers, body === undefined ? undefined : JSON.stringify(body), PEERS.graph);
+            const a = await send(this.http, method, url, headers, body === undefined ? undefined : JSON.stringify(body), peer);
             if (a.status === 404 || (a.status >= 200 && a.status < 300 && (a.status === 204 || method === 'DELETE'))) return read(a);
             if (a.status >= 200 && a.status < 300) {
-              if (!a.json)
-                throw garbledError(a.status, a.text ? `${Buffer.byteLength(a.text)} bytes that are not JSON` : 'an empty answer', a.rateLimit, PEERS.graph);
+              if (!a.json) throw garbledError(a.status, a.text ? `${Buffer.byteLength(a.text)} bytes that are not JSON` : 'an empty answer', a.rateLimit, peer);
               return read(a);
             }
-            throw this.failure('graph', a.status, graphFailure(a.status, a), a.rateLimit);
+            throw this.failure(api, a.status, api === 'graph' ? graphFailure(a.status, a) : armFailure(a.status, a), a.rateLimit);
           },
           method === 'GET',
         );
       } catch (e) {
-        // One new sign-in per run for a token Graph refuses (revoked, or a clock far off); calls
-        // that were refused the same old token meanwhile use the new one.
+        // One new sign-in per run and API for a token it refuses (revoked, or a clock far off);
+        // calls that were refused the same old token meanwhile use the new one.
         if (!(e instanceof ServiceError) || e.status !== 401) throw e;
-        if (this.latestToken !== token) continue;
-        if (this.renewedAfter401) throw e;
-        this.renewedAfter401 = true;
-        this.debug(`${what}: Microsoft Graph refused the token (HTTP 401); signing in again`);
-        this.signing = undefined;
-        this.latestToken = undefined;
+        if (this.latestToken.get(api) !== token) continue;
+        if (this.renewedAfter401.has(api)) throw e;
+        this.renewedAfter401.add(api);
+        this.debug(`${what}: ${peer.name} refused the token (HTTP 401); signing in again`);
+        this.signing.delete(api);
+        this.latestToken.delete(api);
       }
     }
   }
@@ -402,6 +600,21 @@ export class EntraClient implements EntraPort {
 function encodings(value: string): string[] {
   const form = new URLSearchParams({ v: value }).toString().slice(2);
   return [...new Set([encodeURIComponent(value), form, form.replace(/\+/g, '%20'), JSON.stringify(value).slice(1, -1)])].filter((f) => f !== value);
+}
+
+type Grant = { token: string; expiresAt: number };
+
+/** The `exp` of a JWT in ms, or undefined when it has none the task can read (the token is never verified here: Entra does that). */
+function jwtExpiry(token: string): number | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3 || parts[1].length > 16 * 1024) return undefined;
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+    const exp = isObj(claims) ? claims.exp : undefined;
+    return typeof exp === 'number' && Number.isFinite(exp) && exp > 0 ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function tag(e: ServiceError, service: Service): ServiceError {

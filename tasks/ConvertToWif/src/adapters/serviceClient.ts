@@ -3,6 +3,7 @@
 
 import { ServiceEndpointApi } from 'azure-devops-node-api/ServiceEndpointApi';
 import { BearerCredentialHandler } from 'azure-devops-node-api/handlers/bearertoken';
+import { HttpClient } from 'typed-rest-client/HttpClient';
 import { IProxyConfiguration, IRequestOptions, ICertConfiguration } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
 import { ConversionBody, ExecutionRecord, TaskDefinitionInfo, TaskRef } from '../core/model';
 import { AzureDevOps, Clock } from '../core/ports';
@@ -18,6 +19,7 @@ import {
   exchange,
   garbledError,
   pacedAttempt,
+  send,
   serviceMessage,
   toServiceError,
 } from './http';
@@ -42,8 +44,20 @@ export interface ServiceClientOptions {
   requestTimeoutMs?: number;
 }
 
+/** The issuer-migration route (docs/service-behaviour.md §19): a preview version, seen only in Azure CLI's pull request. */
+export const MIGRATION_API_VERSION = '7.2-preview.1';
+/** Longest Entra token accepted for a header (Entra access tokens are a few KB). */
+const MAX_BEARER_CHARS = 32 * 1024;
+
 export class ServiceClient implements AzureDevOps {
   private readonly api: ServiceEndpointApi;
+  /**
+   * The same client options without the job token's credential handler, for the one request that
+   * carries an Entra token: typed-rest-client runs every handler's prepareRequest after the
+   * request's own headers are set (HttpClient.ts `_prepareRequest`), so on node-api's client the
+   * BearerCredentialHandler would replace that Authorization header with the job token.
+   */
+  private readonly plain: HttpClient;
   private readonly pacer: Pacer;
   private readonly base: string;
   private readonly timeoutMs: number;
@@ -64,25 +78,88 @@ export class ServiceClient implements AzureDevOps {
     // Importing the few clients used, not the package root, keeps the bundle small; that skips
     // WebApi, which reads task-lib's proxy and certificate settings (azure-devops-node-api api/WebApi.ts), so they are passed here (docs/service-behaviour.md §11).
     this.api = new ServiceEndpointApi(this.base, [new BearerCredentialHandler(o.token, false), abortOnTimeout], requestOptions);
+    this.plain = new HttpClient('ConvertToWif', [abortOnTimeout], requestOptions);
   }
 
-  /** Every azurerm connection of the project, failed ones included; never filtered by actionFilter. */
-  async list(): Promise<{ endpoints: Endpoint[]; malformed: number }> {
-    const value = await this.retry('list connections', true, () => this.listing(''));
+  /** Every azurerm connection of the project (`allTypes`: of every type), failed ones included; never filtered by actionFilter. */
+  async list(opts: { allTypes?: boolean } = {}): Promise<{ endpoints: Endpoint[]; malformed: number }> {
+    const value = await this.retry('list connections', true, () => this.listing('', opts.allTypes === true));
     const { endpoints, malformed, duplicates } = normalizeListing(value);
     if (duplicates > 0) this.o.debug?.(`the listing named ${duplicates} connection(s) more than once: each is handled once`);
     return { endpoints, malformed };
   }
 
-  /** Ids (lower-case) of the azurerm connections this identity administers: actionFilter=manage. Used only to preview a dry run. */
-  async manageableIds(): Promise<Set<string>> {
-    const value = await this.retry('list administered connections', true, () => this.listing('&actionFilter=manage'));
+  /** Ids (lower-case) of the azurerm connections (`allTypes`: of any type) this identity administers: actionFilter=manage. Used only to preview a dry run. */
+  async manageableIds(opts: { allTypes?: boolean } = {}): Promise<Set<string>> {
+    const value = await this.retry('list administered connections', true, () => this.listing('&actionFilter=manage', opts.allTypes === true));
     return new Set(value.map((e) => String((e as { id?: unknown } | null)?.id).toLowerCase()));
   }
 
-  /** GET {project}/_apis/serviceendpoint/endpoints?type=azurerm&includeFailed=true: the envelope's value. */
-  private async listing(extraQuery: string): Promise<unknown[]> {
-    const a = await exchange(this.api.http, 'GET', this.projectUrl(`_apis/serviceendpoint/endpoints?type=azurerm&includeFailed=true${extraQuery}`));
+  /**
+   * POST {collection}_apis/public/serviceendpoint/externalfederatedcredentialmigration?api-version=7.2-preview.1
+   * with {"serviceConnectionInput": …} and the Entra token as the only Authorization (never the
+   * job token: this request goes on a client without its credential handler). 2xx → its status;
+   * anything else a ServiceError with the service's message. Only a 429 is waited out and resent:
+   * the route is unverified (docs/service-behaviour.md §19) and a change. The Entra token is
+   * masked by EntraClient already and scrubbed from every failure here.
+   */
+  async requestIssuerMigration(serviceConnectionInput: string, entraBearer: string): Promise<{ status: number }> {
+    if (typeof entraBearer !== 'string' || !entraBearer || entraBearer.length > MAX_BEARER_CHARS || !/^[\x21-\x7e]+$/.test(entraBearer))
+      throw new RangeError('The Entra token for Azure DevOps must be a non-empty token without spaces or control characters.');
+    if (typeof serviceConnectionInput !== 'string' || !serviceConnectionInput || serviceConnectionInput.length > 2000)
+      throw new RangeError('The service connection input must be a non-empty string of at most 2000 characters.');
+    const url = `${this.base}_apis/public/serviceendpoint/externalfederatedcredentialmigration?api-version=${MIGRATION_API_VERSION}`;
+    const body = JSON.stringify({ serviceConnectionInput });
+    const headers = {
+      Accept: `application/json;api-version=${MIGRATION_API_VERSION}`,
+      'Content-Type': 'application/json; charset=utf-8',
+      Authorization: `Bearer ${entraBearer}`,
+    };
+    const scrub = (e: ServiceError): ServiceError => {
+      for (const form of [entraBearer, encodeURIComponent(entraBearer)]) if (e.message.includes(form)) e.message = e.message.split(form).join('***');
+      return e;
+    };
+    return withRetry(
+      () =>
+        this.attemptOnce(async () => {
+          const a = await send(this.plain, 'POST', url, headers, body);
+          if (a.status === 203 || (a.html && ((a.status >= 200 && a.status < 300) || a.status === 401))) {
+            throw new HttpError(
+              { status: a.status, signInPage: true, message: `HTTP ${a.status}: the service answered with an HTML page (a sign-in page) instead of JSON` },
+              a.rateLimit,
+            );
+          }
+          if (a.status >= 200 && a.status < 300) return { status: a.status };
+          const r = a.json ? (a.result as { typeKey?: unknown } | null) : null;
+          const message =
+            serviceMessage(r) ??
+            (a.html
+              ? `HTTP ${a.status}: the service answered with an HTML page instead of JSON`
+              : `HTTP ${a.status}${a.text ? `: ${a.text.slice(0, 500)}` : ''}`);
+          throw new HttpError(
+            { status: a.status, message: message.slice(0, 2000), typeKey: typeof r?.typeKey === 'string' ? r.typeKey : undefined },
+            a.rateLimit,
+          );
+        }, false),
+      {
+        what: 'ask Azure DevOps to move a connection to the Microsoft Entra issuer',
+        idempotent: false,
+        clock: this.o.clock,
+        signal: this.o.signal,
+        toFailure: (raw) => scrub(toServiceError(raw)),
+        retryAfterOf: (raw) => {
+          const rl = (raw as NodeApiError | undefined)?.rateLimit;
+          return rl?.retryAfter ?? rl?.delay;
+        },
+        debug: this.o.debug,
+      },
+    );
+  }
+
+  /** GET {project}/_apis/serviceendpoint/endpoints?type=azurerm&includeFailed=true (no type= with `allTypes`): the envelope's value. */
+  private async listing(extraQuery: string, allTypes = false): Promise<unknown[]> {
+    const query = `${allTypes ? '' : 'type=azurerm&'}includeFailed=true${extraQuery}`;
+    const a = await exchange(this.api.http, 'GET', this.projectUrl(`_apis/serviceendpoint/endpoints?${query}`));
     if (a.status === 404) throw new HttpError({ status: 404, message: serviceMessage(a.result) ?? 'HTTP 404: the project was not found.' }, a.rateLimit);
     const value: unknown = Array.isArray(a.result) ? a.result : (a.result as { value?: unknown } | null)?.value;
     if (!Array.isArray(value)) throw garbledError(a.status, 'a JSON answer without a list of connections', a.rateLimit);

@@ -165,16 +165,16 @@ export interface EntraPort {
    * 499b84ac-1321-427f-aa17-267ca6975798/.default), for the issuer-migration route; cached like the
    * Graph token and masked. Throws like signIn.
    */
-  azureDevOpsToken?(): Promise<string>;
+  azureDevOpsToken(): Promise<string>;
   /**
    * The user-assigned managed identity with this client id in the subscription (Azure Resource
    * Manager, paged by nextLink, api-version 2023-01-31); null when the subscription has none. Its
    * own token (scope {armUrl}.default). Errors have `service: 'arm'` and ARM's code.
    */
-  findManagedIdentity?(subscriptionId: string, clientId: string): Promise<ManagedIdentity | null>;
-  managedIdentityCredentials?(resourceId: string): Promise<FederatedCredential[]>;
-  /** PUT {resourceId}/federatedIdentityCredentials/{name}: created (201) or updated (200). */
-  putManagedIdentityCredential?(resourceId: string, credential: Omit<NewFederatedCredential, 'description'>): Promise<FederatedCredential>;
+  findManagedIdentity(subscriptionId: string, clientId: string): Promise<ManagedIdentity | null>;
+  managedIdentityCredentials(resourceId: string): Promise<FederatedCredential[]>;
+  /** PUT {resourceId}/federatedIdentityCredentials/{name}: created (201) or updated (200); idempotent, so retried like a read. */
+  putManagedIdentityCredential(resourceId: string, credential: Omit<NewFederatedCredential, 'description'>): Promise<FederatedCredential>;
 }
 
 /** A user-assigned managed identity as Azure Resource Manager shows it. */
