@@ -31,7 +31,11 @@ export class MemoryHost implements Host {
   debug = (text: string) => void this.lines.push({ level: 'debug', text });
   warning = (text: string) => void this.lines.push({ level: 'warning', text });
   error = (text: string) => void this.lines.push({ level: 'error', text });
-  prepareOutputFiles = (): OutputFiles | Message => ({ reportPath: '/mem/report.json', summaryPath: '/mem/summary.md', handoffPath: '/mem/ConvertToWif-handoff.md' });
+  prepareOutputFiles = (): OutputFiles | Message => ({
+    reportPath: '/mem/report.json',
+    summaryPath: '/mem/summary.md',
+    handoffPath: '/mem/ConvertToWif-handoff.md',
+  });
   writeFile = (file: string, content: string) => void (this.files[file] = content);
   uploadSummary = (file: string, markdown: string) => void (this.files[file] = markdown);
   output = (name: string, value: string | number) => void (this.outputs[name] = String(value));

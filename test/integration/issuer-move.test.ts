@@ -80,8 +80,11 @@ for (const rt of runtimes()) {
       assert.deepEqual(app.federatedIdentityCredentials.map((f) => f.issuer).sort(), [azureDevOpsIssuer(), target.issuer].sort());
       assert.equal(writes(h).puts, 0, 'no conversion PUT');
       // The hand-off pack names the locked identity and its exact command.
-      const pack = fs.readFileSync(t.run.variables['handoffPath']!.value, 'utf8');
-      assert.match(pack, /az identity federated-credential create --name 'ConvertToWif-c0000000-0000-4000-8000-000000000d05-entra' --identity-name 'locked-mi' --resource-group 'identities'/);
+      const pack = fs.readFileSync(t.run.variables['handoffPath'].value, 'utf8');
+      assert.match(
+        pack,
+        /az identity federated-credential create --name 'ConvertToWif-c0000000-0000-4000-8000-000000000d05-entra' --identity-name 'locked-mi' --resource-group 'identities'/,
+      );
       assert.ok(!pack.includes(MIG.MIGRATOR.secret));
       assert.equal(t.byName('mi-locked')!.handoff?.identityKind, 'managedIdentity');
       assert.equal(t.run.result?.result, 'SucceededWithIssues');
@@ -110,7 +113,7 @@ describe('updateIssuer: the route refused, no entraConnection, dry run, idempote
       assert.match(docker.reason!, /Press Update on the connection.*_settings\/adminservices\?resourceId=c0000000-0000-4000-8000-000000000d01/);
       assert.ok(h.world!.isUsable(MIG.APP_DOCKER.appId, entraIssuer(MIG.TENANT, MIG.EP.DOCKER).issuer, entraIssuer(MIG.TENANT, MIG.EP.DOCKER).subject));
       assert.ok(writes(h).migration >= 1 && writes(h).migration <= 3, `${writes(h).migration} migration requests: never a loop`);
-      assert.match(fs.readFileSync(t.run.variables['handoffPath']!.value, 'utf8'), /acr-push/);
+      assert.match(fs.readFileSync(t.run.variables['handoffPath'].value, 'utf8'), /acr-push/);
     });
   }
 
@@ -119,7 +122,7 @@ describe('updateIssuer: the route refused, no entraConnection, dry run, idempote
     const t = await h.run({ action: 'updateIssuer' }, { entry });
     for (const name of ['acr-push', 'contoso-cloud-old', 'mi-deploy', 'mi-locked']) assert.equal(t.byName(name)?.outcome, 'handoff', name);
     assert.deepEqual(writes(h), { graph: 0, arm: 0, migration: 0, puts: 0 });
-    const pack = fs.readFileSync(t.run.variables['handoffPath']!.value, 'utf8');
+    const pack = fs.readFileSync(t.run.variables['handoffPath'].value, 'utf8');
     assert.match(pack, /az ad app federated-credential create --id '45c3d574-2826-4bae-9c76-622d41c02101'/);
     assert.match(pack, /az identity federated-credential create/);
   });
@@ -157,7 +160,7 @@ describe('updateIssuer: the route refused, no entraConnection, dry run, idempote
     await world(h);
     const t = await h.run({ action: 'report', failOnFindings: 'true' }, { entry });
     assert.equal(t.run.result?.result, 'Failed');
-    assert.match(t.run.result!.message, /on the Azure DevOps issuer/);
+    assert.match(t.run.result.message, /on the Azure DevOps issuer/);
     const docker = t.byName('acr-push')!;
     assert.equal(docker.issuerKind, 'azuredevops');
     assert.ok((docker.issuerDaysLeft ?? 0) > 0);

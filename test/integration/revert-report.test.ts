@@ -160,7 +160,7 @@ describe('action report', function () {
   it('with failOnFindings fails while a secret remains, and passes once the project is clean', async () => {
     const dirty = await h.go(project, { action: 'report', failOnFindings: 'true' });
     assert.equal(dirty.run.result?.result, 'Failed');
-    assert.match(dirty.run.result.message, /4 connection\(s\) still use a client secret/);
+    assert.match(dirty.run.result.message, /4 selected connection\(s\) still use a client secret and 1 are still on the Azure DevOps issuer/);
     assert.equal(dirty.run.errors.filter((e) => e.includes('still uses a client secret')).length, 4);
 
     const clean = await h.go(project.slice(4), { action: 'report', failOnFindings: 'true' });

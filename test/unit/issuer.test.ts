@@ -31,7 +31,14 @@ function onOldIssuer(n: number, o: { type?: string; name?: string; tenant?: stri
     workloadIdentityFederationSubject: `sc://contoso/${PROJECT.name}/${name}`,
   };
   if (o.tenant !== null) parameters['tenantid'] = o.tenant ?? TENANT;
-  return endpoint({ name, id: idOf(n), type: o.type, scheme: 'WorkloadIdentityFederation', parameters, data: { subscriptionId: SUB, ...(o.environment ? { environment: o.environment } : {}) } });
+  return endpoint({
+    name,
+    id: idOf(n),
+    type: o.type,
+    scheme: 'WorkloadIdentityFederation',
+    parameters,
+    data: { subscriptionId: SUB, ...(o.environment ? { environment: o.environment } : {}) },
+  });
 }
 
 class Directory implements EntraPort {
@@ -129,7 +136,13 @@ class AzureDevOpsWithMigration implements AzureDevOps {
   taskDefinitions = async () => [];
 }
 
-const AGENT: AgentConnection = { id: ENTRA_ID, scheme: 'ServicePrincipal', tenantId: TENANT, clientId: 'c1c1c1c1-0000-4000-8000-0000000000c1', secret: 's3cr3t-value' };
+const AGENT: AgentConnection = {
+  id: ENTRA_ID,
+  scheme: 'ServicePrincipal',
+  tenantId: TENANT,
+  clientId: 'c1c1c1c1-0000-4000-8000-0000000000c1',
+  secret: 's3cr3t-value',
+};
 
 async function go(inputs: RawInputs, endpoints: Endpoint[], dir: Directory, o: { entra?: boolean; before?: (ado: AzureDevOpsWithMigration) => void } = {}) {
   const host = new MemoryHost({ action: 'updateIssuer', ...(o.entra === false ? {} : { entraConnection: ENTRA_ID }), ...inputs });
@@ -142,13 +155,28 @@ async function go(inputs: RawInputs, endpoints: Endpoint[], dir: Directory, o: {
 }
 
 function withApp(dir: Directory, n: number, extra: { signInAudience?: string; fics?: FederatedCredential[] } = {}) {
-  dir.apps.set(clientOf(n), { objectId: `0b00000${n}-0000-4000-8000-000000000000`, displayName: `app-${n}`, fics: extra.fics ?? [], signInAudience: extra.signInAudience ?? 'AzureADMyOrg' });
+  dir.apps.set(clientOf(n), {
+    objectId: `0b00000${n}-0000-4000-8000-000000000000`,
+    displayName: `app-${n}`,
+    fics: extra.fics ?? [],
+    signInAudience: extra.signInAudience ?? 'AzureADMyOrg',
+  });
 }
 
 describe('updateIssuer (core/issuer.ts) over in-memory ports', () => {
   it('adds the Entra credential (keeping the old one), asks Azure DevOps to switch, and verifies it: updated', async () => {
     const dir = new Directory();
-    withApp(dir, 1, { fics: [{ id: 'old', name: 'old', issuer: `https://vstoken.dev.azure.com/${ORG_ID}`, subject: 'sc://contoso/Payments/conn-1', audiences: ['api://AzureADTokenExchange'] }] });
+    withApp(dir, 1, {
+      fics: [
+        {
+          id: 'old',
+          name: 'old',
+          issuer: `https://vstoken.dev.azure.com/${ORG_ID}`,
+          subject: 'sc://contoso/Payments/conn-1',
+          audiences: ['api://AzureADTokenExchange'],
+        },
+      ],
+    });
     const { byName, ado, host } = await go({}, [onOldIssuer(1)], dir);
     const r = byName('conn-1');
     assert.equal(r.outcome, 'updated', JSON.stringify(r));
@@ -212,7 +240,7 @@ describe('updateIssuer (core/issuer.ts) over in-memory ports', () => {
     assert.equal(denied.outcome, 'handoff');
     assert.match(denied.reason!, /Managed Identity Contributor or Managed Identity Federated Credential Contributor/);
     assert.equal(denied.handoff?.resourceId, mi(2, false).resourceId);
-    assert.match(handoffCommands(denied as ReportEntry).join('\n'), /--identity-name 'mi-2' --resource-group 'rg-2' --subscription '5b5b5b5b-/);
+    assert.match(handoffCommands(denied).join('\n'), /--identity-name 'mi-2' --resource-group 'rg-2' --subscription '5b5b5b5b-/);
   });
 
   it('Graph refuses the read: handoff; a multitenant app is left alone', async () => {
@@ -232,7 +260,17 @@ describe('updateIssuer (core/issuer.ts) over in-memory ports', () => {
     const entraAlready = onOldIssuer(3);
     entraAlready.authorization!.parameters!['workloadidentityfederationissuer'] = target(3).issuer;
     const secret = endpoint({ name: 'secret', id: idOf(4) });
-    const { byName } = await go({}, [onOldIssuer(1, { type: 'dockerregistry', name: 'acr' }), onOldIssuer(2, { tenant: null, name: 'aws' }), entraAlready, secret, onOldIssuer(5, { environment: 'AzureUSGovernment', name: 'gov' })], dir);
+    const { byName } = await go(
+      {},
+      [
+        onOldIssuer(1, { type: 'dockerregistry', name: 'acr' }),
+        onOldIssuer(2, { tenant: null, name: 'aws' }),
+        entraAlready,
+        secret,
+        onOldIssuer(5, { environment: 'AzureUSGovernment', name: 'gov' }),
+      ],
+      dir,
+    );
     assert.equal(byName('acr').outcome, 'updated');
     assert.equal(byName('acr').type, 'dockerregistry');
     assert.equal(byName('aws').reasonCode, 'SkipIssuerNotEntraIdentity');
@@ -263,7 +301,15 @@ describe('updateIssuer (core/issuer.ts) over in-memory ports', () => {
     const entry = {
       id: idOf(1),
       name: "x'; rm -rf / #`",
-      handoff: { identityKind: 'managedIdentity', clientId: clientOf(1), name: "mi'$(id)", resourceGroup: 'rg\n`whoami`', issuer: 'https://i', subject: "s'x", audience: 'api://AzureADTokenExchange' },
+      handoff: {
+        identityKind: 'managedIdentity',
+        clientId: clientOf(1),
+        name: "mi'$(id)",
+        resourceGroup: 'rg\n`whoami`',
+        issuer: 'https://i',
+        subject: "s'x",
+        audience: 'api://AzureADTokenExchange',
+      },
     } as unknown as ReportEntry;
     const [cmd] = handoffCommands(entry);
     assert.match(cmd, /--identity-name 'mi'\\''\$\(id\)'/);

@@ -1,7 +1,19 @@
 // Which azurerm connections `convert` may change, and why the others are left alone.
 // Every connection gets exactly one decision, so nothing is dropped from the report.
 
-import { creationModeOf, dataOf, environmentOf, homeProject, isScheme, isSharedEndpoint, issuerKind, param, schemeOf, sharingProjects, stateOf } from './endpoint';
+import {
+  creationModeOf,
+  dataOf,
+  environmentOf,
+  homeProject,
+  isScheme,
+  isSharedEndpoint,
+  issuerKind,
+  param,
+  schemeOf,
+  sharingProjects,
+  stateOf,
+} from './endpoint';
 import { Endpoint, Message, Options, RunContext, Scheme, msg } from './model';
 import { Selection } from './selection';
 
@@ -110,9 +122,7 @@ const byName = new Intl.Collator('en', { sensitivity: 'base' });
  * `maxConnections` to the eligible ones in that order.
  */
 export function classify(endpoints: Endpoint[], opts: Options, ctx: RunContext, selection: Selection, now = new Date()): Classified[] {
-  const sorted = endpoints
-    .filter((e) => inScope(e, opts))
-    .sort((a, b) => byName.compare(a.name, b.name) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const sorted = endpoints.filter((e) => inScope(e, opts)).sort((a, b) => byName.compare(a.name, b.name) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   // A report changes nothing, so the per-run limit does not apply to it.
   let budget = opts.maxConnections > 0 && opts.action !== 'report' ? opts.maxConnections : Infinity;
   return sorted.map((endpoint) => {

@@ -65,14 +65,21 @@ async function place(e: Endpoint, target: { issuer: string; subject: string }, e
   }
   if (app) {
     const handoff: Handoff = { ...base, identityKind: 'app', objectId: app.objectId };
-    if (app.signInAudience && app.signInAudience !== 'AzureADMyOrg') return { kind: 'left', outcome: 'skipped', reason: msg('SkipMultitenant', app.displayName, app.signInAudience) };
+    if (app.signInAudience && app.signInAudience !== 'AzureADMyOrg')
+      return { kind: 'left', outcome: 'skipped', reason: msg('SkipMultitenant', app.displayName, app.signInAudience) };
     try {
       const existing = await run.port.credentials(app.objectId);
       const have = existing.find((c) => same(c, target));
       if (have) return { kind: 'placed', handoff, credential: { name: have.name, ...target, change: 'existing' } };
-      if (existing.length >= 20) return { kind: 'left', outcome: 'failed', reason: msg('FailAppCredentialLimit', app.displayName, clientId, existing.length, 20, 1) };
+      if (existing.length >= 20)
+        return { kind: 'left', outcome: 'failed', reason: msg('FailAppCredentialLimit', app.displayName, clientId, existing.length, 20, 1) };
       if (env.dryRun) return { kind: 'placed', handoff, credential: { name, ...target, change: 'wouldCreate' } };
-      const added = await run.port.addCredential(app.objectId, { name, ...target, audiences: [FIC_AUDIENCE], description: `Added by ConvertToWif to move service connection ${e.id} to the Microsoft Entra issuer` });
+      const added = await run.port.addCredential(app.objectId, {
+        name,
+        ...target,
+        audiences: [FIC_AUDIENCE],
+        description: `Added by ConvertToWif to move service connection ${e.id} to the Microsoft Entra issuer`,
+      });
       return { kind: 'placed', handoff, credential: { name: added.name, ...target, change: 'created' } };
     } catch (err) {
       const f = asFailure(err);
@@ -86,7 +93,14 @@ async function place(e: Endpoint, target: { issuer: string; subject: string }, e
   try {
     const mi = await run.port.findManagedIdentity(subscription, clientId);
     if (!mi) return { kind: 'handoff', handoff: base, reason: msg('HandoffIdentityUnknown', clientId) };
-    const handoff: Handoff = { ...base, identityKind: 'managedIdentity', objectId: mi.principalId, resourceId: mi.resourceId, name: mi.name, resourceGroup: mi.resourceGroup };
+    const handoff: Handoff = {
+      ...base,
+      identityKind: 'managedIdentity',
+      objectId: mi.principalId,
+      resourceId: mi.resourceId,
+      name: mi.name,
+      resourceGroup: mi.resourceGroup,
+    };
     try {
       const existing = await run.port.managedIdentityCredentials(mi.resourceId);
       const have = existing.find((c) => same(c, target));
@@ -96,7 +110,10 @@ async function place(e: Endpoint, target: { issuer: string; subject: string }, e
       return { kind: 'placed', handoff, credential: { name: added.name || name, ...target, change: 'created' } };
     } catch (err) {
       const f = asFailure(err);
-      const reason = f.status === 403 ? msg('HandoffManagedIdentityDenied', run.who, mi.name, mi.resourceGroup) : msg('HandoffArmFailed', mi.name, f.code ?? String(f.status ?? '-'));
+      const reason =
+        f.status === 403
+          ? msg('HandoffManagedIdentityDenied', run.who, mi.name, mi.resourceGroup)
+          : msg('HandoffArmFailed', mi.name, f.code ?? String(f.status ?? '-'));
       return { kind: 'handoff', handoff, reason, serviceMessage: describeEntraFailure(f) };
     }
   } catch (err) {
@@ -127,11 +144,27 @@ export async function moveOne(e: Endpoint, env: IssuerEnv): Promise<ConnectionRe
   const target = targetOf(e, env.organizationId);
   if (!target) return { ...base, outcome: 'skipped', reason: msg('SkipIssuerNotEntraIdentity', '2027-07-01') };
   const placed = await place(e, target, env);
-  if (placed.kind === 'left') return { ...base, outcome: placed.outcome, reason: placed.reason, serviceMessage: placed.serviceMessage, targetIssuer: target.issuer, targetSubject: target.subject };
+  if (placed.kind === 'left')
+    return {
+      ...base,
+      outcome: placed.outcome,
+      reason: placed.reason,
+      serviceMessage: placed.serviceMessage,
+      targetIssuer: target.issuer,
+      targetSubject: target.subject,
+    };
   const common = { targetIssuer: target.issuer, targetSubject: target.subject, identityKind: placed.handoff.identityKind };
-  if (placed.kind === 'handoff') return { ...base, ...common, outcome: 'handoff', reason: placed.reason, serviceMessage: placed.serviceMessage, handoff: placed.handoff };
+  if (placed.kind === 'handoff')
+    return { ...base, ...common, outcome: 'handoff', reason: placed.reason, serviceMessage: placed.serviceMessage, handoff: placed.handoff };
   const credentials = [placed.credential];
-  if (env.dryRun) return { ...base, ...common, credentials, outcome: 'planned', reason: msg(placed.credential.change === 'wouldCreate' ? 'PlannedIssuerAdd' : 'PlannedIssuerReady') };
+  if (env.dryRun)
+    return {
+      ...base,
+      ...common,
+      credentials,
+      outcome: 'planned',
+      reason: msg(placed.credential.change === 'wouldCreate' ? 'PlannedIssuerAdd' : 'PlannedIssuerReady'),
+    };
   const migration = await migrate(e, env);
   let current: Endpoint | null = null;
   try {
@@ -140,7 +173,8 @@ export async function moveOne(e: Endpoint, env: IssuerEnv): Promise<ConnectionRe
     current = null;
   }
   const now = current ? federationFields(current) : undefined;
-  const switched = !!now?.issuer && now.issuerKind === 'entra' && (param(current!, 'workloadIdentityFederationIssuerType') ?? 'EntraID').toLowerCase() === 'entraid';
+  const switched =
+    !!now?.issuer && now.issuerKind === 'entra' && (param(current!, 'workloadIdentityFederationIssuerType') ?? 'EntraID').toLowerCase() === 'entraid';
   if (switched && current) {
     const matches = now.issuer === target.issuer && now.subject === target.subject;
     return { ...base, ...now, ...common, credentials, outcome: 'updated', matchesTarget: matches, reason: matches ? undefined : msg('UpdatedOtherValues') };
@@ -158,7 +192,13 @@ export async function moveOne(e: Endpoint, env: IssuerEnv): Promise<ConnectionRe
 }
 
 /** Every move, `concurrency` at a time; results land in `results` (by connection id) as they end. */
-export async function moveAll(toMove: Endpoint[], env: IssuerEnv, concurrency: number, cancelled: AbortSignal, settle: (e: Endpoint, r: ConnectionResult) => void): Promise<void> {
+export async function moveAll(
+  toMove: Endpoint[],
+  env: IssuerEnv,
+  concurrency: number,
+  cancelled: AbortSignal,
+  settle: (e: Endpoint, r: ConnectionResult) => void,
+): Promise<void> {
   const limit = pLimit(concurrency);
   await Promise.all(
     toMove.map((e) =>

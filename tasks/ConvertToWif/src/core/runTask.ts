@@ -114,7 +114,8 @@ export async function runTask({ host, connect, connectEntra, clock, cancelled }:
       // A check cut short by a cancellation says nothing about the pipelines: those connections are "not attempted".
       if (!cancelled.aborted) classified = applyImpact(classified, findings.impacts, opts.impactCheck);
     }
-    if (changesNothing(opts) && changing.length > 0 && !cancelled.aborted) findings.preview = await previewPermissions(host, client, opts.action === 'updateIssuer' || opts.action === 'report');
+    if (changesNothing(opts) && changing.length > 0 && !cancelled.aborted)
+      findings.preview = await previewPermissions(host, client, opts.action === 'updateIssuer' || opts.action === 'report');
     if (opts.action === 'revert' && opts.entraConnection && changing.length > 0) host.info(host.loc('RevertLeavesCredentials'));
     let entra: EntraRun | undefined;
     if (entraSettings && connectEntra && !cancelled.aborted) {
@@ -132,7 +133,13 @@ export async function runTask({ host, connect, connectEntra, clock, cancelled }:
       if (entraSettings && connectEntra && changing.length > 0 && !cancelled.aborted)
         entra = await signIn(host, connectEntra(entraSettings), entraSettings, listing.endpoints, organization, cancelled);
       moved = initialResults(classified, opts, ctx, findings);
-      await moveIssuers(classified, moved, { client, entra, ctx, dryRun: opts.dryRun, organizationId: host.collectionId() ?? '', organizationName: organizationName(organization) ?? '' }, opts, cancelled);
+      await moveIssuers(
+        classified,
+        moved,
+        { client, entra, ctx, dryRun: opts.dryRun, organizationId: host.collectionId() ?? '', organizationName: organizationName(organization) ?? '' },
+        opts,
+        cancelled,
+      );
       return;
     }
     conversion = startConversions(classified, opts, ctx, client, clock, findings, cancelled, changesNothing(opts) ? undefined : entra);

@@ -213,7 +213,8 @@ export function renderSummary(report: Report, loc: Localize): string {
   const issuer = { label: loc('ColIssuer') + ':', value: (c: ReportEntry) => c.issuer };
   const by = (p: (c: ReportEntry) => boolean) => report.connections.filter(p);
   const attention = by(
-    (c) => c.outcome === 'failed' || c.outcome === 'pending' || c.outcome === 'handoff' || c.outcome === 'prepared' || leftAloneByImpact(c) || foreseenRefusal(c),
+    (c) =>
+      c.outcome === 'failed' || c.outcome === 'pending' || c.outcome === 'handoff' || c.outcome === 'prepared' || leftAloneByImpact(c) || foreseenRefusal(c),
   );
   const outcomeLabel = (c: ReportEntry) => loc(foreseenRefusal(c) ? 'OutcomeWouldBeRefused' : OUTCOME_LABEL[c.outcome]);
 
