@@ -157,13 +157,18 @@ describe('action report', function () {
     assert.match(summary, /\| shared-3 \| Subscription Sub One \| Payments \| Shared Services, Data \|/);
   });
 
-  it('with failOnFindings fails while a secret remains, and passes once the project is clean', async () => {
+  it('with failOnFindings fails while a secret remains or a connection is on the retiring issuer, and passes once the project is clean', async () => {
     const dirty = await h.go(project, { action: 'report', failOnFindings: 'true' });
     assert.equal(dirty.run.result?.result, 'Failed');
     assert.match(dirty.run.result.message, /4 selected connection\(s\) still use a client secret and 1 are still on the Azure DevOps issuer/);
     assert.equal(dirty.run.errors.filter((e) => e.includes('still uses a client secret')).length, 4);
 
-    const clean = await h.go(project.slice(4), { action: 'report', failOnFindings: 'true' });
+    // Still red with no secret left while a connection is on the Azure DevOps issuer (retired 2027-07-01).
+    const retiring = await h.go(project.slice(4), { action: 'report', failOnFindings: 'true' });
+    assert.equal(retiring.run.result?.result, 'Failed');
+    assert.match(retiring.run.result.message, /0 selected connection\(s\) still use a client secret and 1 are still on the Azure DevOps issuer/);
+
+    const clean = await h.go(project.slice(5), { action: 'report', failOnFindings: 'true' });
     assert.equal(clean.run.result?.result, 'Succeeded');
   });
 
