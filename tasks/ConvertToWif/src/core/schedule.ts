@@ -39,7 +39,7 @@ export function initialResults(classified: Classified[], opts: Options, ctx: Run
       ...baseResult(e),
       selected,
       ...(impact ? { impact } : {}),
-      ...(found?.app ? { app: found.app } : {}),
+      ...(found?.app ? { app: found.app, identityKind: 'app' as const } : {}),
       ...(found?.credentials?.length ? { credentials: found.credentials } : {}),
       ...(found?.note ? { appFinding: found.note } : {}),
     };

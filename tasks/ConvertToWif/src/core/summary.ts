@@ -305,6 +305,9 @@ function renderAudit(report: Report, loc: Localize, now: Date, out: string[]): s
   ]);
   section(out, loc('AuditRetiring', ISSUER_RETIREMENT.slice(0, 10)), group('retiring'), [
     ...where,
+    // The retirement concerns every connection type, not only azurerm; columns empty on every row are dropped.
+    { header: loc('ColType'), cell: (c) => mdText(c.type) },
+    { header: loc('ColDisabled'), cell: (c) => (c.disabled ? mdText(loc('Yes')) : '') },
     { header: loc('ColDaysLeft'), cell: (c) => String(c.issuerDaysLeft ?? '') },
     { header: loc('ColWhatToDo'), cell: (c) => mdText(c.reason) },
     revert,
