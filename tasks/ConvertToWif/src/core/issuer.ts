@@ -37,6 +37,8 @@ export interface IssuerEnv {
   dryRun: boolean;
   /** Set after a run-wide problem with the migration route: it is not asked again in this run. */
   migrationUnavailable?: boolean;
+  /** Aborted when the run is cancelled. */
+  cancelled?: AbortSignal;
 }
 
 const CREDENTIAL_NAME = (e: Endpoint) => `ConvertToWif-${e.id}-entra`;
@@ -144,6 +146,8 @@ export async function moveOne(e: Endpoint, env: IssuerEnv): Promise<ConnectionRe
   const target = targetOf(e, env.organizationId);
   if (!target) return { ...base, outcome: 'skipped', reason: msg('SkipIssuerNotEntraIdentity', '2027-07-01') };
   const placed = await place(e, target, env);
+  // Cancelled before the credential was written: nothing changed for this connection.
+  if (placed.kind !== 'placed' && env.cancelled?.aborted) return { ...base, outcome: 'skipped', reason: msg('SkipNotAttempted') };
   if (placed.kind === 'left')
     return {
       ...base,

@@ -202,7 +202,7 @@ async function signIn(
 async function moveIssuers(classified: Classified[], results: ConnectionResult[], env: IssuerEnv, opts: Options, cancelled: AbortSignal): Promise<void> {
   const index = new Map(results.map((r, i) => [r.id, i]));
   const toMove = classified.filter((c) => c.decision.kind === 'change').map((c) => c.endpoint);
-  await moveAll(toMove, env, opts.concurrency, cancelled, (e, r) => {
+  await moveAll(toMove, { ...env, cancelled }, opts.concurrency, cancelled, (e, r) => {
     const i = index.get(e.id)!;
     results[i] = { ...r, selected: results[i].selected };
   });
