@@ -107,12 +107,14 @@ describe('updateIssuer: the route refused, no entraConnection, dry run, idempote
   for (const mode of ['404', '403', '500'] as const) {
     it(`the migration route answers ${mode}: the credentials are in place and each connection is prepared, with the link to press Update`, async () => {
       await world(h, mode);
-      const t = await h.run(INPUT, { connection: migrator(h), entry });
+      // One at a time, so what the route answered first decides whether it is asked again.
+      const t = await h.run({ ...INPUT, concurrency: '1' }, { connection: migrator(h), entry });
       const docker = t.byName('acr-push')!;
       assert.equal(docker.outcome, 'prepared', JSON.stringify(docker));
       assert.match(docker.reason!, /Press Update on the connection.*_settings\/adminservices\?resourceId=c0000000-0000-4000-8000-000000000d01/);
       assert.ok(h.world!.isUsable(MIG.APP_DOCKER.appId, entraIssuer(MIG.TENANT, MIG.EP.DOCKER).issuer, entraIssuer(MIG.TENANT, MIG.EP.DOCKER).subject));
-      assert.ok(writes(h).migration >= 1 && writes(h).migration <= 3, `${writes(h).migration} migration requests: never a loop`);
+      // Never a loop: a 404 (no such route) is asked once per run; any other refusal once per connection (3 get that far).
+      assert.equal(writes(h).migration, mode === '404' ? 1 : 3);
       assert.match(fs.readFileSync(t.run.variables['handoffPath'].value, 'utf8'), /acr-push/);
     });
   }

@@ -46,10 +46,20 @@ class Directory implements EntraPort {
   apps = new Map<string, { objectId: string; displayName: string; signInAudience?: string; fics: FederatedCredential[] }>();
   mis = new Map<string, ManagedIdentity & { fics: FederatedCredential[]; writable: boolean }>();
   graphDenied = false;
-  signIn = async () => void this.calls.push('signIn');
+  /** The next app reads fail with this status (e.g. 503 after the adapter's retries). */
+  graphFails?: number;
+  /** The next POST is applied, then its answer is lost (the run cancelled meanwhile). */
+  lostPost = false;
+  onPost?: () => void;
+  signInError?: ServiceError;
+  signIn = async () => {
+    this.calls.push('signIn');
+    if (this.signInError) throw this.signInError;
+  };
   findApp = async (clientId: string) => {
     this.calls.push(`GET app ${clientId}`);
     if (this.graphDenied) throw new ServiceError({ status: 403, message: 'Insufficient privileges', service: 'graph', code: 'Authorization_RequestDenied' });
+    if (this.graphFails) throw new ServiceError({ status: this.graphFails, message: 'Service unavailable', service: 'graph', code: 'serviceNotAvailable' });
     const a = this.apps.get(clientId);
     return a ? { objectId: a.objectId, appId: clientId, displayName: a.displayName, signInAudience: a.signInAudience } : null;
   };
@@ -57,8 +67,10 @@ class Directory implements EntraPort {
   credentials = async (objectId: string) => this.app(objectId).fics.map((f) => ({ ...f }));
   addCredential = async (objectId: string, c: { name: string; issuer: string; subject: string; audiences: string[] }) => {
     this.calls.push(`POST ${c.name}`);
+    this.onPost?.();
     const f = { id: `fic-${c.name}`, ...c };
     this.app(objectId).fics.push(f);
+    if (this.lostPost) throw new ServiceError({ message: 'The run was cancelled.', cancelled: true, service: 'graph' });
     return f;
   };
   removeCredential = async () => {
@@ -90,8 +102,11 @@ class Directory implements EntraPort {
 class AzureDevOpsWithMigration implements AzureDevOps {
   migrations: string[] = [];
   bearers: string[] = [];
-  /** 'switches' (default), or a status the route answers. */
-  migration: 'switches' | number = 'switches';
+  /** 'switches' (default), 'accepted' (200 but nothing changes), or a status the route answers. */
+  migration: 'switches' | 'accepted' | number = 'switches';
+  /** GETs by id fail (after the migration request). */
+  readsFail = false;
+  gets = 0;
   listedAllTypes = false;
   constructor(
     private readonly endpoints: Endpoint[],
@@ -101,13 +116,18 @@ class AzureDevOpsWithMigration implements AzureDevOps {
     this.listedAllTypes = !!o?.allTypes;
     return { endpoints: this.endpoints, malformed: 0 };
   };
-  get = async (id: string) => this.endpoints.find((e) => e.id === id) ?? null;
+  get = async (id: string) => {
+    this.gets++;
+    if (this.readsFail) throw new ServiceError({ status: 503, message: 'unavailable' });
+    return this.endpoints.find((e) => e.id === id) ?? null;
+  };
   convert = async (): Promise<Endpoint> => {
     throw new Error('updateIssuer never sends a conversion');
   };
   requestIssuerMigration = async (input: string, bearer: string) => {
     this.migrations.push(input);
     this.bearers.push(bearer);
+    if (this.migration === 'accepted') return { status: 200 };
     if (this.migration !== 'switches') throw new ServiceError({ status: this.migration, message: `HTTP ${this.migration}` });
     const i = this.endpoints.findIndex((e) => `sc://contoso/${PROJECT.name}/${e.name}` === input);
     const e = this.endpoints[i];
@@ -144,12 +164,17 @@ const AGENT: AgentConnection = {
   secret: 's3cr3t-value',
 };
 
-async function go(inputs: RawInputs, endpoints: Endpoint[], dir: Directory, o: { entra?: boolean; before?: (ado: AzureDevOpsWithMigration) => void } = {}) {
+async function go(
+  inputs: RawInputs,
+  endpoints: Endpoint[],
+  dir: Directory,
+  o: { entra?: boolean; before?: (ado: AzureDevOpsWithMigration, host: MemoryHost) => void; abort?: AbortController } = {},
+) {
   const host = new MemoryHost({ action: 'updateIssuer', ...(o.entra === false ? {} : { entraConnection: ENTRA_ID }), ...inputs });
   host.agents[ENTRA_ID] = AGENT;
   const ado = new AzureDevOpsWithMigration(endpoints, dir);
-  o.before?.(ado);
-  await runTask({ host, clock: clock(), cancelled: new AbortController().signal, connect: () => ado, connectEntra: () => dir });
+  o.before?.(ado, host);
+  await runTask({ host, clock: clock(), cancelled: (o.abort ?? new AbortController()).signal, connect: () => ado, connectEntra: () => dir });
   const byName = (name: string) => host.report.connections.find((c) => c.name === name)!;
   return { host, ado, byName };
 }
@@ -280,7 +305,7 @@ describe('updateIssuer (core/issuer.ts) over in-memory ports', () => {
     assert.equal(byName('gov').reasonCode, 'SkipIssuerSovereign');
   });
 
-  it('a dry run reads and writes nothing; a second run changes nothing', async () => {
+  it('a dry run writes nothing (no credential, no migration request); a second run changes nothing', async () => {
     const dir = new Directory();
     withApp(dir, 1);
     const endpoints = [onOldIssuer(1)];
@@ -297,7 +322,7 @@ describe('updateIssuer (core/issuer.ts) over in-memory ports', () => {
     assert.deepEqual(again.ado.migrations, []);
   });
 
-  it('the hand-off commands quote hostile values for the shell and the pack escapes them for markdown', () => {
+  it('the hand-off commands quote hostile values for the shell, and the pack escapes them for markdown', async () => {
     const entry = {
       id: idOf(1),
       name: "x'; rm -rf / #`",
@@ -315,5 +340,80 @@ describe('updateIssuer (core/issuer.ts) over in-memory ports', () => {
     assert.match(cmd, /--identity-name 'mi'\\''\$\(id\)'/);
     assert.match(cmd, /--resource-group 'rgwhoami'/);
     assert.ok(!cmd.includes('\n') && !cmd.includes('`'));
+    const dir = new Directory();
+    const { host } = await go({}, [onOldIssuer(1, { name: 'evil\n```\n<img src=x>[a](http://e)' })], dir, { entra: false });
+    const pack = host.files['/mem/ConvertToWif-handoff.md'];
+    assert.ok(!/^<img/m.test(pack) && !pack.includes('[a](http://e)'), pack);
+    assert.equal(pack.split('```').length - 1, 2, 'one fenced block per command group, never opened by a name');
+  });
+
+  it('a credential write whose answer was lost (cancelled meanwhile) is looked up and recorded as added, not handed off', async () => {
+    const dir = new Directory();
+    withApp(dir, 1);
+    dir.lostPost = true;
+    const abort = new AbortController();
+    const { byName } = await go({}, [onOldIssuer(1)], dir, { abort, before: () => (dir.onPost = () => abort.abort()) });
+    const r = byName('conn-1');
+    assert.notEqual(r.outcome, 'handoff');
+    assert.deepEqual(
+      r.credentials?.map((c) => c.change),
+      ['created'],
+      JSON.stringify(r),
+    );
+  });
+
+  it('a Graph failure that is not a refusal fails the connection (a later run tries again), never a hand-off', async () => {
+    const dir = new Directory();
+    withApp(dir, 1);
+    dir.graphFails = 503;
+    const { byName, host } = await go({}, [onOldIssuer(1)], dir);
+    assert.equal(byName('conn-1').outcome, 'failed');
+    assert.equal(byName('conn-1').reasonCode, 'FailGraphAdd');
+    assert.equal(host.outcome?.kind, 'Failed');
+  });
+
+  it('a broken entraConnection (sign-in refused) fails every candidate: the run is red, not a hand-off to every owner', async () => {
+    const dir = new Directory();
+    withApp(dir, 1);
+    dir.signInError = new ServiceError({ status: 401, message: 'Invalid client secret provided.', service: 'entra', code: 'AADSTS7000215' });
+    const { byName, host } = await go({}, [onOldIssuer(1)], dir);
+    assert.equal(byName('conn-1').outcome, 'failed');
+    assert.equal(byName('conn-1').reasonCode, 'FailEntraSecret');
+    assert.equal(host.outcome?.kind, 'Failed');
+    assert.equal(dir.calls.filter((c) => c === 'signIn').length, 1, 'one sign-in per run');
+  });
+
+  it('an accepted switch that does not show is waited for within waitTimeoutSeconds, then prepared with that said', async () => {
+    const dir = new Directory();
+    withApp(dir, 1);
+    const { byName, ado } = await go({ waitTimeoutSeconds: '20' }, [onOldIssuer(1)], dir, { before: (a) => (a.migration = 'accepted') });
+    assert.equal(byName('conn-1').reasonCode, 'PreparedAcceptedNotSwitched');
+    assert.ok(ado.gets >= 3 && ado.gets <= 6, `${ado.gets} reads back within 20 s`);
+  });
+
+  it('accepted, then the connection cannot be read back: pending (it may have switched), not "press Update"', async () => {
+    const dir = new Directory();
+    withApp(dir, 1);
+    const { byName } = await go({ waitTimeoutSeconds: '0' }, [onOldIssuer(1)], dir, { before: (a) => ((a.migration = 'accepted'), (a.readsFail = true)) });
+    assert.equal(byName('conn-1').outcome, 'pending');
+    assert.equal(byName('conn-1').reasonCode, 'PendingIssuerReadBack');
+  });
+
+  it('the older Azure DevOps issuer (app.vstoken.visualstudio.com) is a candidate too', async () => {
+    const dir = new Directory();
+    withApp(dir, 1);
+    const old = onOldIssuer(1);
+    old.authorization!.parameters!['workloadidentityfederationissuer'] = `https://app.vstoken.visualstudio.com/${ORG_ID}`;
+    const { byName } = await go({}, [old], dir);
+    assert.equal(byName('conn-1').outcome, 'updated');
+  });
+
+  it('without System.CollectionId the subjects would be wrong: an input error, nothing sent', async () => {
+    const dir = new Directory();
+    const { host, ado } = await go({}, [onOldIssuer(1)], dir, { before: (_a, h) => (h.collectionId = () => undefined as unknown as string) });
+    assert.equal(host.outcome?.kind, 'Failed');
+    assert.ok(host.lines.some((l) => l.level === 'error' && /System\.CollectionId/.test(l.text)));
+    assert.deepEqual(ado.migrations, []);
+    assert.deepEqual(dir.calls, []);
   });
 });

@@ -11,11 +11,11 @@
 
 import pLimit from 'p-limit';
 import { baseResult, dataOf, federationFields, param } from './endpoint';
-import { EntraRun, describeEntraFailure } from './entra';
+import { EntraRun, describeEntraFailure, entraProblem } from './entra';
 import { ServiceFailure, asFailure } from './failures';
 import { FIC_AUDIENCE, entraIssuer, entraSubject, isGuid } from './identity';
 import { ConnectionResult, CredentialRecord, Endpoint, Handoff, Message, RunContext, msg } from './model';
-import { AzureDevOps, FederatedCredential } from './ports';
+import { AzureDevOps, Clock, FederatedCredential } from './ports';
 
 /** The Microsoft Entra issuer and subject a connection moves to. */
 export function targetOf(e: Endpoint, organizationId: string): { issuer: string; subject: string } | undefined {
@@ -39,6 +39,9 @@ export interface IssuerEnv {
   migrationUnavailable?: boolean;
   /** Aborted when the run is cancelled. */
   cancelled?: AbortSignal;
+  /** How long an accepted switch is waited for (waitTimeoutSeconds), on this clock. */
+  clock?: Clock;
+  waitTimeoutMs?: number;
 }
 
 const CREDENTIAL_NAME = (e: Endpoint) => `ConvertToWif-${e.id}-entra`;
@@ -50,76 +53,111 @@ type Placed =
   | { kind: 'handoff'; handoff: Handoff; reason: Message; serviceMessage?: string }
   | { kind: 'left'; outcome: 'skipped' | 'failed'; reason: Message; serviceMessage?: string };
 
+/** A refusal that means entraConnection may not write (or read) this identity: the owner must act. */
+const denied = (f: ServiceFailure) => f.status === 403 || /Authorization_RequestDenied|AuthorizationFailed/i.test(f.code ?? '');
+
 /** Puts the Entra issuer's credential on the connection's identity (app or user-assigned managed identity), or says who must. */
 async function place(e: Endpoint, target: { issuer: string; subject: string }, env: IssuerEnv): Promise<Placed> {
   const clientId = param(e, 'serviceprincipalid')!;
   const base: Handoff = { clientId, issuer: target.issuer, subject: target.subject, audience: FIC_AUDIENCE };
   const run = env.entra;
   if (!run) return { kind: 'handoff', handoff: base, reason: msg('HandoffNoEntra') };
-  if (run.signInFailure) return { kind: 'handoff', handoff: base, reason: run.signInFailure.reason, serviceMessage: run.signInFailure.serviceMessage };
+  // entraConnection is broken (an expired secret, …): a failure of this run, not a hand-off to every owner.
+  if (run.signInFailure) return { kind: 'left', outcome: 'failed', reason: run.signInFailure.reason, serviceMessage: run.signInFailure.serviceMessage };
   const name = CREDENTIAL_NAME(e);
+  /** Not a permission problem: the connection fails with what Graph or ARM said (a later run tries again). */
+  const failed = (f: ServiceFailure, appName?: string): Placed => {
+    if (f.cancelled) return { kind: 'left', outcome: 'skipped', reason: msg('SkipNotAttempted') };
+    const p = entraProblem(f, run, clientId, appName, 'add');
+    return { kind: 'left', outcome: 'failed', reason: p.reason, serviceMessage: p.serviceMessage };
+  };
+  /** After a write whose answer was lost (or a cancellation): look, so a credential that landed is recorded. */
+  const landed = async (list: () => Promise<FederatedCredential[]>): Promise<FederatedCredential | undefined> =>
+    (await list().catch(() => [] as FederatedCredential[])).find((c) => same(c, target));
   let app;
   try {
     app = await run.port.findApp(clientId);
   } catch (err) {
     const f = asFailure(err);
-    return { kind: 'handoff', handoff: base, reason: msg('HandoffGraphDenied', run.who, clientId), serviceMessage: describeEntraFailure(f) };
+    if (denied(f)) return { kind: 'handoff', handoff: base, reason: msg('HandoffGraphDenied', run.who, clientId), serviceMessage: describeEntraFailure(f) };
+    return failed(f);
   }
   if (app) {
     const handoff: Handoff = { ...base, identityKind: 'app', objectId: app.objectId };
     if (app.signInAudience && app.signInAudience !== 'AzureADMyOrg')
       return { kind: 'left', outcome: 'skipped', reason: msg('SkipMultitenant', app.displayName, app.signInAudience) };
+    const objectId = app.objectId;
     try {
-      const existing = await run.port.credentials(app.objectId);
+      const existing = await run.port.credentials(objectId);
       const have = existing.find((c) => same(c, target));
       if (have) return { kind: 'placed', handoff, credential: { name: have.name, ...target, change: 'existing' } };
       if (existing.length >= 20)
         return { kind: 'left', outcome: 'failed', reason: msg('FailAppCredentialLimit', app.displayName, clientId, existing.length, 20, 1) };
       if (env.dryRun) return { kind: 'placed', handoff, credential: { name, ...target, change: 'wouldCreate' } };
-      const added = await run.port.addCredential(app.objectId, {
-        name,
-        ...target,
-        audiences: [FIC_AUDIENCE],
-        description: `Added by ConvertToWif to move service connection ${e.id} to the Microsoft Entra issuer`,
-      });
-      return { kind: 'placed', handoff, credential: { name: added.name, ...target, change: 'created' } };
+      try {
+        const added = await run.port.addCredential(objectId, {
+          name,
+          ...target,
+          audiences: [FIC_AUDIENCE],
+          description: `Added by ConvertToWif to move service connection ${e.id} to the Microsoft Entra issuer`,
+        });
+        return { kind: 'placed', handoff, credential: { name: added.name, ...target, change: 'created' } };
+      } catch (err) {
+        const f = asFailure(err);
+        const there = denied(f) ? undefined : await landed(() => run.port.credentials(objectId));
+        if (there) return { kind: 'placed', handoff, credential: { name: there.name, ...target, change: there.name === name ? 'created' : 'existing' } };
+        throw err;
+      }
     } catch (err) {
       const f = asFailure(err);
-      return { kind: 'handoff', handoff, reason: msg('HandoffGraphDenied', run.who, clientId), serviceMessage: describeEntraFailure(f) };
+      if (denied(f)) return { kind: 'handoff', handoff, reason: msg('HandoffGraphDenied', run.who, clientId), serviceMessage: describeEntraFailure(f) };
+      return failed(f, app.displayName);
     }
   }
   // No app with that client id: a user-assigned managed identity, found through its subscription.
   const subscription = dataOf(e, 'subscriptionId');
-  if (!isGuid(subscription) || !run.port.findManagedIdentity || !run.port.managedIdentityCredentials || !run.port.putManagedIdentityCredential)
-    return { kind: 'handoff', handoff: base, reason: msg('HandoffIdentityUnknown', clientId) };
+  if (!isGuid(subscription)) return { kind: 'handoff', handoff: base, reason: msg('HandoffIdentityUnknown', clientId) };
+  let mi;
   try {
-    const mi = await run.port.findManagedIdentity(subscription, clientId);
-    if (!mi) return { kind: 'handoff', handoff: base, reason: msg('HandoffIdentityUnknown', clientId) };
-    const handoff: Handoff = {
-      ...base,
-      identityKind: 'managedIdentity',
-      objectId: mi.principalId,
-      resourceId: mi.resourceId,
-      name: mi.name,
-      resourceGroup: mi.resourceGroup,
-    };
+    mi = await run.port.findManagedIdentity(subscription, clientId);
+  } catch (err) {
+    const f = asFailure(err);
+    if (denied(f)) return { kind: 'handoff', handoff: base, reason: msg('HandoffIdentityUnknown', clientId), serviceMessage: describeEntraFailure(f) };
+    return failed(f);
+  }
+  if (!mi) return { kind: 'handoff', handoff: base, reason: msg('HandoffIdentityUnknown', clientId) };
+  const resourceId = mi.resourceId;
+  const handoff: Handoff = { ...base, identityKind: 'managedIdentity', objectId: mi.principalId, resourceId, name: mi.name, resourceGroup: mi.resourceGroup };
+  try {
+    const existing = await run.port.managedIdentityCredentials(resourceId);
+    const have = existing.find((c) => same(c, target));
+    if (have) return { kind: 'placed', handoff, credential: { name: have.name, ...target, change: 'existing' } };
+    if (env.dryRun) return { kind: 'placed', handoff, credential: { name, ...target, change: 'wouldCreate' } };
     try {
-      const existing = await run.port.managedIdentityCredentials(mi.resourceId);
-      const have = existing.find((c) => same(c, target));
-      if (have) return { kind: 'placed', handoff, credential: { name: have.name, ...target, change: 'existing' } };
-      if (env.dryRun) return { kind: 'placed', handoff, credential: { name, ...target, change: 'wouldCreate' } };
-      const added = await run.port.putManagedIdentityCredential(mi.resourceId, { name, ...target, audiences: [FIC_AUDIENCE] });
+      const added = await run.port.putManagedIdentityCredential(resourceId, { name, ...target, audiences: [FIC_AUDIENCE] });
       return { kind: 'placed', handoff, credential: { name: added.name || name, ...target, change: 'created' } };
     } catch (err) {
       const f = asFailure(err);
-      const reason =
-        f.status === 403
-          ? msg('HandoffManagedIdentityDenied', run.who, mi.name, mi.resourceGroup)
-          : msg('HandoffArmFailed', mi.name, f.code ?? String(f.status ?? '-'));
-      return { kind: 'handoff', handoff, reason, serviceMessage: describeEntraFailure(f) };
+      const there = denied(f) ? undefined : await landed(() => run.port.managedIdentityCredentials(resourceId));
+      if (there) return { kind: 'placed', handoff, credential: { name: there.name, ...target, change: there.name === name ? 'created' : 'existing' } };
+      throw err;
     }
   } catch (err) {
-    return { kind: 'handoff', handoff: base, reason: msg('HandoffIdentityUnknown', clientId), serviceMessage: describeEntraFailure(asFailure(err)) };
+    const f = asFailure(err);
+    if (denied(f))
+      return {
+        kind: 'handoff',
+        handoff,
+        reason: msg('HandoffManagedIdentityDenied', run.who, mi.name, mi.resourceGroup),
+        serviceMessage: describeEntraFailure(f),
+      };
+    if (f.cancelled) return { kind: 'left', outcome: 'skipped', reason: msg('SkipNotAttempted') };
+    return {
+      kind: 'left',
+      outcome: 'failed',
+      reason: msg('HandoffArmFailed', mi.name, f.code ?? String(f.status ?? '-')),
+      serviceMessage: describeEntraFailure(f),
+    };
   }
 }
 
@@ -138,6 +176,12 @@ async function migrate(e: Endpoint, env: IssuerEnv): Promise<{ asked: boolean; f
     if (f.status === 404 || f.status === 405 || f.status === 401) env.migrationUnavailable = true;
     return { asked: true, failure: f };
   }
+}
+
+/** On the Microsoft Entra issuer (and, when the service says, of issuer type EntraID). */
+function switchedOf(e: Endpoint): boolean {
+  const now = federationFields(e);
+  return !!now.issuer && now.issuerKind === 'entra' && (param(e, 'workloadIdentityFederationIssuerType') ?? 'EntraID').toLowerCase() === 'entraid';
 }
 
 /** One connection's move; never throws (a failure is its outcome). */
@@ -169,20 +213,41 @@ export async function moveOne(e: Endpoint, env: IssuerEnv): Promise<ConnectionRe
       outcome: 'planned',
       reason: msg(placed.credential.change === 'wouldCreate' ? 'PlannedIssuerAdd' : 'PlannedIssuerReady'),
     };
-  const migration = await migrate(e, env);
+  // Cancelled after the credential is in place: nothing more is sent; the connection is ready for Update.
+  const migration = env.cancelled?.aborted ? { asked: false } : await migrate(e, env);
+  // Read back; after an accepted request, until the switch shows or waitTimeoutSeconds ends.
+  const deadline = env.clock ? env.clock.now() + (env.waitTimeoutMs ?? 0) : 0;
   let current: Endpoint | null = null;
-  try {
-    current = await env.client.get(e.id);
-  } catch {
-    current = null;
+  let readFailed = false;
+  for (let wait = 2000; ; wait = Math.min(wait * 2, 15_000)) {
+    try {
+      current = await env.client.get(e.id);
+      readFailed = false;
+    } catch {
+      current = null;
+      readFailed = true;
+    }
+    if ((current && switchedOf(current)) || !migration.asked || migration.failure || !env.clock || env.cancelled?.aborted) break;
+    if (env.clock.now() + wait >= deadline) break;
+    await env.clock.sleep(wait);
   }
-  const now = current ? federationFields(current) : undefined;
-  const switched =
-    !!now?.issuer && now.issuerKind === 'entra' && (param(current!, 'workloadIdentityFederationIssuerType') ?? 'EntraID').toLowerCase() === 'entraid';
-  if (switched && current) {
+  if (current && switchedOf(current)) {
+    const now = federationFields(current);
     const matches = now.issuer === target.issuer && now.subject === target.subject;
     return { ...base, ...now, ...common, credentials, outcome: 'updated', matchesTarget: matches, reason: matches ? undefined : msg('UpdatedOtherValues') };
   }
+  // Asked and accepted, but the connection cannot be read: it may have switched. Say so; do not send people to press Update.
+  if (readFailed && migration.asked && !migration.failure)
+    return { ...base, ...common, credentials, outcome: 'pending', reason: msg('PendingIssuerReadBack'), handoff: placed.handoff };
+  if (migration.asked && !migration.failure)
+    return {
+      ...base,
+      ...common,
+      credentials,
+      outcome: 'prepared',
+      handoff: placed.handoff,
+      reason: msg('PreparedAcceptedNotSwitched', Math.round((env.waitTimeoutMs ?? 0) / 1000), connectionLink(env.ctx, e)),
+    };
   const why = migration.failure ? describeEntraFailure(migration.failure) : undefined;
   return {
     ...base,

@@ -10,7 +10,7 @@ import { asFailure, describeFailure, isTokenProblem } from './failures';
 import { finishRun } from './finish';
 import { applyImpact, assessImpact, parseTaskList } from './impact';
 import { parseInputs } from './inputs';
-import { organizationName } from './identity';
+import { isGuid, organizationName } from './identity';
 import { Action, ConnectionResult, Endpoint, Message, Options, RunContext, Scheme, changesNothing, msg } from './model';
 import { AzureDevOps, Clock, ConnectSettings, EntraPort, EntraSettings, Host } from './ports';
 import { IssuerEnv, moveAll } from './issuer';
@@ -62,6 +62,8 @@ export async function runTask({ host, connect, connectEntra, clock, cancelled }:
     }
     if (organization && !organizationName(organization)) errors.push(msg('InputNoOrganization'));
   }
+  // updateIssuer computes subjects that name the organization id: without it they would be wrong.
+  if (parsed.options?.action === 'updateIssuer' && !isGuid(host.collectionId())) errors.push(msg('InputNoCollectionId', host.collectionId() ?? '(none)'));
   // The report's place is checked before anything is sent: a run must never change connections and then fail to record it.
   const files = parsed.options ? host.prepareOutputFiles(parsed.reportPath) : undefined;
   if (files && !('reportPath' in files)) errors.push(files);
@@ -136,7 +138,7 @@ export async function runTask({ host, connect, connectEntra, clock, cancelled }:
       await moveIssuers(
         classified,
         moved,
-        { client, entra, ctx, dryRun: opts.dryRun, organizationId: host.collectionId() ?? '', organizationName: organizationName(organization) ?? '' },
+        { client, entra, ctx, dryRun: opts.dryRun, organizationId: host.collectionId() ?? '', organizationName: organizationName(organization) ?? '', clock },
         opts,
         cancelled,
       );
@@ -165,7 +167,8 @@ export async function runTask({ host, connect, connectEntra, clock, cancelled }:
  * also the federated ones (their apps' leftover secrets are a finding).
  */
 function entraTargets(classified: Classified[], opts: Options): Array<{ endpoint: Endpoint; converting: boolean }> {
-  if (opts.action === 'revert') return [];
+  // revert never uses Entra; updateIssuer signs in and reads the identities itself (core/issuer.ts).
+  if (opts.action === 'revert' || opts.action === 'updateIssuer') return [];
   return classified
     .filter((c) => c.decision.kind === 'change' || (opts.action === 'report' && c.decision.kind === 'federated' && param(c.endpoint, 'serviceprincipalid')))
     .filter((c) => c.decision.kind === 'change' || schemeOf(c.endpoint).toLowerCase() === Scheme.WorkloadIdentityFederation.toLowerCase())
@@ -202,7 +205,7 @@ async function signIn(
 async function moveIssuers(classified: Classified[], results: ConnectionResult[], env: IssuerEnv, opts: Options, cancelled: AbortSignal): Promise<void> {
   const index = new Map(results.map((r, i) => [r.id, i]));
   const toMove = classified.filter((c) => c.decision.kind === 'change').map((c) => c.endpoint);
-  await moveAll(toMove, { ...env, cancelled }, opts.concurrency, cancelled, (e, r) => {
+  await moveAll(toMove, { ...env, cancelled, waitTimeoutMs: opts.waitTimeoutSeconds * 1000 }, opts.concurrency, cancelled, (e, r) => {
     const i = index.get(e.id)!;
     results[i] = { ...r, selected: results[i].selected };
   });
