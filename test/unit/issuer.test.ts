@@ -104,6 +104,8 @@ class AzureDevOpsWithMigration implements AzureDevOps {
   bearers: string[] = [];
   /** 'switches' (default), 'accepted' (200 but nothing changes), or a status the route answers. */
   migration: 'switches' | 'accepted' | number = 'switches';
+  /** The first migration request answers 404 about its connection (deleted or renamed meanwhile). */
+  firstNotFound = false;
   /** GETs by id fail (after the migration request). */
   readsFail = false;
   gets = 0;
@@ -127,6 +129,8 @@ class AzureDevOpsWithMigration implements AzureDevOps {
   requestIssuerMigration = async (input: string, bearer: string) => {
     this.migrations.push(input);
     this.bearers.push(bearer);
+    if (this.firstNotFound && this.migrations.length === 1)
+      throw new ServiceError({ status: 404, typeKey: 'ServiceEndpointNotFoundException', message: 'No service connection found.' });
     if (this.migration === 'accepted') return { status: 200 };
     if (this.migration !== 'switches') throw new ServiceError({ status: this.migration, message: `HTTP ${this.migration}` });
     const i = this.endpoints.findIndex((e) => `sc://contoso/${PROJECT.name}/${e.name}` === input);
@@ -397,6 +401,39 @@ describe('updateIssuer (core/issuer.ts) over in-memory ports', () => {
     const { byName } = await go({ waitTimeoutSeconds: '0' }, [onOldIssuer(1)], dir, { before: (a) => ((a.migration = 'accepted'), (a.readsFail = true)) });
     assert.equal(byName('conn-1').outcome, 'pending');
     assert.equal(byName('conn-1').reasonCode, 'PendingIssuerReadBack');
+  });
+
+  it('a 404 about one connection (deleted meanwhile) does not close the route for the others', async () => {
+    const dir = new Directory();
+    withApp(dir, 1);
+    withApp(dir, 2);
+    const { byName, ado } = await go({ concurrency: '1' }, [onOldIssuer(1), onOldIssuer(2)], dir, { before: (a) => (a.firstNotFound = true) });
+    assert.equal(byName('conn-1').outcome, 'prepared');
+    assert.equal(byName('conn-2').outcome, 'updated');
+    assert.equal(ado.migrations.length, 2);
+  });
+
+  it('the wait for an accepted switch lasts waitTimeoutSeconds, not a backoff step less', async () => {
+    const dir = new Directory();
+    withApp(dir, 1);
+    const c = clock();
+    const start = c.now();
+    const host = new MemoryHost({ action: 'updateIssuer', entraConnection: ENTRA_ID, waitTimeoutSeconds: '6' });
+    host.agents[ENTRA_ID] = AGENT;
+    const ado = new AzureDevOpsWithMigration([onOldIssuer(1)], dir);
+    ado.migration = 'accepted';
+    await runTask({ host, clock: c, cancelled: new AbortController().signal, connect: () => ado, connectEntra: () => dir });
+    assert.equal(c.now() - start, 6000, 'slept 2 s + 4 s, then looked once more');
+    assert.equal(ado.gets, 3);
+  });
+
+  it('a client id that is not a GUID is left alone with that reason, never handed off', async () => {
+    const dir = new Directory();
+    const bad = onOldIssuer(1);
+    bad.authorization!.parameters!['serviceprincipalid'] = "x'$(id)";
+    const { byName, host } = await go({}, [bad], dir, { entra: false });
+    assert.equal(byName('conn-1').reasonCode, 'SkipEntraNoClientId');
+    assert.equal(host.files['/mem/ConvertToWif-handoff.md'], undefined);
   });
 
   it('the older Azure DevOps issuer (app.vstoken.visualstudio.com) is a candidate too', async () => {

@@ -20,7 +20,7 @@ import { AzureDevOps, Clock, FederatedCredential } from './ports';
 /** The Microsoft Entra issuer and subject a connection moves to. */
 export function targetOf(e: Endpoint, organizationId: string): { issuer: string; subject: string } | undefined {
   const tenant = param(e, 'tenantid');
-  if (!isGuid(tenant) || !isGuid(e.id)) return undefined;
+  if (!isGuid(tenant) || !isGuid(e.id) || !isGuid(organizationId)) return undefined;
   return { issuer: entraIssuer(tenant), subject: entraSubject(tenant, organizationId, e.id)! };
 }
 
@@ -172,8 +172,11 @@ async function migrate(e: Endpoint, env: IssuerEnv): Promise<{ asked: boolean; f
     return { asked: true };
   } catch (err) {
     const f = asFailure(err);
-    // 404 / 405 / 401: the route is not there for this identity; asking again for each connection is pointless.
-    if (f.status === 404 || f.status === 405 || f.status === 401) env.migrationUnavailable = true;
+    // No such route (a 404 that names no entity, 405, 401), or throttled past the retry budget: asking
+    // again for each connection is pointless. A 404 about this connection (deleted or renamed since
+    // the listing) concerns only it.
+    const aboutEntity = f.status === 404 && !!f.typeKey && /NotFoundException/i.test(f.typeKey) && !/Controller|Route/i.test(f.typeKey);
+    if ((f.status === 404 && !aboutEntity) || f.status === 405 || f.status === 401 || f.status === 429) env.migrationUnavailable = true;
     return { asked: true, failure: f };
   }
 }
@@ -189,6 +192,8 @@ export async function moveOne(e: Endpoint, env: IssuerEnv): Promise<ConnectionRe
   const base: ConnectionResult = { ...baseResult(e), ...federationFields(e) };
   const target = targetOf(e, env.organizationId);
   if (!target) return { ...base, outcome: 'skipped', reason: msg('SkipIssuerNotEntraIdentity', '2027-07-01') };
+  const clientId = param(e, 'serviceprincipalid');
+  if (!isGuid(clientId)) return { ...base, outcome: 'skipped', reason: msg('SkipEntraNoClientId', clientId ?? '(none)') };
   const placed = await place(e, target, env);
   // Cancelled before the credential was written: nothing changed for this connection.
   if (placed.kind !== 'placed' && env.cancelled?.aborted) return { ...base, outcome: 'skipped', reason: msg('SkipNotAttempted') };
@@ -228,8 +233,9 @@ export async function moveOne(e: Endpoint, env: IssuerEnv): Promise<ConnectionRe
       readFailed = true;
     }
     if ((current && switchedOf(current)) || !migration.asked || migration.failure || !env.clock || env.cancelled?.aborted) break;
-    if (env.clock.now() + wait >= deadline) break;
-    await env.clock.sleep(wait);
+    const left = deadline - env.clock.now();
+    if (left <= 0) break;
+    await env.clock.sleep(Math.min(wait, left));
   }
   if (current && switchedOf(current)) {
     const now = federationFields(current);
@@ -249,6 +255,16 @@ export async function moveOne(e: Endpoint, env: IssuerEnv): Promise<ConnectionRe
       reason: msg('PreparedAcceptedNotSwitched', Math.round((env.waitTimeoutMs ?? 0) / 1000), connectionLink(env.ctx, e)),
     };
   const why = migration.failure ? describeEntraFailure(migration.failure) : undefined;
+  if (migration.failure?.status === 429)
+    return {
+      ...base,
+      ...common,
+      credentials,
+      outcome: 'prepared',
+      handoff: placed.handoff,
+      reason: msg('PreparedThrottled', connectionLink(env.ctx, e)),
+      serviceMessage: why,
+    };
   return {
     ...base,
     ...common,

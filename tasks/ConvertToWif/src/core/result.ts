@@ -16,7 +16,8 @@ export function decideResult(report: Report, failOnFindings = false): { kind: Re
   const t = report.totals;
   const a = report.audit;
   const count = (p: (c: Report['connections'][number]) => boolean) => report.connections.filter(p).length;
-  if (report.cancelled) return { kind: 'Cancelled', message: msg('ResultCancelled', t.converted + t.reverted, t.pending) };
+  // Changed: converted, reverted, moved to the Entra issuer, or given a new credential (prepared).
+  if (report.cancelled) return { kind: 'Cancelled', message: msg('ResultCancelled', t.converted + t.reverted + t.updated + t.prepared, t.pending) };
   if (report.error) return { kind: 'Failed', message: msg('ResultError', report.error) };
   if (report.action === 'report') {
     // Only selected connections are findings: excludeConnections accepts the ones that can never be converted.
