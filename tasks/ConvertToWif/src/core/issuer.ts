@@ -175,7 +175,7 @@ async function migrate(e: Endpoint, env: IssuerEnv): Promise<{ asked: boolean; f
     // No such route (a 404 that names no entity, 405, 401), or throttled past the retry budget: asking
     // again for each connection is pointless. A 404 about this connection (deleted or renamed since
     // the listing) concerns only it.
-    const aboutEntity = f.status === 404 && !!f.typeKey && /NotFoundException/i.test(f.typeKey) && !/Controller|Route/i.test(f.typeKey);
+    const aboutEntity = f.status === 404 && /ServiceEndpointNotFound/i.test(f.typeKey ?? '') && !/controller/i.test(f.message);
     if ((f.status === 404 && !aboutEntity) || f.status === 405 || f.status === 401 || f.status === 429) env.migrationUnavailable = true;
     return { asked: true, failure: f };
   }
