@@ -1,6 +1,7 @@
 // Emulator seeds: reading a seed file, checking it, and resolving relative times ("-3d").
 import * as fs from 'fs';
 import { MAX_FICS_PER_IDENTITY, MI_FIC_NAME_RE } from './arm';
+import { PROJECT_STATES } from './projects';
 import type { AadSilentFailureDelivery, EntraSeed, ExecutionResult, IdentityKind, MigrationMode, Seed } from './types';
 import { isObj } from './util';
 
@@ -20,8 +21,24 @@ export function validateSeed(seed: Seed, where: string): void {
   for (const k of ['projects', 'identities', 'defaultAdministrators', 'endpoints'] as const) {
     if (!Array.isArray(seed[k])) fail(`${k} must be an array`);
   }
+  const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string' && x);
+  const projectIds = new Set<string>();
+  for (const p of seed.projects) {
+    if (typeof p?.id !== 'string' || !p.id || typeof p.name !== 'string' || !p.name) fail('each project needs id and name');
+    if (projectIds.has(p.id.toLowerCase())) fail(`duplicate project id ${p.id}`);
+    projectIds.add(p.id.toLowerCase());
+    if (p.state !== undefined && !PROJECT_STATES.includes(p.state)) fail(`project ${p.name}: state must be one of ${PROJECT_STATES.join(', ')}`);
+    if (p.visibility !== undefined && p.visibility !== 'private' && p.visibility !== 'public')
+      fail(`project ${p.name}: visibility must be 'private' or 'public'`);
+    if (p.hiddenFrom !== undefined && !strings(p.hiddenFrom)) fail(`project ${p.name}: hiddenFrom must be an array of identity names`);
+    for (const k of ['unreadable', 'deleted'] as const) if (p[k] !== undefined && p[k] !== true) fail(`project ${p.name}: ${k} must be true when set`);
+  }
+  if (seed.projectPageSize !== undefined && !(Number.isInteger(seed.projectPageSize) && seed.projectPageSize > 0)) {
+    fail('projectPageSize must be a positive integer');
+  }
   for (const i of seed.identities) {
     if (typeof i?.token !== 'string' || !i.token || typeof i.name !== 'string' || !i.name) fail('each identity needs token and name');
+    if (i.projects !== undefined && !strings(i.projects)) fail(`identity ${i.name}: projects must be an array of project names or ids`);
     // Absent: 'user' (a person whose Entra sign-in Azure DevOps holds).
     if (i.kind !== undefined && !IDENTITY_KINDS.includes(i.kind)) fail(`identity ${i.name}: kind must be 'user' or 'service'`);
   }

@@ -9,6 +9,8 @@
 //   Administrator role, and a connection's execution history (executionHistory.ts);
 // - pipelines.ts: build timelines and the Pipelines "preview" run;
 // - distributedTask.ts: the task catalogue;
+// - projects.ts: the Core API projects listing (area core, routed by its resource segment
+//   "projects"), and who sees which project (projectGate, applied to every {project}/_apis route);
 // - location.ts: location OPTIONS, ResourceAreas and connectionData (from the services' areas);
 // - migration.ts: the issuer migration route (_apis/public/serviceendpoint/
 //   externalfederatedcredentialmigration), the only route that takes a Microsoft Entra token
@@ -24,10 +26,11 @@ import { FaultQueue, type Fault } from './faults';
 import { LocationService } from './location';
 import { MigrationService } from './migration';
 import { PipelinesService } from './pipelines';
+import { ProjectsService, projectGate } from './projects';
 import { SIGN_IN_PAGE, errorReply, notFoundRoute } from './replies';
 import { loadSeed, resolveRelativeTimes, validateSeed } from './seed';
 import { ServiceEndpointsService } from './serviceEndpoints';
-import type { FederatedCredentialDirectory, Identity, Project, Reply, Seed, Service, ServiceContext } from './types';
+import type { FederatedCredentialDirectory, Identity, ProjectSeed, Reply, Seed, Service, ServiceContext } from './types';
 import { ServerTimers, clone, identityId, ieq, isObj, parseJson, prop, readBody, type Obj } from './util';
 
 export type { Fault } from './faults';
@@ -45,6 +48,8 @@ export type {
   MigrationMode,
   NewFederatedCredential,
   PipelineSeed,
+  ProjectSeed,
+  ProjectState,
   Seed,
   TaskDefinitionSeed,
   TimelineRecordSeed,
@@ -110,7 +115,9 @@ class EmulatorImpl implements Emulator {
     latencyMs: number,
   ) {
     this.latencyMs = latencyMs;
-    this.identities = new Map(seed.identities.map((i) => [i.token, { name: i.name, id: identityId(i.name), kind: i.kind ?? 'user' }]));
+    this.identities = new Map(
+      seed.identities.map((i) => [i.token, { name: i.name, id: identityId(i.name), kind: i.kind ?? 'user', ...(i.projects ? { projects: i.projects } : {}) }]),
+    );
     const ctx: ServiceContext = {
       seed,
       url: () => this.url,
@@ -119,8 +126,14 @@ class EmulatorImpl implements Emulator {
       directory: () => this.federation,
     };
     this.serviceEndpoints = new ServiceEndpointsService(ctx);
-    this.services = [this.serviceEndpoints, new PipelinesService(ctx), new DistributedTaskService(ctx)];
-    for (const s of this.services) for (const a of s.areas) this.byArea.set(a.name.toLowerCase(), s);
+    this.services = [this.serviceEndpoints, new PipelinesService(ctx), new DistributedTaskService(ctx), new ProjectsService(ctx)];
+    for (const s of this.services) {
+      for (const a of s.areas) {
+        this.byArea.set(a.name.toLowerCase(), s);
+        // A location routed by its resource name ("_apis/{resource}…", e.g. Core's _apis/projects) is reached by that segment.
+        for (const l of a.locations) if (l.routeTemplate.startsWith('_apis/{resource}')) this.byArea.set(l.resourceName.toLowerCase(), s);
+      }
+    }
     this.location = new LocationService(ctx, this.services);
     this.migration = new MigrationService(ctx, { all: () => seed.endpoints, view: (ep) => this.serviceEndpoints.publicView(ep) });
     this.server = http.createServer((req, res) => {
@@ -355,11 +368,15 @@ class EmulatorImpl implements Emulator {
     }
     if (!identity) return this.unauthorized();
     if (method === 'GET' && areaL === 'connectiondata' && !projectSeg && !resource) return this.location.connectionData(identity);
+    if (projectSeg !== undefined) {
+      const gated = projectGate(this.findProject(projectSeg), projectSeg, identity, areaL);
+      if (gated) return gated;
+    }
     const service = this.byArea.get(areaL);
     return service?.handle({ method, path, projectSeg, rest, query, identity, body, apiVersion }) ?? notFoundRoute(path);
   }
 
-  private findProject(nameOrId: string): Project | undefined {
+  private findProject(nameOrId: string): ProjectSeed | undefined {
     return this.seed.projects.find((p) => ieq(p.id, nameOrId) || ieq(p.name, nameOrId));
   }
 }

@@ -57,6 +57,31 @@ export interface IdentitySeed {
   name: string;
   /** Default 'user'. The pipeline's job identity ("{Project} Build Service ({org})") is a 'service'. */
   kind?: IdentityKind;
+  /**
+   * Names or ids of the only projects this identity can see (a project-scoped job token sees its
+   * own project). Absent: every project not hidden from it (ProjectSeed.hiddenFrom).
+   */
+  projects?: string[];
+}
+
+/** A project's state as the Core API reports it (stateFilter selects by it). */
+export type ProjectState = 'wellFormed' | 'createPending' | 'deleting' | 'new' | 'deleted';
+
+/** A project of the organization (projects.ts). Only id and name are required. */
+export interface ProjectSeed {
+  id: string;
+  name: string;
+  description?: string;
+  /** Default 'wellFormed'. */
+  state?: ProjectState;
+  /** Default 'private'. */
+  visibility?: 'private' | 'public';
+  /** Identity names that cannot see the project: not listed, 404 on its routes. */
+  hiddenFrom?: string[];
+  /** Listed, but its service-endpoint routes answer 403 (the caller lacks the permission to read them). */
+  unreadable?: true;
+  /** Listed (as if deleted after the listing was read) but 404 on every route of it. */
+  deleted?: true;
 }
 
 export type ExecutionResult = 'succeeded' | 'succeededWithIssues' | 'failed' | 'canceled' | 'skipped' | 'abandoned';
@@ -243,7 +268,12 @@ export type MigrationMode = 'switches' | '404' | '403' | '500';
 
 export interface Seed {
   organization: { name: string; id: string };
-  projects: { id: string; name: string }[];
+  projects: ProjectSeed[];
+  /**
+   * Largest page of the projects listing (GET _apis/projects): the page is min($top || 100, this),
+   * whatever $top asks. Default 100.
+   */
+  projectPageSize?: number;
   identities: IdentitySeed[];
   defaultAdministrators: string[];
   issuer?: 'entra' | 'azuredevops';
@@ -283,6 +313,8 @@ export interface Identity {
   name: string;
   id: string;
   kind: IdentityKind;
+  /** IdentitySeed.projects: the only projects it sees, if limited. */
+  projects?: string[];
 }
 
 /** A federated credential as Azure DevOps adds it to a connection's app registration. */
@@ -373,7 +405,7 @@ export interface ServiceContext {
   url(): string;
   /** The emulator's clock (Emulator.setClock). */
   now(): number;
-  findProject(nameOrId: string): Project | undefined;
+  findProject(nameOrId: string): ProjectSeed | undefined;
   /** The attached directory of federated credentials, if any (Emulator.attachDirectory). */
   directory(): FederatedCredentialDirectory | undefined;
 }

@@ -770,7 +770,7 @@ describe('impact-check routes of the emulator (through azure-devops-node-api)', 
     assert.deepEqual(await ids('pipelines'), ['53df2d18-29ea-46a9-bee0-933540f80abf']);
     assert.deepEqual(await ids('distributedtask'), ['60aac929-f0cd-4bc8-9ce4-6b30e8f1b1bd']);
     const areas = (await raw(e, 'GET', '_apis/ResourceAreas')).body.value.map((a: { name: string }) => a.name);
-    assert.deepEqual(areas.sort(), ['build', 'distributedtask', 'pipelines', 'serviceendpoint']);
+    assert.deepEqual(areas.sort(), ['build', 'core', 'distributedtask', 'pipelines', 'serviceendpoint']);
 
     const id = idOf(seed, 'prod-payments-api');
     for (const [method, route] of [
