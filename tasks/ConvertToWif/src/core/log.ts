@@ -3,7 +3,7 @@
 // (an error with failOnFindings). The adapter makes every line inert for the agent (escape.ts).
 
 import { Localize } from './model';
-import { Report, groupOf, leftAloneByImpact } from './report';
+import { CREDENTIAL_CHANGE_LABEL, Report, groupOf, leftAloneByImpact } from './report';
 
 export interface LogLine {
   level: 'info' | 'warning' | 'error';
@@ -12,12 +12,6 @@ export interface LogLine {
 
 /** Plan notes that say what a conversion would do in Microsoft Entra: information, not a warning. */
 const PLAN_NOTES = ['PlannedAddCredentials', 'PlannedCredentialsReady'];
-const CHANGE_LABEL = {
-  created: 'Credential_created',
-  existing: 'Credential_existing',
-  removed: 'Credential_removed',
-  wouldCreate: 'Credential_wouldCreate',
-} as const;
 
 export function logLines(report: Report, loc: Localize, failOnFindings = false): LogLine[] {
   const lines: LogLine[] = [];
@@ -25,7 +19,7 @@ export function logLines(report: Report, loc: Localize, failOnFindings = false):
   for (const c of report.connections) {
     const changed = (c.credentials ?? []).filter((k) => k.change === 'created' || k.change === 'removed');
     if (changed.length > 0) {
-      const list = changed.map((k) => `${k.name} (${loc(CHANGE_LABEL[k.change])})`).join(', ');
+      const list = changed.map((k) => `${k.name} (${loc(CREDENTIAL_CHANGE_LABEL[k.change])})`).join(', ');
       lines.push({ level: 'info', text: loc('LogCredentials', c.name, c.app?.displayName ?? '?', list) });
     }
     // A credential this run added and could not remove again (or whose addition is uncertain): harmless, but worth a look.

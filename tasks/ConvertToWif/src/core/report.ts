@@ -152,3 +152,11 @@ export const leftAloneByImpact = (c: Pick<ReportEntry, 'outcome' | 'reasonCode'>
 /** A planned change the dry-run permission preview says would be refused. */
 export const foreseenRefusal = (c: Pick<ReportEntry, 'outcome' | 'reasonCode'>): boolean =>
   c.outcome === 'planned' && (c.reasonCode === 'PlannedNotAdministrator' || /^Fail/.test(c.reasonCode ?? ''));
+
+/** The message key of each credential change (the log and the summary name them alike). */
+export const CREDENTIAL_CHANGE_LABEL = {
+  created: 'Credential_created',
+  existing: 'Credential_existing',
+  removed: 'Credential_removed',
+  wouldCreate: 'Credential_wouldCreate',
+} as const;

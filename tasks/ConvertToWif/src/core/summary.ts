@@ -5,7 +5,7 @@
 
 import { mdCode, mdText } from './escape';
 import { Action, Localize, Outcome } from './model';
-import { ISSUER_RETIREMENT, Report, ReportEntry, foreseenRefusal, groupOf, leftAloneByImpact } from './report';
+import { CREDENTIAL_CHANGE_LABEL, ISSUER_RETIREMENT, Report, ReportEntry, foreseenRefusal, groupOf, leftAloneByImpact } from './report';
 
 const DAY = 86_400_000;
 
@@ -136,13 +136,6 @@ function impactSection(report: Report, loc: Localize, out: string[]): void {
   ]);
 }
 
-const CHANGE_LABEL = {
-  created: 'Credential_created',
-  existing: 'Credential_existing',
-  removed: 'Credential_removed',
-  wouldCreate: 'Credential_wouldCreate',
-} as const;
-
 /** The federated credentials the run found, added or removed in Microsoft Entra, one row per credential. */
 function credentialsSection(report: Report, loc: Localize, out: string[]): void {
   type Row = { connection: string; app: string; credential: string; issuer: string; change: string };
@@ -154,7 +147,7 @@ function credentialsSection(report: Report, loc: Localize, out: string[]): void 
         app: mdText(c.app?.displayName),
         credential: mdCode(k.name),
         issuer: `${mdCode(k.issuer)}<br>${mdCode(k.subject)}`,
-        change: mdText(loc(CHANGE_LABEL[k.change]) + (k.note ? ` (${k.note})` : '')),
+        change: mdText(loc(CREDENTIAL_CHANGE_LABEL[k.change]) + (k.note ? ` (${k.note})` : '')),
       });
     }
   }
