@@ -7,6 +7,7 @@ import * as https from 'node:https';
 import { startEntraWorld, type EntraWorld } from '../emulator/entraWorld';
 import { issuerAndSubject } from '../emulator/oidc';
 import type { Seed } from '../emulator/types';
+import { type Answer, httpsCall } from '../helpers/httpsCall';
 import {
   TENANT,
   OWNED_CLIENT,
@@ -24,35 +25,10 @@ import {
 const JOB = 'job-token';
 const seed = (): Seed => entraTestSeed(JOB);
 
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  text: string;
-  json: any;
-}
-
 let world: EntraWorld;
 
-function call(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, { method: init.method ?? 'GET', headers: init.headers, ca: world.caPem }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => {
-        let json: unknown;
-        try {
-          json = text ? JSON.parse(text) : undefined;
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-    });
-    req.on('error', reject);
-    req.end(init.body);
-  });
-}
+/** Node's https to the world's hosts, trusting only its CA. */
+const call = (url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) => httpsCall(url, world.caPem, init);
 
 function token(tenant: string, form: Record<string, string>): Promise<Answer> {
   return call(`${world.authorityUrl}${tenant}/oauth2/v2.0/token`, {

@@ -95,8 +95,11 @@ export function normalizeArmCredential(v: unknown): FederatedCredential | undefi
   return { id, name, issuer, subject, audiences };
 }
 
-/** ARM's error {error: {code, message}}: the code when it is a plain word, the message bounded. */
-export function armFailure(status: number, a: Pick<RawAnswer, 'json' | 'result' | 'html' | 'text'>): { code?: string; message: string } {
+/**
+ * An error answer in the shape Microsoft Graph and Azure Resource Manager share, {error: {code,
+ * message}}: the code when it is a plain word, the message bounded, else what the answer was.
+ */
+export function apiFailure(status: number, a: Pick<RawAnswer, 'json' | 'result' | 'html' | 'text'>, service: string): { code?: string; message: string } {
   const e = a.json && isObj(a.result) && isObj(a.result.error) ? a.result.error : undefined;
   const code = str(e?.code, 100);
   const message = str(e?.message, 1000);
@@ -104,8 +107,9 @@ export function armFailure(status: number, a: Pick<RawAnswer, 'json' | 'result' 
     code: code && /^[\w.-]+$/.test(code) ? code : undefined,
     message:
       message ||
-      (a.html
-        ? `HTTP ${status}: Azure Resource Manager answered with an HTML page instead of JSON`
-        : `HTTP ${status}${a.text ? `: ${a.text.slice(0, 300)}` : ''}`),
+      (a.html ? `HTTP ${status}: ${service} answered with an HTML page instead of JSON` : `HTTP ${status}${a.text ? `: ${a.text.slice(0, 300)}` : ''}`),
   };
 }
+
+/** ARM's error {error: {code, message}}. */
+export const armFailure = (status: number, a: Pick<RawAnswer, 'json' | 'result' | 'html' | 'text'>) => apiFailure(status, a, 'Azure Resource Manager');

@@ -14,6 +14,7 @@ import type { AppSecret, Clock, EntraApp, EntraPort, EntraSettings, FederatedCre
 import {
   ARM_API_VERSION,
   ARM_PEER,
+  apiFailure,
   armFailure,
   credentialsPath,
   identitiesPath,
@@ -122,17 +123,7 @@ export function entraFailure(status: number, body: unknown): { code?: string; me
 }
 
 /** Graph's error {error: {code, message}}. */
-export function graphFailure(status: number, a: Pick<RawAnswer, 'json' | 'result' | 'html' | 'text'>): { code?: string; message: string } {
-  const e = a.json && isObj(a.result) && isObj(a.result.error) ? a.result.error : undefined;
-  const code = str(e?.code, 100);
-  const message = str(e?.message, 1000);
-  return {
-    code: code && /^[\w.-]+$/.test(code) ? code : undefined,
-    message:
-      message ||
-      (a.html ? `HTTP ${status}: Microsoft Graph answered with an HTML page instead of JSON` : `HTTP ${status}${a.text ? `: ${a.text.slice(0, 300)}` : ''}`),
-  };
-}
+export const graphFailure = (status: number, a: Pick<RawAnswer, 'json' | 'result' | 'html' | 'text'>) => apiFailure(status, a, 'Microsoft Graph');
 
 export class EntraClient implements EntraPort {
   private readonly http: HttpClient;

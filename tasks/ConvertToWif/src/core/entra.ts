@@ -9,7 +9,7 @@
 
 import pLimit from 'p-limit';
 import { homeProject, param } from './endpoint';
-import { ServiceError, ServiceFailure, asFailure } from './failures';
+import { ServiceFailure, asFailure } from './failures';
 import { FIC_AUDIENCE, azureDevOpsIssuer, azureDevOpsSubject, entraIssuer, entraSubject, isGuid } from './identity';
 import { AppRecord, AppSecret, CredentialRecord, Endpoint, Message, RunContext, msg } from './model';
 import { AgentConnection, EntraPort, EntraSettings, FederatedCredential } from './ports';
@@ -80,16 +80,17 @@ export interface AppFinding {
   note?: Message;
 }
 
-interface Wanted {
+export interface Wanted {
   name: string;
   issuer: string;
   subject: string;
 }
 
-const sameCredential = (a: { issuer: string; subject: string }, b: { issuer: string; subject: string }) => a.issuer === b.issuer && a.subject === b.subject;
+export const sameCredential = (a: { issuer: string; subject: string }, b: { issuer: string; subject: string }) =>
+  a.issuer === b.issuer && a.subject === b.subject;
 const hasAudience = (c: FederatedCredential) => (c.audiences ?? []).includes(FIC_AUDIENCE);
 /** A failure after which the request may still have been applied: the answer was lost, cut off, or a 5xx. */
-const mayHaveApplied = (f: ServiceFailure) => f.status === undefined || f.timedOut === true || f.garbled === true || f.status >= 500;
+const mayHaveApplied = (f: ServiceFailure) => !f.cancelled && (f.status === undefined || f.timedOut === true || f.garbled === true || f.status >= 500);
 
 /**
  * entraConnection as the agent handed it over, checked: the settings the Entra client needs, or
@@ -242,46 +243,68 @@ async function prepareNow(
   const taken = [...seen.existing];
   for (const c of adding) {
     const name = freeName(c.name, taken);
-    try {
-      const added = await run.port.addCredential(seen.app.objectId, {
-        name,
-        issuer: c.issuer,
-        subject: c.subject,
-        audiences: [FIC_AUDIENCE],
-        description: `Added by ConvertToWif for the service connection ${e.id} of ${ctx.organization}`,
-      });
-      // The id is what tidy and rollback delete later: only an answer that names what was sent is trusted.
-      if (!sameCredential(added, c) || added.name.toLowerCase() !== name.toLowerCase() || !added.id)
-        throw new ServiceError({ status: 201, message: 'Graph answered the new credential with another one.', service: 'graph', garbled: true });
-      Object.assign(c, { name: added.name, change: 'created' });
-      prepared.createdIds.set(c.name, added.id);
-      taken.push(added);
-      onChange(prepared);
-    } catch (err) {
-      const f = asFailure(err);
-      if (f.cancelled) return { outcome: 'skipped', reason: msg('SkipNotAttempted'), prepared };
-      // The POST may have been applied (its answer lost or cut off, a 5xx), or someone added the same
-      // credential meanwhile (400/409): look before calling it failed, so nothing added goes unrecorded.
-      const look = mayHaveApplied(f) || f.status === 400 || f.status === 409;
-      const now = look ? await run.port.credentials(seen.app.objectId).catch(() => undefined) : [];
-      const have = now?.find((x) => sameCredential(x, c));
-      if (have) {
-        const ours = have.name.toLowerCase() === name.toLowerCase();
-        Object.assign(c, { name: have.name, change: ours ? 'created' : 'existing' });
-        if (ours) prepared.createdIds.set(c.name, have.id);
-        taken.push(have);
-        onChange(prepared);
-        continue;
-      }
-      if (now === undefined && mayHaveApplied(f)) {
-        // Unknown: it may be on the app. Recorded as such; never removed by this run (its id is unknown).
-        Object.assign(c, { name, note: describeEntraFailure(f) });
+    const r = await addOrFind(
+      () =>
+        run.port.addCredential(seen.app.objectId, {
+          name,
+          issuer: c.issuer,
+          subject: c.subject,
+          audiences: [FIC_AUDIENCE],
+          description: `Added by ConvertToWif for the service connection ${e.id} of ${ctx.organization}`,
+        }),
+      () => run.port.credentials(seen.app.objectId),
+      { name, issuer: c.issuer, subject: c.subject },
+      'graph',
+    );
+    if (r.kind === 'failed') {
+      if (r.unknown) {
+        // It may be on the app. Recorded as such; never removed by this run (its id is unknown).
+        Object.assign(c, { name, note: describeEntraFailure(r.failure) });
         onChange(prepared);
       }
-      return { ...entraProblem(f, run, clientId, seen.app.displayName, 'add'), prepared };
+      if (r.failure.cancelled) return { outcome: 'skipped', reason: msg('SkipNotAttempted'), prepared };
+      return { ...entraProblem(r.failure, run, clientId, seen.app.displayName, 'add'), prepared };
     }
+    Object.assign(c, { name: r.credential.name, change: r.ours ? 'created' : 'existing' });
+    if (r.ours) prepared.createdIds.set(c.name, r.credential.id);
+    taken.push(r.credential);
+    onChange(prepared);
+    if (r.cancelled) return { outcome: 'skipped', reason: msg('SkipNotAttempted'), prepared };
   }
   return prepared;
+}
+
+/**
+ * Adds a federated credential (Graph's POST, ARM's PUT) and makes sure its outcome is known: an
+ * answer must name what was sent (its id is what a later removal deletes); after an answer that
+ * proves nothing (lost, cut off, a 5xx, a conflict, a cancellation) the identity's credentials are
+ * looked at, and one with the same issuer and subject counts as added (`ours` when it has the name
+ * sent). `unknown`: it may have been applied and could not be looked up.
+ */
+export async function addOrFind(
+  add: () => Promise<FederatedCredential>,
+  list: () => Promise<FederatedCredential[]>,
+  sent: Wanted,
+  service: 'graph' | 'arm',
+): Promise<
+  { kind: 'added'; credential: FederatedCredential; ours: boolean; cancelled?: boolean } | { kind: 'failed'; failure: ServiceFailure; unknown: boolean }
+> {
+  let failure: ServiceFailure;
+  try {
+    const added = await add();
+    if (sameCredential(added, sent) && added.name.toLowerCase() === sent.name.toLowerCase() && added.id)
+      return { kind: 'added', credential: added, ours: true };
+    failure = { status: 201, message: 'The service answered the new credential with another one.', garbled: true, service };
+  } catch (err) {
+    failure = asFailure(err);
+  }
+  // A refusal (403) proves nothing was written: nothing to look for.
+  if (failure.status === 403) return { kind: 'failed', failure, unknown: false };
+  const now = await list().catch(() => undefined);
+  const have = now?.find((x) => sameCredential(x, sent));
+  // `cancelled`: it landed, but the run was cancelled meanwhile: nothing more is to be sent.
+  if (have) return { kind: 'added', credential: have, ours: have.name.toLowerCase() === sent.name.toLowerCase(), cancelled: failure.cancelled };
+  return { kind: 'failed', failure, unknown: now === undefined && mayHaveApplied(failure) };
 }
 
 /**

@@ -11,8 +11,8 @@
 
 import pLimit from 'p-limit';
 import { baseResult, dataOf, federationFields, param } from './endpoint';
-import { EntraRun, describeEntraFailure, entraProblem } from './entra';
-import { ServiceFailure, asFailure } from './failures';
+import { EntraRun, MAX_CREDENTIALS_PER_APP, addOrFind, describeEntraFailure, entraProblem, sameCredential } from './entra';
+import { ServiceError, ServiceFailure, asFailure } from './failures';
 import { FIC_AUDIENCE, entraIssuer, entraSubject, isGuid } from './identity';
 import { ConnectionResult, CredentialRecord, Endpoint, Handoff, Message, RunContext, msg } from './model';
 import { AzureDevOps, Clock, FederatedCredential } from './ports';
@@ -45,13 +45,35 @@ export interface IssuerEnv {
 }
 
 const CREDENTIAL_NAME = (e: Endpoint) => `ConvertToWif-${e.id}-entra`;
-const same = (c: FederatedCredential, t: { issuer: string; subject: string }) => c.issuer === t.issuer && c.subject === t.subject;
 
 /** Where the identity is, and the credential on it. */
 type Placed =
   | { kind: 'placed'; handoff: Handoff; credential: CredentialRecord }
   | { kind: 'handoff'; handoff: Handoff; reason: Message; serviceMessage?: string }
   | { kind: 'left'; outcome: 'skipped' | 'failed'; reason: Message; serviceMessage?: string };
+
+/**
+ * The target credential on an identity (an app through Graph, a managed identity through ARM): found,
+ * to be added (dry run), or added (entra.ts addOrFind: a lost answer is looked up). 'full' when the
+ * identity holds `limit` credentials already; throws what the service refused.
+ */
+async function ensureCredential(
+  name: string,
+  target: { issuer: string; subject: string },
+  dryRun: boolean,
+  service: 'graph' | 'arm',
+  limit: number,
+  io: { list: () => Promise<FederatedCredential[]>; add: () => Promise<FederatedCredential> },
+): Promise<CredentialRecord | 'full'> {
+  const existing = await io.list();
+  const have = existing.find((c) => sameCredential(c, target));
+  if (have) return { name: have.name, ...target, change: 'existing' };
+  if (existing.length >= limit) return 'full';
+  if (dryRun) return { name, ...target, change: 'wouldCreate' };
+  const r = await addOrFind(io.add, io.list, { name, ...target }, service);
+  if (r.kind === 'failed') throw new ServiceError(r.failure);
+  return { name: r.credential.name, ...target, change: r.ours ? 'created' : 'existing' };
+}
 
 /** A refusal that means entraConnection may not write (or read) this identity: the owner must act. */
 const denied = (f: ServiceFailure) => f.status === 403 || /Authorization_RequestDenied|AuthorizationFailed/i.test(f.code ?? '');
@@ -71,9 +93,6 @@ async function place(e: Endpoint, target: { issuer: string; subject: string }, e
     const p = entraProblem(f, run, clientId, appName, 'add');
     return { kind: 'left', outcome: 'failed', reason: p.reason, serviceMessage: p.serviceMessage };
   };
-  /** After a write whose answer was lost (or a cancellation): look, so a credential that landed is recorded. */
-  const landed = async (list: () => Promise<FederatedCredential[]>): Promise<FederatedCredential | undefined> =>
-    (await list().catch(() => [] as FederatedCredential[])).find((c) => same(c, target));
   let app;
   try {
     app = await run.port.findApp(clientId);
@@ -88,26 +107,23 @@ async function place(e: Endpoint, target: { issuer: string; subject: string }, e
       return { kind: 'left', outcome: 'skipped', reason: msg('SkipMultitenant', app.displayName, app.signInAudience) };
     const objectId = app.objectId;
     try {
-      const existing = await run.port.credentials(objectId);
-      const have = existing.find((c) => same(c, target));
-      if (have) return { kind: 'placed', handoff, credential: { name: have.name, ...target, change: 'existing' } };
-      if (existing.length >= 20)
-        return { kind: 'left', outcome: 'failed', reason: msg('FailAppCredentialLimit', app.displayName, clientId, existing.length, 20, 1) };
-      if (env.dryRun) return { kind: 'placed', handoff, credential: { name, ...target, change: 'wouldCreate' } };
-      try {
-        const added = await run.port.addCredential(objectId, {
-          name,
-          ...target,
-          audiences: [FIC_AUDIENCE],
-          description: `Added by ConvertToWif to move service connection ${e.id} to the Microsoft Entra issuer`,
-        });
-        return { kind: 'placed', handoff, credential: { name: added.name, ...target, change: 'created' } };
-      } catch (err) {
-        const f = asFailure(err);
-        const there = denied(f) ? undefined : await landed(() => run.port.credentials(objectId));
-        if (there) return { kind: 'placed', handoff, credential: { name: there.name, ...target, change: there.name === name ? 'created' : 'existing' } };
-        throw err;
-      }
+      const credential = await ensureCredential(name, target, env.dryRun, 'graph', MAX_CREDENTIALS_PER_APP, {
+        list: () => run.port.credentials(objectId),
+        add: () =>
+          run.port.addCredential(objectId, {
+            name,
+            ...target,
+            audiences: [FIC_AUDIENCE],
+            description: `Added by ConvertToWif to move service connection ${e.id} to the Microsoft Entra issuer`,
+          }),
+      });
+      if (credential === 'full')
+        return {
+          kind: 'left',
+          outcome: 'failed',
+          reason: msg('FailAppCredentialLimit', app.displayName, clientId, MAX_CREDENTIALS_PER_APP, MAX_CREDENTIALS_PER_APP, 1),
+        };
+      return { kind: 'placed', handoff, credential };
     } catch (err) {
       const f = asFailure(err);
       if (denied(f)) return { kind: 'handoff', handoff, reason: msg('HandoffGraphDenied', run.who, clientId), serviceMessage: describeEntraFailure(f) };
@@ -129,19 +145,14 @@ async function place(e: Endpoint, target: { issuer: string; subject: string }, e
   const resourceId = mi.resourceId;
   const handoff: Handoff = { ...base, identityKind: 'managedIdentity', objectId: mi.principalId, resourceId, name: mi.name, resourceGroup: mi.resourceGroup };
   try {
-    const existing = await run.port.managedIdentityCredentials(resourceId);
-    const have = existing.find((c) => same(c, target));
-    if (have) return { kind: 'placed', handoff, credential: { name: have.name, ...target, change: 'existing' } };
-    if (env.dryRun) return { kind: 'placed', handoff, credential: { name, ...target, change: 'wouldCreate' } };
-    try {
-      const added = await run.port.putManagedIdentityCredential(resourceId, { name, ...target, audiences: [FIC_AUDIENCE] });
-      return { kind: 'placed', handoff, credential: { name: added.name || name, ...target, change: 'created' } };
-    } catch (err) {
-      const f = asFailure(err);
-      const there = denied(f) ? undefined : await landed(() => run.port.managedIdentityCredentials(resourceId));
-      if (there) return { kind: 'placed', handoff, credential: { name: there.name, ...target, change: there.name === name ? 'created' : 'existing' } };
-      throw err;
-    }
+    // A user-assigned managed identity holds at most 20 federated credentials too.
+    const credential = await ensureCredential(name, target, env.dryRun, 'arm', MAX_CREDENTIALS_PER_APP, {
+      list: () => run.port.managedIdentityCredentials(resourceId),
+      add: () => run.port.putManagedIdentityCredential(resourceId, { name, ...target, audiences: [FIC_AUDIENCE] }),
+    });
+    if (credential === 'full')
+      return { kind: 'left', outcome: 'failed', reason: msg('FailIdentityCredentialLimit', mi.name, mi.resourceGroup, MAX_CREDENTIALS_PER_APP) };
+    return { kind: 'placed', handoff, credential };
   } catch (err) {
     const f = asFailure(err);
     if (denied(f))
