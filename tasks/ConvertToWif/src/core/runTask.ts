@@ -119,21 +119,18 @@ export async function runTask({ host, connect, connectEntra, clock, cancelled }:
     if (changesNothing(opts) && changing.length > 0 && !cancelled.aborted)
       findings.preview = await previewPermissions(host, client, opts.action === 'updateIssuer' || opts.action === 'report');
     if (opts.action === 'revert' && opts.entraConnection && changing.length > 0) host.info(host.loc('RevertLeavesCredentials'));
+    // One sign-in as entraConnection per run, when some connection needs Entra.
     let entra: EntraRun | undefined;
-    if (entraSettings && connectEntra && !cancelled.aborted) {
-      const targets = entraTargets(classified, opts);
-      if (targets.length > 0) {
-        entra = await signIn(host, connectEntra(entraSettings), entraSettings, listing.endpoints, organization, cancelled);
-        if (changesNothing(opts) && !cancelled.aborted) {
-          host.info(host.loc('EntraInspecting', targets.length, entra.who));
-          findings.apps = await inspectApps(targets, entra, ctx, opts.action === 'report', opts.concurrency);
-        }
+    const targets = entraTargets(classified, opts);
+    const moving = opts.action === 'updateIssuer' && changing.length > 0;
+    if (entraSettings && connectEntra && !cancelled.aborted && (targets.length > 0 || moving)) {
+      entra = await signIn(host, connectEntra(entraSettings), entraSettings, listing.endpoints, organization, cancelled);
+      if (changesNothing(opts) && targets.length > 0 && !cancelled.aborted) {
+        host.info(host.loc('EntraInspecting', targets.length, entra.who));
+        findings.apps = await inspectApps(targets, entra, ctx, opts.action === 'report', opts.concurrency);
       }
     }
-    // Cancelled during the impact check: nothing starts (each connection is then "not attempted").
     if (opts.action === 'updateIssuer') {
-      if (entraSettings && connectEntra && changing.length > 0 && !cancelled.aborted)
-        entra = await signIn(host, connectEntra(entraSettings), entraSettings, listing.endpoints, organization, cancelled);
       moved = initialResults(classified, opts, ctx, findings);
       await moveIssuers(
         classified,
@@ -144,6 +141,7 @@ export async function runTask({ host, connect, connectEntra, clock, cancelled }:
       );
       return;
     }
+    // Cancelled during the impact check: nothing starts (each connection is then "not attempted").
     conversion = startConversions(classified, opts, ctx, client, clock, findings, cancelled, changesNothing(opts) ? undefined : entra);
     await untilDoneOrCancelled(conversion, clock, cancelled);
   } catch (err) {

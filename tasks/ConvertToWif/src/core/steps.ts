@@ -27,8 +27,8 @@ import { Clock, EndpointPort } from './ports';
 export type Step =
   /** Put the federated credentials on the connection's app registration (with entraConnection). */
   | { kind: 'prepare' }
-  /** Refused while a new credential propagates: send again at `at`; `failure` is the answer if the run stops first. */
-  | { kind: 'later'; at: number; next: Step; failure: ServiceFailure; background?: boolean }
+  /** Refused while a new credential propagates: send again at `at` (a cancelled run does not). */
+  | { kind: 'later'; at: number; next: Step }
   /** PUT the change (attempt 1, 2, …). */
   | { kind: 'send'; attempt: number }
   /** The PUT failed in a way that may have applied it: read the connection before anything else. */
@@ -36,11 +36,11 @@ export type Step =
   /** A background job decides: poll. `unsure`: an earlier PUT may not have been applied at all. */
   | { kind: 'wait'; unsure?: ServiceFailure }
   /**
-   * Refused (at once, or by the background job): explain it; `final`: no more tries; `definite`: the
+   * Refused (at once, or by the background job): explain it; `definite`: the
    * connection was certainly not changed (a refused PUT, a failed background job), so what the run
    * added in Entra for it can go again.
    */
-  | { kind: 'failed'; failure: ServiceFailure; background?: boolean; final?: boolean; definite?: boolean }
+  | { kind: 'failed'; failure: ServiceFailure; background?: boolean; definite?: boolean }
   /** Cancelled before an answer; `applied` when an earlier attempt may have reached the service. */
   | { kind: 'interrupted'; applied: boolean }
   | { kind: 'done'; result: ConnectionResult };
@@ -186,12 +186,12 @@ async function prepareApp(e: Endpoint, env: StepEnv): Promise<Step> {
 /** A refusal caused by a credential this run added that has not propagated yet: when to send again, if still within the time allowed. */
 function propagationRetry(e: Endpoint, step: Extract<Step, { kind: 'failed' }>, env: StepEnv): Step | undefined {
   const p = env.prepared.get(e.id);
-  if (step.final || !p || p.createdIds.size === 0 || !isPropagationRefusal(step.failure)) return undefined;
+  if (!p || p.createdIds.size === 0 || !isPropagationRefusal(step.failure)) return undefined;
   const wait = Math.min(PROPAGATION_MAX_MS, PROPAGATION_FIRST_MS * 2 ** p.retries);
   const at = env.clock.now() + wait;
   if (at >= p.retryUntil) return undefined;
   p.retries++;
-  return { kind: 'later', at, next: { kind: 'send', attempt: 1 }, failure: step.failure, background: step.background };
+  return { kind: 'later', at, next: { kind: 'send', attempt: 1 } };
 }
 
 /** done: after a conversion, the credential the service does not use goes (only one this run added). */
