@@ -256,35 +256,16 @@ export async function moveOne(e: Endpoint, env: IssuerEnv): Promise<ConnectionRe
   // Asked and accepted, but the connection cannot be read: it may have switched. Say so; do not send people to press Update.
   if (readFailed && migration.asked && !migration.failure)
     return { ...base, ...common, credentials, outcome: 'pending', reason: msg('PendingIssuerReadBack'), handoff: placed.handoff };
-  if (migration.asked && !migration.failure)
-    return {
-      ...base,
-      ...common,
-      credentials,
-      outcome: 'prepared',
-      handoff: placed.handoff,
-      reason: msg('PreparedAcceptedNotSwitched', Math.round((env.waitTimeoutMs ?? 0) / 1000), connectionLink(env.ctx, e)),
-    };
-  const why = migration.failure ? describeEntraFailure(migration.failure) : undefined;
-  if (migration.failure?.status === 429)
-    return {
-      ...base,
-      ...common,
-      credentials,
-      outcome: 'prepared',
-      handoff: placed.handoff,
-      reason: msg('PreparedThrottled', connectionLink(env.ctx, e)),
-      serviceMessage: why,
-    };
-  return {
-    ...base,
-    ...common,
-    credentials,
-    outcome: 'prepared',
-    handoff: placed.handoff,
-    reason: msg('PreparedPressUpdate', connectionLink(env.ctx, e)),
-    serviceMessage: why,
-  };
+  // The credential is on the identity; the connection is not (yet) switched: press Update. Why, in one reason.
+  const link = connectionLink(env.ctx, e);
+  const reason =
+    migration.asked && !migration.failure
+      ? msg('PreparedAcceptedNotSwitched', Math.round((env.waitTimeoutMs ?? 0) / 1000), link)
+      : migration.failure?.status === 429
+        ? msg('PreparedThrottled', link)
+        : msg('PreparedPressUpdate', link);
+  const serviceMessage = migration.failure ? describeEntraFailure(migration.failure) : undefined;
+  return { ...base, ...common, credentials, outcome: 'prepared', handoff: placed.handoff, reason, serviceMessage };
 }
 
 /** Every move, `concurrency` at a time; results land in `results` (by connection id) as they end. */
