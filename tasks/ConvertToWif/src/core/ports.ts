@@ -53,6 +53,19 @@ export interface AzureDevOps extends EndpointPort, ImpactPort {
    */
   requestIssuerMigration?(serviceConnectionInput: string, entraBearer: string): Promise<{ status: number }>;
   whoAmI(): Promise<string | undefined>;
+  /**
+   * Every well-formed project the identity can see: GET {collection}_apis/projects?stateFilter=wellFormed,
+   * paged with $top/$skip (and the x-ms-continuationtoken header when the service sends one;
+   * docs/service-behaviour.md §20). Organization-level: the client's project plays no part.
+   * `malformed`: entries without a usable id and name, counted and left out; duplicates dropped.
+   */
+  listProjects?(): Promise<{ projects: ProjectInfo[]; malformed: number }>;
+}
+
+/** A project of the organization as the Core API lists it. */
+export interface ProjectInfo {
+  id: string;
+  name: string;
 }
 
 /** What the core hands over to reach Azure DevOps, once the inputs are known. */
