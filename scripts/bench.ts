@@ -20,6 +20,23 @@
 // converts synchronously). It prints requests per converted connection by service and the ratio
 // of wall time to the sequential floor counted over ALL requests (every request x latency).
 //   node build/scripts/bench.js --selection [--json]   (only the selection bench: scripts/bench-selection.ts)
+//
+// --projects K: the organization-wide run (input `projects: '*'`, every project the identity can
+// see). K projects ("Project 001"…, GUID-like ids) and N automatic sync connections spread evenly
+// over them, each at home in one project; about 2% are also shared with the next project (home
+// first), so the task has to de-duplicate them (with the default skipShared they are skipped).
+// The job identity is the collection-scoped one (orgSeeds' COLLECTION_IDENTITY / COLLECTION_TOKEN,
+// a 'service' administering every connection); the current project is the first. --impact is
+// passed when given, else the task's default applies (printed). It prints the requests by kind
+// (project listing pages, connection listings, PUTs, polls, impact reads, other), the request
+// budget (ceil(K / 100) project listing pages, the emulator's page, + one connection listing per
+// project + N PUTs + polls, + impact reads when the impact check is on), wall time, the
+// sequential floor over all requests and over the PUTs alone, the peak RSS, and the report's
+// shape (its `projects` array and connection entries), with targets.
+// The task run is killed after max(420 s, 3 x latency x (N + 2K)): 20 minutes for 10,000 at 40 ms.
+// --start-runs, --async, --entra and --selection do not apply to it.
+//   node build/scripts/bench.js --projects 200 --n 10000 --latency 40 [--impact warn|skip|off]
+//                               [--concurrency 4] [--json]
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -28,9 +45,11 @@ import { Endpoint } from '../tasks/ConvertToWif/src/core/model';
 import { makeSelection } from '../tasks/ConvertToWif/src/core/selection';
 import { entraIssuer, entraSubject } from '../tasks/ConvertToWif/src/core/identity';
 import { startEntraWorld } from '../test/emulator/entraWorld';
-import { Emulator, RecordedRequest, startEmulator } from '../test/emulator/server';
+import { DEFAULT_PROJECT_PAGE_SIZE } from '../test/emulator/projects';
+import { Emulator, ProjectSeed, RecordedRequest, startEmulator } from '../test/emulator/server';
 import { agentConnectionEnv, directoryOf } from '../test/helpers/agent';
 import { OTHER_PROJECT, PROJECT, ctx, endpoint, options } from '../test/helpers/endpoints';
+import { COLLECTION_IDENTITY, COLLECTION_TOKEN } from '../test/helpers/orgSeeds';
 import { RunTaskOptions, TaskRun, runTask } from '../test/helpers/runTask';
 import { JOB_TOKEN, ORG, SeedEndpoint, seed } from '../test/helpers/seed';
 import { benchSelection, printSelectionBench } from './bench-selection';
@@ -39,6 +58,8 @@ import { extractVsix, packageExtension } from './package';
 const WAIT_TIMEOUT_SECONDS = 300;
 const TARGETS = { ratio: 0.35, rssMb: 120, startMs: 400, classifyMs: 200 };
 const CLASSIFY_N = 10_000;
+/** --projects: the organization-wide targets. */
+const ORG_TARGETS = { ratio: 0.3, putRatio: 0.4, rssMb: 150 };
 
 interface Args {
   n: number;
@@ -50,11 +71,13 @@ interface Args {
   startRuns: number;
   selection: boolean;
   entra: boolean;
+  /** --projects K: the organization-wide bench. */
+  projects?: number;
 }
 
 function usage(message: string): never {
   console.error(
-    `bench: ${message}\nusage: node build/scripts/bench.js [--n 500] [--latency 40] [--concurrency 1..16] [--async] [--impact warn|skip|off] [--entra] [--start-runs 5] [--json]\n       node build/scripts/bench.js --selection [--json]`,
+    `bench: ${message}\nusage: node build/scripts/bench.js [--n 500] [--latency 40] [--concurrency 1..16] [--async] [--impact warn|skip|off] [--entra] [--start-runs 5] [--json]\n       node build/scripts/bench.js --projects 200 [--n 10000] [--latency 40] [--concurrency 1..16] [--impact warn|skip|off] [--json]\n       node build/scripts/bench.js --selection [--json]`,
   );
   process.exit(2);
 }
@@ -78,6 +101,9 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--concurrency':
         a.concurrency = int(flag, value(), 1, 16);
+        break;
+      case '--projects':
+        a.projects = int(flag, value(), 1, 5_000);
         break;
       case '--start-runs':
         a.startRuns = int(flag, value(), 0, 50);
@@ -106,6 +132,10 @@ function parseArgs(argv: string[]): Args {
       default:
         usage(`unknown argument ${argv[i]}`);
     }
+  }
+  if (a.projects !== undefined) {
+    const clash = [a.async && '--async', a.entra && '--entra', a.selection && '--selection'].filter(Boolean);
+    if (clash.length > 0) usage(`--projects cannot be combined with ${clash.join(', ')}`);
   }
   return a;
 }
@@ -405,6 +435,240 @@ async function benchEntra(args: Args, entry: string, work: string, log: (s: stri
   }
 }
 
+/** What kind of call a recorded request was, for --projects (the kinds of its request budget). */
+function orgKindOf(r: RecordedRequest): 'project listing pages' | 'connection listings' | 'PUTs' | 'polls' | 'impact reads' | 'other' {
+  const p = r.path.toLowerCase();
+  if (r.method === 'GET' && /^\/[^/]+\/_apis\/projects$/.test(p)) return 'project listing pages';
+  if (r.method === 'GET' && /^\/[^/]+\/[^/]+\/_apis\/serviceendpoint\/endpoints$/.test(p)) return 'connection listings';
+  if (r.method === 'PUT') return 'PUTs';
+  if (r.method === 'GET' && /\/_apis\/serviceendpoint\/endpoints\/[^/]+$/.test(p)) return 'polls';
+  if (
+    r.method === 'GET' &&
+    (/\/_apis\/serviceendpoint\/[^/]+\/executionhistory/.test(p) ||
+      /\/_apis\/build\/builds\/[^/]+\/timeline/.test(p) ||
+      /\/_apis\/distributedtask\/tasks/.test(p))
+  )
+    return 'impact reads';
+  if (r.method === 'POST' && /\/_apis\/pipelines\/[^/]+\/preview/.test(p)) return 'impact reads';
+  return 'other';
+}
+
+const ORG_KINDS = ['project listing pages', 'connection listings', 'PUTs', 'polls', 'impact reads', 'other'] as const;
+
+/** The default of a task input, from the packaged task.json. */
+function taskInputDefault(entry: string, name: string): string | undefined {
+  const file = path.join(path.dirname(entry), 'task.json');
+  const task = JSON.parse(fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, '')) as { inputs?: Array<{ name: string; defaultValue?: string }> };
+  return task.inputs?.find((i) => i.name === name)?.defaultValue;
+}
+
+/** The report's shape for an organization-wide run: its `projects` array and its connection entries. */
+function orgReportShape(report: unknown): {
+  projects?: number;
+  projectsWithError?: number;
+  connectionEntries?: number;
+  nestedConnectionEntries?: number;
+  uniqueConnectionIds: number;
+} {
+  const r = (report ?? {}) as { projects?: unknown; connections?: unknown };
+  const projects = Array.isArray(r.projects) ? (r.projects as Array<Record<string, unknown> | null>) : undefined;
+  const top = Array.isArray(r.connections) ? (r.connections as Array<{ id?: unknown }>) : undefined;
+  const nestedLists = (projects ?? []).map((p) => p?.connections).filter((c): c is Array<{ id?: unknown }> => Array.isArray(c));
+  const nested = nestedLists.flat();
+  const ids = new Set([...(top ?? []), ...nested].map((c) => (typeof c?.id === 'string' ? c.id.toLowerCase() : '')).filter((id) => id !== ''));
+  return {
+    projects: projects?.length,
+    projectsWithError: projects?.filter((p) => p !== null && typeof p === 'object' && p.error !== undefined && p.error !== null).length,
+    connectionEntries: top?.length,
+    nestedConnectionEntries: nestedLists.length > 0 ? nested.length : undefined,
+    uniqueConnectionIds: ids.size,
+  };
+}
+
+/**
+ * --projects K: the organization-wide run. K projects, N automatic sync connections spread evenly
+ * over them (each at home in one; every 50th also shared with the next project), the
+ * collection-scoped job identity, input `projects: '*'`, the current project the first.
+ */
+async function benchProjects(args: Args, k: number, entry: string, work: string, log: (s: string) => void): Promise<void> {
+  const width = Math.max(3, String(k).length);
+  const projects: ProjectSeed[] = Array.from({ length: k }, (_, j) => ({
+    id: benchGuid('b0000000', j + 1),
+    name: `Project ${String(j + 1).padStart(width, '0')}`,
+  }));
+  const ref = (p: ProjectSeed) => ({ id: p.id, name: p.name });
+  let shared = 0;
+  const specs: SeedEndpoint[] = Array.from({ length: args.n }, (_, i) => {
+    const home = Math.floor((i * k) / args.n);
+    const refs = [projects[home]];
+    if (k > 1 && i % 50 === 25) {
+      refs.push(projects[(home + 1) % k]);
+      shared++;
+    }
+    return {
+      id: benchGuid('c0000000', i),
+      name: `bench-${String(i).padStart(5, '0')}`,
+      creationMode: 'Automatic',
+      projects: refs.map(ref),
+      emulator: { conversion: 'sync' },
+    };
+  });
+  const s = seed(specs, {
+    projects,
+    identities: [{ token: COLLECTION_TOKEN, name: COLLECTION_IDENTITY, kind: 'service' }],
+    defaultAdministrators: [COLLECTION_IDENTITY],
+  });
+  const emu = await startEmulator(s, { latencyMs: args.latency });
+  const rss = writeRssPreload(work);
+  const taskDefault = taskInputDefault(entry, 'impactCheck') ?? '(none)';
+  const impactCheck = args.impact ?? taskDefault;
+  const impactOn = impactCheck !== 'off';
+  const current = projects[0];
+  const timeoutMs = Math.max((WAIT_TIMEOUT_SECONDS + 120) * 1000, 3 * args.latency * (args.n + 2 * k));
+  let run: TaskRun | undefined;
+  try {
+    const inputs: Record<string, string> = {
+      action: 'convert',
+      projects: '*',
+      waitTimeoutSeconds: String(WAIT_TIMEOUT_SECONDS),
+      reportPath: path.join(work, 'report.json'),
+    };
+    if (args.concurrency !== undefined) inputs.concurrency = String(args.concurrency);
+    if (args.impact !== undefined) inputs.impactCheck = args.impact;
+    log(
+      `bench: running the packaged task organization-wide (projects: '*') over ${k} projects and ${args.n} sync connections (${shared} shared), ${args.latency} ms per request, concurrency ${args.concurrency ?? '(default)'}, impactCheck ${impactCheck}${args.impact === undefined ? ' (task default)' : ''}, killed after ${Math.round(timeoutMs / 1000)} s…`,
+    );
+    const t0 = Date.now();
+    run = await runTaskCleanly({
+      entry,
+      inputs,
+      collectionUri: emu.url,
+      projectId: current.id,
+      projectName: current.name,
+      jobToken: COLLECTION_TOKEN,
+      env: { NODE_OPTIONS: `--require "${rss.preload}"` },
+      timeoutMs,
+    });
+    const wallMs = Date.now() - t0;
+    const requests = emu.requests.slice();
+    const maxRssKb = fs.existsSync(rss.out) ? (JSON.parse(fs.readFileSync(rss.out, 'utf8')) as { maxRssKb: number }).maxRssKb : NaN;
+
+    const byKind = Object.fromEntries(ORG_KINDS.map((kind) => [kind, 0])) as Record<(typeof ORG_KINDS)[number], number>;
+    for (const r of requests) byKind[orgKindOf(r)]++;
+    const otherDetail = countBy(
+      requests.filter((r) => orgKindOf(r) === 'other'),
+      kindOf,
+    );
+    const listedProjects = new Set(requests.filter((r) => orgKindOf(r) === 'connection listings').map((r) => r.path.split('/')[2].toLowerCase())).size;
+    const listingPagesAllowed = Math.max(1, Math.ceil(k / DEFAULT_PROJECT_PAGE_SIZE));
+    const allowed = listingPagesAllowed + k + args.n + byKind.polls + (impactOn ? byKind['impact reads'] : 0);
+    const floorMs = requests.length * args.latency;
+    const ratio = floorMs > 0 ? wallMs / floorMs : NaN;
+    const putFloorMs = byKind.PUTs * args.latency;
+    const putRatio = putFloorMs > 0 ? wallMs / putFloorMs : NaN;
+    const peakRssMb = maxRssKb / 1024;
+    const report = run.report as { totals?: Record<string, number> } | undefined;
+    const shape = orgReportShape(run.report);
+    const result = {
+      projects: k,
+      n: args.n,
+      sharedConnections: shared,
+      latencyMs: args.latency,
+      concurrency: args.concurrency ?? 'default',
+      impactCheck,
+      impactCheckSource: args.impact === undefined ? 'the task default, input not set' : '--impact',
+      conversion: 'sync',
+      currentProject: current,
+      taskResult: run.result?.result ?? '(none)',
+      exitCode: run.code,
+      totals: report?.totals,
+      wallMs,
+      requests: {
+        total: requests.length,
+        byKind,
+        otherByRoute: otherDetail,
+        projectsWithConnectionListing: listedProjects,
+        errors: requests.filter((r) => r.status >= 400 || r.status === 0).length,
+      },
+      budget: {
+        listingPages: listingPagesAllowed,
+        listingsPerProject: k,
+        puts: args.n,
+        polls: byKind.polls,
+        impactReads: impactOn ? byKind['impact reads'] : 0,
+        allowed,
+      },
+      sequentialFloorAllRequestsMs: floorMs,
+      ratio,
+      sequentialFloorPutsMs: putFloorMs,
+      putRatio,
+      peakRssMb,
+      reportShape: { ...shape, expectedUniqueConnections: args.n },
+      targets: {
+        requests: { target: `<= ${allowed}`, value: requests.length, pass: requests.length <= allowed },
+        ratio: { target: `<= ${ORG_TARGETS.ratio}`, value: ratio, pass: ratio <= ORG_TARGETS.ratio },
+        ...(impactOn ? { putRatio: { target: `<= ${ORG_TARGETS.putRatio}`, value: putRatio, pass: putRatio <= ORG_TARGETS.putRatio } } : {}),
+        peakRss: { target: `<= ${ORG_TARGETS.rssMb} MB`, value: peakRssMb, pass: peakRssMb <= ORG_TARGETS.rssMb },
+      },
+    };
+    if (args.json) return void console.log(JSON.stringify(result, null, 2));
+
+    const pf = (ok: boolean) => (ok ? 'PASS' : 'MISS');
+    const t = result.targets;
+    const b = result.budget;
+    const row = (a: string, v: string, target = '', verdict = ''): [string, string, string, string] => [a, v, target, verdict];
+    const eq = (x: number | undefined) => (x === undefined ? '(absent)' : `${x} ${x === args.n ? '=' : '!='} ${args.n} unique`);
+    const rows: Array<[string, string, string, string]> = [
+      row('wall time (task process)', `${(wallMs / 1000).toFixed(2)} s`),
+      row('requests sent', String(requests.length), t.requests.target, pf(t.requests.pass)),
+      ...ORG_KINDS.map((kind) => row(`  ${kind}`, String(byKind[kind]))),
+      ...Object.entries(otherDetail).map(([kind, v]) => row(`    ${kind}`, String(v))),
+      row('  answered >= 400 / reset', String(result.requests.errors)),
+      row('projects with a connection listing', `${listedProjects} of ${k}`),
+      row('sequential floor (all requests x latency)', `${(floorMs / 1000).toFixed(2)} s`),
+      row('ratio wall / floor', ratio.toFixed(3), t.ratio.target, pf(t.ratio.pass)),
+      row('PUT-only floor (PUTs x latency)', `${(putFloorMs / 1000).toFixed(2)} s`),
+      t.putRatio
+        ? row('ratio wall / PUT-only floor', putRatio.toFixed(3), t.putRatio.target, pf(t.putRatio.pass))
+        : row('ratio wall / PUT-only floor', putRatio.toFixed(3)),
+      row('peak RSS (task process)', `${peakRssMb.toFixed(1)} MB`, t.peakRss.target, pf(t.peakRss.pass)),
+      row('report: projects[]', shape.projects === undefined ? '(absent)' : `${shape.projects} (${shape.projectsWithError} with error)`),
+      row('report: connections[]', eq(shape.connectionEntries)),
+      ...(shape.nestedConnectionEntries !== undefined ? [row('report: projects[].connections[]', eq(shape.nestedConnectionEntries))] : []),
+      row('report: unique connection ids', eq(shape.uniqueConnectionIds)),
+    ];
+    const w = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length)));
+    console.log(
+      `ConvertToWif bench --projects: K=${k} projects, N=${args.n} sync connections (${shared} shared with a second project), latency ${args.latency} ms, concurrency ${result.concurrency}, impactCheck ${impactCheck} (${result.impactCheckSource})`,
+    );
+    console.log(`job identity ${COLLECTION_IDENTITY} (collection-scoped); current project ${current.name}; input projects: '*'`);
+    console.log(
+      `task result: ${result.taskResult} (exit ${run.code}); outcomes: ${
+        Object.entries(report?.totals ?? {})
+          .filter(([, v]) => v > 0)
+          .map(([kind, v]) => `${kind} ${v}`)
+          .join(', ') || '(no report)'
+      }`,
+    );
+    const converted = report?.totals?.converted ?? 0;
+    if (converted < args.n - shared)
+      console.log(
+        `WARNING: ${converted} converted, ${args.n - shared} expected (the ${shared} shared with a second project are skipped with skipShared): the figures below do not measure a full organization-wide run.`,
+      );
+    console.log('');
+    for (const r of rows) console.log(`${r[0].padEnd(w[0])}  ${r[1].padEnd(w[1])}  ${r[2].padEnd(w[2])}  ${r[3]}`.trimEnd());
+    console.log('');
+    console.log(
+      `budget: allowed = ${b.listingPages} listing page(s) + ${b.listingsPerProject} listings (one per project) + ${b.puts} PUTs + ${b.polls} polls${
+        impactOn ? ` + ${b.impactReads} impact reads` : ''
+      } = ${allowed}; requests ${requests.length} ${t.requests.pass ? '<=' : '>'} ${allowed}: ${pf(t.requests.pass)}`,
+    );
+  } finally {
+    if (run) fs.rmSync(run.tempDir, { recursive: true, force: true });
+    await emu.close();
+  }
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.selection) return printSelectionBench(benchSelection(), args.json);
@@ -419,6 +683,7 @@ async function main(): Promise<void> {
     const entry = path.join(work, 'vsix', 'tasks', 'ConvertToWif', 'index.js');
     if (!fs.existsSync(entry)) throw new Error(`the VSIX has no ${path.relative(work, entry)}`);
     if (args.entra) return await benchEntra(args, entry, work, log);
+    if (args.projects !== undefined) return await benchProjects(args, args.projects, entry, work, log);
 
     const mode = args.async ? 'async' : 'sync';
     const specs: SeedEndpoint[] = Array.from({ length: args.n }, (_, i) => ({
