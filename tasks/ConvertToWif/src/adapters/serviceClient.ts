@@ -6,7 +6,7 @@ import { BearerCredentialHandler } from 'azure-devops-node-api/handlers/bearerto
 import { HttpClient } from 'typed-rest-client/HttpClient';
 import { IProxyConfiguration, IRequestOptions, ICertConfiguration } from 'azure-devops-node-api/interfaces/common/VsoBaseInterfaces';
 import { ConversionBody, ExecutionRecord, TaskDefinitionInfo, TaskRef } from '../core/model';
-import { AzureDevOps, Clock } from '../core/ports';
+import { AzureDevOps, Clock, ProjectInfo } from '../core/ports';
 import { withRetry } from './retryPolicy';
 import { ServiceError } from '../core/failures';
 import { Pacer } from './pacer';
@@ -48,6 +48,32 @@ export interface ServiceClientOptions {
 export const MIGRATION_API_VERSION = '7.2-preview.1';
 /** Longest Entra token accepted for a header (Entra access tokens are a few KB). */
 const MAX_BEARER_CHARS = 32 * 1024;
+
+// ---- the Core API projects listing (docs/service-behaviour.md §20) ----
+// GET {org}/_apis/projects?stateFilter=wellFormed&$top=&$skip= (api-version 7.1), called on its
+// route directly: node-api's CoreApi.getProjects returns only the `value` array and drops the
+// x-ms-continuationtoken response header (azure-devops-node-api api/CoreApi.ts), so a client of it
+// cannot follow the token. The service's answers are bounded here: a page count, a token that must
+// not repeat, and entries reduced to {id, name}.
+
+/** $top of each page: the documented default (and largest value) of the listing. */
+export const PROJECT_PAGE_SIZE = 100;
+/** Pages read at most before the listing is taken for a service that never ends it. */
+export const MAX_PROJECT_PAGES = 1000;
+/** Longest continuation token sent back (the service's tokens are short opaque strings). */
+const MAX_CONTINUATION_TOKEN_CHARS = 1000;
+/** Longest project name kept: Azure DevOps allows 64 characters (learn.microsoft.com, Azure DevOps naming restrictions); far beyond is not a name. */
+const MAX_PROJECT_NAME_CHARS = 256;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** One listed project as {id, name} (nothing else of the entry is kept), or undefined when it has no GUID id or no usable name. */
+function projectInfo(raw: unknown): ProjectInfo | undefined {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
+  const { id, name } = raw as { id?: unknown; name?: unknown };
+  if (typeof id !== 'string' || !GUID.test(id)) return undefined;
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_PROJECT_NAME_CHARS) return undefined;
+  return { id, name };
+}
 
 export class ServiceClient implements AzureDevOps {
   private readonly api: ServiceEndpointApi;
@@ -154,6 +180,70 @@ export class ServiceClient implements AzureDevOps {
         debug: this.o.debug,
       },
     );
+  }
+
+  /**
+   * Every well-formed project the token's identity can see (organization-level; the client's
+   * project plays no part). Pages of $top=100 by $skip; when an answer carries x-ms-continuationtoken,
+   * the next page is asked with that token instead (the client keeps no state between pages but the
+   * token it was just given). Without a token the listing ends on a page shorter than asked. Each
+   * page is one read under the retry policy. A token seen twice, or more than MAX_PROJECT_PAGES
+   * pages, is a service that never ends its listing: a garbled failure, not an endless loop.
+   */
+  async listProjects(): Promise<{ projects: ProjectInfo[]; malformed: number }> {
+    const projects: ProjectInfo[] = [];
+    const seen = new Set<string>();
+    const tokens = new Set<string>();
+    let malformed = 0;
+    let duplicates = 0;
+    let skip = 0;
+    let token: string | undefined;
+    for (let pages = 0; ;) {
+      if (pages >= MAX_PROJECT_PAGES) throw this.endlessProjects(`after ${pages} pages`);
+      const paging = token === undefined ? `$skip=${skip}` : `continuationToken=${encodeURIComponent(token)}`;
+      const url = `${this.base}_apis/projects?stateFilter=wellFormed&$top=${PROJECT_PAGE_SIZE}&${paging}`;
+      const page = await this.retry('list projects', true, () => this.projectsPage(url));
+      pages++;
+      for (const raw of page.entries) {
+        const p = projectInfo(raw);
+        if (!p) malformed++;
+        else if (seen.has(p.id.toLowerCase())) duplicates++;
+        else {
+          seen.add(p.id.toLowerCase());
+          projects.push(p);
+        }
+      }
+      // Entries read so far, malformed ones included: where a next page by $skip starts.
+      skip += page.entries.length;
+      if (page.token !== undefined) {
+        if (tokens.has(page.token)) throw this.endlessProjects(`after ${pages} pages: the service sent the same continuation token again`);
+        tokens.add(page.token);
+      } else if (page.entries.length < PROJECT_PAGE_SIZE) break;
+      token = page.token;
+    }
+    if (duplicates > 0) this.o.debug?.(`the projects listing named ${duplicates} project(s) more than once: each is listed once`);
+    return { projects, malformed };
+  }
+
+  /** One page of the projects listing: its entries and the continuation token it carries, if any. */
+  private async projectsPage(url: string): Promise<{ entries: unknown[]; token?: string }> {
+    const a = await exchange(this.api.http, 'GET', url);
+    if (a.status === 404)
+      throw new HttpError({ status: 404, message: serviceMessage(a.result) ?? 'HTTP 404: the projects listing was not found.' }, a.rateLimit);
+    const value = (a.result as { value?: unknown } | null)?.value;
+    if (!Array.isArray(value)) throw garbledError(a.status, 'a JSON answer without a list of projects', a.rateLimit);
+    const header = a.headers['x-ms-continuationtoken'];
+    if (header === undefined || header === '') return { entries: value as unknown[] };
+    if (typeof header !== 'string' || header.length > MAX_CONTINUATION_TOKEN_CHARS)
+      throw garbledError(a.status, `a continuation token that is not one string of at most ${MAX_CONTINUATION_TOKEN_CHARS} characters`, a.rateLimit);
+    return { entries: value as unknown[], token: header };
+  }
+
+  private endlessProjects(when: string): HttpError {
+    return new HttpError({
+      garbled: true,
+      message: `The projects listing of Azure DevOps did not end ${when}. Run the task again; if it persists, check System.CollectionUri and any proxy between the agent and Azure DevOps.`,
+    });
   }
 
   /** GET {project}/_apis/serviceendpoint/endpoints?type=azurerm&includeFailed=true (no type= with `allTypes`): the envelope's value. */
