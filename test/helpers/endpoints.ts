@@ -58,6 +58,7 @@ export function options(o: Partial<Options> = {}): Options {
   return {
     action: 'convert',
     connections: [],
+    projects: [],
     excludeConnections: [],
     skipShared: true,
     includeManual: false,

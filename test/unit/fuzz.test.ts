@@ -293,6 +293,7 @@ function genPatterns(g: Gen, endpoints: Endpoint[]): string[] {
 function genOptions(g: Gen, endpoints: Endpoint[], o: Partial<Options> = {}): Options {
   return {
     action: g.pick(['convert', 'convert', 'revert', 'report'] as const),
+    projects: [],
     connections: genPatterns(g, endpoints),
     excludeConnections: g.bool(0.7) ? [] : genPatterns(g, endpoints),
     skipShared: g.bool(0.7),

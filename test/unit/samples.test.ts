@@ -46,6 +46,7 @@ describe('samples/', () => {
       '06-unattended-with-entra.yml',
       '07-move-off-retiring-issuer.yml',
       '08-weekly-issuer-check.yml',
+      '09-organization-hygiene.yml',
     ]);
   });
 

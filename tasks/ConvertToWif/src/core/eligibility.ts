@@ -114,6 +114,14 @@ function inScope(e: Endpoint, opts: Options): boolean {
   return opts.action === 'report' && isScheme(e, Scheme.WorkloadIdentityFederation);
 }
 
+/** How many more connections the run may change (maxConnections; a report changes nothing, so it has no limit). */
+export interface Budget {
+  left: number;
+}
+export const newBudget = (opts: Pick<Options, 'maxConnections' | 'action'>): Budget => ({
+  left: opts.maxConnections > 0 && opts.action !== 'report' ? opts.maxConnections : Infinity,
+});
+
 /** One collator for all comparisons: localeCompare with options builds a new one per call (25x slower on 10,000 names). */
 const byName = new Intl.Collator('en', { sensitivity: 'base' });
 
@@ -121,10 +129,16 @@ const byName = new Intl.Collator('en', { sensitivity: 'base' });
  * Classifies every azurerm connection, in a stable order (by name, then id), and applies
  * `maxConnections` to the eligible ones in that order.
  */
-export function classify(endpoints: Endpoint[], opts: Options, ctx: RunContext, selection: Selection, now = new Date()): Classified[] {
+export function classify(
+  endpoints: Endpoint[],
+  opts: Options,
+  ctx: RunContext,
+  selection: Selection,
+  now = new Date(),
+  /** maxConnections left for the run, shared by the projects of an organization-wide run (projects are classified in turn). */
+  budget: Budget = newBudget(opts),
+): Classified[] {
   const sorted = endpoints.filter((e) => inScope(e, opts)).sort((a, b) => byName.compare(a.name, b.name) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  // A report changes nothing, so the per-run limit does not apply to it.
-  let budget = opts.maxConnections > 0 && opts.action !== 'report' ? opts.maxConnections : Infinity;
   return sorted.map((endpoint) => {
     const selected = selection.isSelected(endpoint);
     let decision =
@@ -134,8 +148,8 @@ export function classify(endpoints: Endpoint[], opts: Options, ctx: RunContext, 
           ? decideUpdateIssuer(endpoint, opts, ctx, selected)
           : decideConvert(endpoint, opts, ctx, selected);
     if (decision.kind === 'change') {
-      if (budget <= 0) decision = { kind: 'skip', reason: msg('SkipOverLimit', opts.maxConnections) };
-      else budget--;
+      if (budget.left <= 0) decision = { kind: 'skip', reason: msg('SkipOverLimit', opts.maxConnections) };
+      else budget.left--;
     }
     return { endpoint, decision, selected };
   });

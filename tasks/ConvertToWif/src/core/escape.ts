@@ -53,3 +53,11 @@ export function mdCode(text: string | undefined): string {
   const inner = text.replace(CONTROL, ' ').replace(/`/g, "'").replace(/\|/g, '\\|');
   return '`' + inner + '`';
 }
+
+/**
+ * Text inside an HTML element of the summary (`<summary>` of a collapsed project): markdown is not
+ * rendered there, so only HTML is escaped (a backslash escape would show); line breaks become spaces.
+ */
+export function htmlText(text: string | undefined): string {
+  return (text ?? '').replace(CONTROL, ' ').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+}

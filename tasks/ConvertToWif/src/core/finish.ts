@@ -5,7 +5,7 @@ import { renderHandoff } from './handoff';
 import { logLines } from './log';
 import { Action, ConnectionResult, Message, Options, RunContext } from './model';
 import { Host, OutputFiles } from './ports';
-import { buildReport } from './report';
+import { ProjectOutcome, buildReport } from './report';
 import { decideResult } from './result';
 import { renderSummary, summaryTitle } from './summary';
 
@@ -19,6 +19,9 @@ export interface RunEnd {
   failure?: Message;
   cancelled: boolean;
   nothingMatched?: Message;
+  /** The run's projects and the connections handled from each (organization-wide, or the one project). */
+  projects?: ProjectOutcome[];
+  organizationWide?: boolean;
 }
 
 export function finishRun(host: Host, opts: Options, files: OutputFiles, end: RunEnd, results: ConnectionResult[], now = new Date()): void {

@@ -18,6 +18,7 @@ export const INPUT_NAMES = [
   'impactDays',
   'incompatibleTasks',
   'entraConnection',
+  'projects',
 ] as const;
 
 export type RawInputs = Partial<Record<(typeof INPUT_NAMES)[number], string>>;

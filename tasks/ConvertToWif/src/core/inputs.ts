@@ -72,13 +72,15 @@ export function parseInputs(raw: RawInputs): ParsedInputs {
     impactCheck: impactCheck ?? 'skip',
     impactDays: int('impactDays', 30, 1, 365),
     incompatibleTasks,
+    projects: splitList(raw.projects),
   };
 
-  for (const name of ['connections', 'excludeConnections'] as const) {
+  for (const name of ['connections', 'excludeConnections', 'projects'] as const) {
+    const key = name === 'projects' ? 'InputBadProjectPattern' : 'InputBadPattern';
     for (const entry of options[name]) {
       // Entries are names, ids or * / ? wildcards; a control character or an over-long entry is a paste error.
       // eslint-disable-next-line no-control-regex -- control characters are exactly what is rejected
-      if (/[\u0000-\u001f\u007f]/.test(entry) || entry.length > 400) errors.push(msg('InputBadPattern', name, JSON.stringify(entry).slice(0, 80)));
+      if (/[\u0000-\u001f\u007f]/.test(entry) || entry.length > 400) errors.push(msg(key, name, JSON.stringify(entry).slice(0, 80)));
     }
   }
 

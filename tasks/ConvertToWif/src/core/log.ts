@@ -3,7 +3,7 @@
 // (an error with failOnFindings). The adapter makes every line inert for the agent (escape.ts).
 
 import { Localize } from './model';
-import { CREDENTIAL_CHANGE_LABEL, Report, groupOf, leftAloneByImpact } from './report';
+import { CREDENTIAL_CHANGE_LABEL, Report, ReportEntry, groupOf, leftAloneByImpact } from './report';
 
 export interface LogLine {
   level: 'info' | 'warning' | 'error';
@@ -14,9 +14,27 @@ export interface LogLine {
 const PLAN_NOTES = ['PlannedAddCredentials', 'PlannedCredentialsReady'];
 
 export function logLines(report: Report, loc: Localize, failOnFindings = false): LogLine[] {
+  if (!report.organizationWide) return connectionLines(report, report.connections, loc, failOnFindings);
+  // Organization-wide: names repeat across projects, so each project's lines come under its name.
+  const byProject = new Map<string, ReportEntry[]>();
+  for (const c of report.connections) {
+    const key = c.project.id.toLowerCase();
+    const list = byProject.get(key);
+    if (list) list.push(c);
+    else byProject.set(key, [c]);
+  }
+  const lines: LogLine[] = [];
+  for (const p of report.projects) {
+    const own = connectionLines(report, byProject.get(p.id.toLowerCase()) ?? [], loc, failOnFindings);
+    if (own.length > 0) lines.push({ level: 'info', text: loc('LogProject', p.name) }, ...own);
+  }
+  return lines;
+}
+
+function connectionLines(report: Report, connections: ReportEntry[], loc: Localize, failOnFindings: boolean): LogLine[] {
   const lines: LogLine[] = [];
   const wouldConvert = loc('AuditWouldConvert');
-  for (const c of report.connections) {
+  for (const c of connections) {
     const changed = (c.credentials ?? []).filter((k) => k.change === 'created' || k.change === 'removed');
     if (changed.length > 0) {
       const list = changed.map((k) => `${k.name} (${loc(CREDENTIAL_CHANGE_LABEL[k.change])})`).join(', ');

@@ -65,6 +65,11 @@ export interface Options {
   impactDays: number;
   /** Extra tasks known to break: `Name@Major`, `Name` or task ids. */
   incompatibleTasks: string[];
+  /**
+   * Organization-wide runs: project names, wildcard patterns or ids (`*`: every project the identity
+   * can see). Empty: the current project only.
+   */
+  projects: string[];
   /** The id of the Azure Resource Manager connection through which the task writes federated credentials in Microsoft Entra. */
   entraConnection?: string;
 }

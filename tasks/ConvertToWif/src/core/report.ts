@@ -5,8 +5,28 @@
 import { isFlagged } from './impact';
 import { Action, ConnectionResult, Impact, Localize, Message, OUTCOMES, Outcome, RunContext, Scheme, Totals, msg } from './model';
 
+/** One project of a run: the connections handled from it (the ledger, updated in place) and why it could not be read. */
+export interface ProjectOutcome {
+  id: string;
+  name: string;
+  results: ConnectionResult[];
+  error?: Message;
+}
+
+/** A project as the report shows it: how many connections it holds, their totals, and why it could not be read. */
+export interface ProjectEntry {
+  id: string;
+  name: string;
+  connections: number;
+  totals: Totals;
+  error?: string;
+  errorCode?: string;
+}
+
 /** A connection as the report shows it: the result, with messages rendered to text. */
 export interface ReportEntry extends Omit<ConnectionResult, 'reason' | 'impact' | 'appFinding'> {
+  /** The project it was handled from: its home project, or the project that listed it when the home project was not in the run. */
+  project: { id: string; name: string };
   reason?: string;
   reasonCode?: string;
   /** A finding about the app registration (e.g. client secrets left on the app of a federated connection). */
@@ -55,6 +75,10 @@ export interface Report {
   dryRun: boolean;
   organization: string;
   project: { id: string; name: string };
+  /** Organization-wide run (input `projects`): the connections come from several projects. */
+  organizationWide?: boolean;
+  /** Every project of the run, in order, with its totals; an unreadable one with the error and what to grant. */
+  projects: ProjectEntry[];
   startedAt: string;
   finishedAt: string;
   connections: ReportEntry[];
@@ -109,17 +133,23 @@ export function buildReport(
     failure?: Message;
     cancelled?: boolean;
     nothingMatched?: Message;
+    /** The run's projects; absent: every result belongs to ctx.project. */
+    projects?: ProjectOutcome[];
+    organizationWide?: boolean;
   },
   results: ConnectionResult[],
   loc: Localize,
 ): Report {
   const daysLeft = Math.max(0, Math.ceil((Date.parse(ISSUER_RETIREMENT) - run.finishedAt.getTime()) / DAY));
-  const connections = results.map(({ reason, impact, appFinding, ...r }) => {
+  const projects: ProjectOutcome[] = run.projects?.length ? run.projects : [{ ...run.ctx.project, results }];
+  const tagged = projects.flatMap((p) => p.results.map((r) => ({ r, project: { id: p.id, name: p.name } })));
+  const connections = tagged.map(({ r: { reason, impact, appFinding, ...r }, project }) => {
     let why = reason;
     const retiring = r.issuerKind === 'azuredevops' && isScheme(r, Scheme.WorkloadIdentityFederation);
     if (retiring && !why && r.outcome === 'federated') why = msg('FederatedRetiringIssuer', ISSUER_RETIREMENT.slice(0, 10), daysLeft);
     const entry: ReportEntry = {
       ...r,
+      project,
       reason: render(loc, why),
       reasonCode: why?.key,
       issuerDaysLeft: retiring ? daysLeft : undefined,
@@ -134,10 +164,18 @@ export function buildReport(
     dryRun: run.dryRun,
     organization: run.ctx.organization,
     project: { id: run.ctx.project.id, name: run.ctx.project.name },
+    ...(run.organizationWide ? { organizationWide: true } : {}),
+    projects: projects.map((p) => ({
+      id: p.id,
+      name: p.name,
+      connections: p.results.length,
+      totals: totalsOf(p.results),
+      ...(p.error ? { error: render(loc, p.error), errorCode: p.error.key } : {}),
+    })),
     startedAt: run.startedAt.toISOString(),
     finishedAt: run.finishedAt.toISOString(),
     connections,
-    totals: totalsOf(results),
+    totals: totalsOf(tagged.map((t) => t.r)),
     audit: auditOf(connections),
     ...(run.failure ? { error: render(loc, run.failure) } : {}),
     ...(run.cancelled ? { cancelled: true } : {}),

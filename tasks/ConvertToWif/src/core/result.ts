@@ -13,6 +13,16 @@ export type { ResultKind };
  * foresees a refusal or a break, or a selection that matched nothing; succeeded otherwise.
  */
 export function decideResult(report: Report, failOnFindings = false): { kind: ResultKind; message: Message } {
+  const decided = decideForConnections(report, failOnFindings);
+  // Organization-wide: a project that could not be read is never a silent success.
+  const unread = report.organizationWide && !report.cancelled && !report.error ? report.projects.filter((p) => p.error).length : 0;
+  if (unread === 0 || decided.kind === 'Failed') return decided;
+  const t = report.totals;
+  const message = msg('ResultProjectsUnread', unread, report.projects.length, t.converted + t.reverted, t.updated, t.failed);
+  return { kind: unread === report.projects.length ? 'Failed' : 'SucceededWithIssues', message };
+}
+
+function decideForConnections(report: Report, failOnFindings: boolean): { kind: ResultKind; message: Message } {
   const t = report.totals;
   const a = report.audit;
   const count = (p: (c: Report['connections'][number]) => boolean) => report.connections.filter(p).length;

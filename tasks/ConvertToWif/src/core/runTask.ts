@@ -2,11 +2,12 @@
 // check → changes → report. Cancellation and the final report live here too, so the entry file
 // only wires adapters to this function.
 
+import pLimit from 'p-limit';
 import { closestNames } from './closest';
-import { param, projectIdByName, schemeOf } from './endpoint';
+import { baseResult, param, projectIdByName, schemeOf } from './endpoint';
 import { EntraRun, entraSettingsOf, inspectApps, signInProblem } from './entra';
-import { Classified, classify } from './eligibility';
-import { asFailure, describeFailure, isTokenProblem } from './failures';
+import { Budget, Classified, classify, newBudget } from './eligibility';
+import { ServiceFailure, asFailure, describeFailure, isTokenProblem } from './failures';
 import { finishRun } from './finish';
 import { applyImpact, assessImpact, parseTaskList } from './impact';
 import { parseInputs } from './inputs';
@@ -14,8 +15,10 @@ import { isGuid, organizationName } from './identity';
 import { Action, ConnectionResult, Endpoint, Message, Options, RunContext, Scheme, changesNothing, msg } from './model';
 import { AzureDevOps, Clock, ConnectSettings, EntraPort, EntraSettings, Host } from './ports';
 import { IssuerEnv, moveAll } from './issuer';
+import { ConnectionRouter, ProjectInfo, ProjectScope, selectProjects } from './projects';
+import type { ProjectOutcome } from './report';
 import { ConversionRun, Findings, initialResults, startConversions } from './schedule';
-import { makeSelection } from './selection';
+import { Selection, makeSelection } from './selection';
 
 /** After a cancellation, how long changes already sent may take to answer before the report is written. */
 export const CANCEL_GRACE_MS = 5000;
@@ -73,92 +76,311 @@ export async function runTask({ host, connect, connectEntra, clock, cancelled }:
   }
   const opts = parsed.options;
   const token = parsed.accessToken ?? host.jobToken();
-  let ctx: RunContext = { organization, project: { id: project.id ?? '', name: project.name ?? project.id ?? '' } };
   if (!token) {
     // The inputs were accepted: the report says why nothing was sent.
+    const ctx: RunContext = { organization, project: { id: project.id ?? '', name: project.name ?? project.id ?? '' } };
     const end = { action: opts.action, dryRun: opts.dryRun, ctx, startedAt, failure: msg('NoToken'), cancelled: false };
     return finishRun(host, opts, files, end, [], new Date(clock.now()));
   }
   host.secret(token);
 
+  const current = { id: project.id ?? '', name: project.name ?? project.id ?? '' };
   const client = connect({ collectionUrl: organization, projectId: project.id ?? project.name!, token, concurrency: opts.concurrency });
-  let conversion: ConversionRun | undefined;
-  let moved: ConnectionResult[] | undefined;
+  const org = opts.projects.length > 0;
+  const outcomes: ProjectOutcome[] = [];
+  const finals: Array<Promise<void>> = [];
   let failure: Message | undefined;
   let nothingMatched: Message | undefined;
+  const whoAmI = once(() => client.whoAmI().catch(() => undefined));
+  const env: RunEnv = {
+    host,
+    opts,
+    clock,
+    cancelled,
+    org,
+    organization,
+    selection: makeSelection(opts.connections, opts.excludeConnections),
+    budget: newBudget(opts),
+    router: undefined,
+    matched: undefined,
+    anySelected: false,
+    whoAmI,
+    clientFor: (p) =>
+      p.id.toLowerCase() === (project.id ?? '').toLowerCase() || (!org && p === outcomes[0])
+        ? client
+        : connect({ collectionUrl: organization, projectId: p.id, token, concurrency: opts.concurrency }),
+    entra: entraSettings && connectEntra ? lazySignIn(host, () => connectEntra(entraSettings), entraSettings, organization, cancelled) : undefined,
+    issuerState: {},
+    fail: (m) => (failure ??= m),
+  };
   try {
-    let listing: Awaited<ReturnType<AzureDevOps['list']>>;
-    try {
-      // The issuer retirement concerns federated connections of every type, not only azurerm.
-      listing = await client.list(opts.action === 'updateIssuer' || opts.action === 'report' ? { allTypes: true } : undefined);
-    } catch (err) {
-      const f = asFailure(err);
-      if (f.cancelled) return; // cancelled while listing: nothing was changed, and the result says Cancelled
-      failure = msg(isTokenProblem(f) ? 'ListTokenRejected' : f.status === 403 ? 'ListForbidden' : 'ListFailed', ctx.project.name, f.message);
-      return;
-    }
-    if (listing.malformed > 0) host.warning(host.loc('ListingMalformed', listing.malformed));
-    if (!ctx.project.id) ctx = { ...ctx, project: { ...ctx.project, id: projectIdByName(listing.endpoints, ctx.project.name) ?? '' } };
-
-    const selection = makeSelection(opts.connections, opts.excludeConnections);
-    let classified = classify(listing.endpoints, opts, ctx, selection);
-    for (const pattern of selection.unmatched(classified.map((c) => c.endpoint))) host.warning(host.loc('PatternMatchedNothing', pattern));
-    nothingMatched = emptySelection(opts, classified, ctx.project.name);
-    const changing = classified.filter((c) => c.decision.kind === 'change').map((c) => c.endpoint.id);
-    const plan = PLAN[opts.action];
-    host.info(host.loc(opts.dryRun ? plan.dryRun : plan.run, ctx.project.name, classified.length, changing.length));
-
-    const findings: Findings = {};
-    if (opts.impactCheck !== 'off' && opts.action !== 'revert' && opts.action !== 'updateIssuer' && changing.length > 0) {
-      host.info(host.loc('ImpactChecking', changing.length, opts.impactDays));
-      const userList = parseTaskList(opts.incompatibleTasks).match;
-      findings.impacts = await assessImpact(changing, client, { days: opts.impactDays, now: new Date(clock.now()), concurrency: opts.concurrency, userList });
-      // A check cut short by a cancellation says nothing about the pipelines: those connections are "not attempted".
-      if (!cancelled.aborted) classified = applyImpact(classified, findings.impacts, opts.impactCheck);
-    }
-    if (changesNothing(opts) && changing.length > 0 && !cancelled.aborted)
-      findings.preview = await previewPermissions(host, client, opts.action === 'updateIssuer' || opts.action === 'report');
-    if (opts.action === 'revert' && opts.entraConnection && changing.length > 0) host.info(host.loc('RevertLeavesCredentials'));
-    // One sign-in as entraConnection per run, when some connection needs Entra.
-    let entra: EntraRun | undefined;
-    const targets = entraTargets(classified, opts);
-    const moving = opts.action === 'updateIssuer' && changing.length > 0;
-    if (entraSettings && connectEntra && !cancelled.aborted && (targets.length > 0 || moving)) {
-      entra = await signIn(host, connectEntra(entraSettings), entraSettings, listing.endpoints, organization, cancelled);
-      if (changesNothing(opts) && targets.length > 0 && !cancelled.aborted) {
-        host.info(host.loc('EntraInspecting', targets.length, entra.who));
-        findings.apps = await inspectApps(targets, entra, ctx, opts.action === 'report', opts.concurrency);
+    let scope: ProjectInfo[] = [current];
+    if (org) {
+      const selected = await projectsOf(client, env);
+      if (!selected) return;
+      if (selected.nothingMatched) {
+        nothingMatched = selected.nothingMatched;
+        return;
       }
+      scope = selected.projects;
+      env.router = new ConnectionRouter(scope);
     }
-    if (opts.action === 'updateIssuer') {
-      moved = initialResults(classified, opts, ctx, findings);
-      await moveIssuers(
-        classified,
-        moved,
-        { client, entra, ctx, dryRun: opts.dryRun, organizationId: host.collectionId() ?? '', organizationName: organizationName(organization) ?? '', clock },
-        opts,
-        cancelled,
-      );
-      return;
-    }
-    // Cancelled during the impact check: nothing starts (each connection is then "not attempted").
-    conversion = startConversions(classified, opts, ctx, client, clock, findings, cancelled, changesNothing(opts) ? undefined : entra);
-    await untilDoneOrCancelled(conversion, clock, cancelled);
+    outcomes.push(...scope.map((p) => ({ id: p.id, name: p.name, results: [] })));
+    // A few projects at a time: while one converts its last connections, the next is listed and
+    // starts, so the requests in flight stay at `concurrency` (one pacer owns that limit) and only
+    // the projects in hand are held in memory.
+    const window = pLimit(Math.max(2, opts.concurrency));
+    await Promise.all(
+      outcomes.map((o) =>
+        window(async () => {
+          try {
+            const final = await runProject(o, env);
+            if (final) finals.push(final);
+          } catch (err) {
+            // One project's unexpected failure does not stop the others; its connections keep their record.
+            o.error = msg('Unexpected', describeFailure(err));
+          }
+        }),
+      ),
+    );
+    await Promise.all(finals);
+    if (env.router) recordOrphans(env.router, outcomes);
+    if (org) nothingMatched = emptyOrgSelection(env, outcomes);
+    else nothingMatched = env.single ? emptySelection(opts, env.single, current.name) : undefined;
+    if (org) for (const pattern of env.matched?.unmatched ?? []) host.warning(host.loc('PatternMatchedNothingOrg', pattern, outcomes.length));
   } catch (err) {
     failure = msg('Unexpected', describeFailure(err));
   } finally {
     // Written whatever happened above, so the record of what was changed is never lost.
-    const results: ConnectionResult[] = moved ?? conversion?.results ?? [];
+    const ctx: RunContext = { organization, project: { id: outcomes[0] && !org ? outcomes[0].id : current.id, name: current.name } };
     finishRun(
       host,
       opts,
       files,
-      { action: opts.action, dryRun: opts.dryRun, ctx, startedAt, failure, cancelled: cancelled.aborted, nothingMatched },
-      results,
+      { action: opts.action, dryRun: opts.dryRun, ctx, startedAt, failure, cancelled: cancelled.aborted, nothingMatched, projects: outcomes, organizationWide: org },
+      outcomes.flatMap((o) => o.results),
       new Date(clock.now()),
     );
   }
 }
+
+/** What every project of a run shares. */
+interface RunEnv {
+  host: Host;
+  opts: Options;
+  clock: Clock;
+  cancelled: AbortSignal;
+  /** An organization-wide run (`projects` given). */
+  org: boolean;
+  organization: string;
+  selection: Selection;
+  /** maxConnections left, across projects. */
+  budget: Budget;
+  /** Organization-wide: where each connection is handled. */
+  router?: ConnectionRouter;
+  /** Organization-wide: the `connections` entries not matched yet by any project. */
+  matched?: { unmatched: string[] };
+  anySelected: boolean;
+  /** The single project's classification (for the "nothing matched" message). */
+  single?: Classified[];
+  whoAmI: () => Promise<string | undefined>;
+  clientFor: (p: ProjectOutcome) => AzureDevOps;
+  /** One sign-in as entraConnection per run, on first need. */
+  entra?: (listed: Endpoint[]) => Promise<EntraRun>;
+  /** updateIssuer: what the run learnt about the migration route (closed for the run after a route-wide refusal). */
+  issuerState: { migrationUnavailable?: boolean };
+  /** A run-wide failure (the first one wins). */
+  fail: (m: Message) => void;
+}
+
+/** Memoizes a call. */
+function once<T>(f: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= f());
+}
+
+/** Organization-wide: the projects the identity can see, and those `projects` selects; undefined when the run cannot go on. */
+async function projectsOf(client: AzureDevOps, env: RunEnv): Promise<ProjectScope | undefined> {
+  const { host, opts } = env;
+  if (!client.listProjects) {
+    env.fail(msg('ProjectsListFailed', 'this client cannot list projects'));
+    return undefined;
+  }
+  let listed: Awaited<ReturnType<NonNullable<AzureDevOps['listProjects']>>>;
+  try {
+    listed = await client.listProjects();
+  } catch (err) {
+    const f = asFailure(err);
+    if (f.cancelled || env.cancelled.aborted) return undefined;
+    env.fail(msg(isTokenProblem(f) ? 'ProjectsListTokenRejected' : 'ProjectsListFailed', f.message));
+    return undefined;
+  }
+  if (listed.malformed > 0) host.warning(host.loc('ProjectsListingMalformed', listed.malformed));
+  const scope = selectProjects(listed.projects, opts.projects);
+  const who = (await env.whoAmI()) ?? host.loc('TheJobIdentity');
+  for (const pattern of scope.unmatched) host.warning(host.loc('ProjectPatternMatchedNothing', pattern, who, listed.projects.length));
+  if (!scope.nothingMatched) host.info(host.loc('PlanOrganization', scope.projects.length, listed.projects.length, who));
+  env.matched = { unmatched: [...new Set(opts.connections)] };
+  return scope;
+}
+
+/**
+ * One project: list its connections, classify them, check their use, and change those to change.
+ * Resolves once every change of the project was sent (its slot can go to the next project) with
+ * the promise of the rest: the background jobs it waits for, or the grace period after a cancellation.
+ */
+async function runProject(o: ProjectOutcome, env: RunEnv): Promise<Promise<void> | undefined> {
+  const { host, opts, clock, cancelled } = env;
+  if (cancelled.aborted) {
+    o.error = msg('ProjectNotRead');
+    return undefined;
+  }
+  const client = env.clientFor(o);
+  let listing: Awaited<ReturnType<AzureDevOps['list']>>;
+  try {
+    // The issuer retirement concerns federated connections of every type, not only azurerm.
+    listing = await client.list(opts.action === 'updateIssuer' || opts.action === 'report' ? { allTypes: true } : undefined);
+  } catch (err) {
+    const f = asFailure(err);
+    if (f.cancelled || cancelled.aborted) {
+      o.error = msg('ProjectNotRead');
+      return undefined;
+    }
+    if (!env.org) {
+      // One project: nothing can be done without its connections.
+      env.fail(msg(isTokenProblem(f) ? 'ListTokenRejected' : f.status === 403 ? 'ListForbidden' : 'ListFailed', o.name, f.message));
+      return undefined;
+    }
+    o.error = projectProblem(f, o.name, (await env.whoAmI()) ?? host.loc('TheJobIdentity'));
+    host.warning(host.loc(o.error.key, ...o.error.args));
+    return undefined;
+  }
+  if (listing.malformed > 0) host.warning(host.loc('ListingMalformed', listing.malformed));
+  if (!o.id) o.id = projectIdByName(listing.endpoints, o.name) ?? '';
+  const ctx: RunContext = { organization: env.organization, project: { id: o.id, name: o.name } };
+
+  let classified = classify(listing.endpoints, opts, ctx, env.selection, new Date(clock.now()), env.budget);
+  if (env.router) classified = routeAll(classified, o, env.router);
+  else env.single = classified;
+  if (env.matched) {
+    const left = new Set(env.selection.unmatched(classified.map((c) => c.endpoint)));
+    env.matched.unmatched = env.matched.unmatched.filter((p) => left.has(p));
+  }
+  if (classified.some((c) => c.selected)) env.anySelected = true;
+  if (!env.org) for (const pattern of env.selection.unmatched(classified.map((c) => c.endpoint))) host.warning(host.loc('PatternMatchedNothing', pattern));
+  const changing = classified.filter((c) => c.decision.kind === 'change').map((c) => c.endpoint.id);
+  const plan = PLAN[opts.action];
+  if (!env.org || changing.length > 0) host.info(host.loc(opts.dryRun ? plan.dryRun : plan.run, o.name, classified.length, changing.length));
+
+  const findings: Findings = {};
+  if (opts.impactCheck !== 'off' && opts.action !== 'revert' && opts.action !== 'updateIssuer' && changing.length > 0) {
+    host.info(host.loc('ImpactChecking', changing.length, opts.impactDays));
+    const userList = parseTaskList(opts.incompatibleTasks).match;
+    findings.impacts = await assessImpact(changing, client, { days: opts.impactDays, now: new Date(clock.now()), concurrency: opts.concurrency, userList });
+    // A check cut short by a cancellation says nothing about the pipelines: those connections are "not attempted".
+    if (!cancelled.aborted) classified = applyImpact(classified, findings.impacts, opts.impactCheck);
+  }
+  if (changesNothing(opts) && changing.length > 0 && !cancelled.aborted)
+    findings.preview = await previewPermissions(host, client, env, opts.action === 'updateIssuer' || opts.action === 'report');
+  if (opts.action === 'revert' && opts.entraConnection && changing.length > 0) host.info(host.loc('RevertLeavesCredentials'));
+  // One sign-in as entraConnection per run, when some connection needs Entra.
+  let entra: EntraRun | undefined;
+  const targets = entraTargets(classified, opts);
+  const moving = opts.action === 'updateIssuer' && changing.length > 0;
+  if (env.entra && !cancelled.aborted && (targets.length > 0 || moving)) {
+    entra = await env.entra(listing.endpoints);
+    if (changesNothing(opts) && targets.length > 0 && !cancelled.aborted) {
+      host.info(host.loc('EntraInspecting', targets.length, entra.who));
+      findings.apps = await inspectApps(targets, entra, ctx, opts.action === 'report', opts.concurrency);
+    }
+  }
+  if (opts.action === 'updateIssuer') {
+    const moved = initialResults(classified, opts, ctx, findings);
+    o.results = moved;
+    const issuerEnv = issuerEnvOf(env, { client, entra, ctx, dryRun: opts.dryRun, organizationId: host.collectionId() ?? '', organizationName: organizationName(env.organization) ?? '', clock });
+    await moveIssuers(classified, moved, issuerEnv, opts, cancelled);
+    return undefined;
+  }
+  // Cancelled during the impact check: nothing starts (each connection is then "not attempted").
+  const conversion = startConversions(classified, opts, ctx, client, clock, findings, cancelled, changesNothing(opts) ? undefined : entra);
+  o.results = conversion.results;
+  await Promise.race([conversion.sent, untilCancelled(cancelled)]);
+  return untilDoneOrCancelled(conversion, clock, cancelled);
+}
+
+/** The updateIssuer environment of one project; whether the migration route is closed is known run-wide. */
+function issuerEnvOf(env: RunEnv, base: Omit<IssuerEnv, 'migrationUnavailable' | 'cancelled' | 'waitTimeoutMs'>): IssuerEnv {
+  const issuerEnv: IssuerEnv = { ...base, cancelled: env.cancelled, waitTimeoutMs: env.opts.waitTimeoutSeconds * 1000 };
+  Object.defineProperty(issuerEnv, 'migrationUnavailable', {
+    get: () => env.issuerState.migrationUnavailable,
+    set: (v: boolean | undefined) => (env.issuerState.migrationUnavailable = v),
+    enumerable: true,
+  });
+  return issuerEnv;
+}
+
+/**
+ * Organization-wide: each listed connection is kept where it is handled. One shared from a
+ * selected home project is dropped here (its home project handles it); one whose home project is
+ * not selected is left alone with that reason.
+ */
+function routeAll(classified: Classified[], o: ProjectOutcome, router: ConnectionRouter): Classified[] {
+  const kept: Classified[] = [];
+  for (const c of classified) {
+    const route = router.route(c.endpoint, o);
+    if (route.kind === 'here') kept.push(c);
+    else if (route.kind === 'outside') {
+      const leftAlone = c.decision.kind === 'skip' && c.decision.reason.key === 'SkipHomedElsewhere';
+      kept.push(leftAlone ? { ...c, decision: { kind: 'skip', reason: msg('SkipHomeNotSelected', route.home.name) } } : c);
+    }
+  }
+  return kept;
+}
+
+/** Connections whose home project never listed them (it could not be read): recorded once, in the first project that listed them. */
+function recordOrphans(router: ConnectionRouter, outcomes: ProjectOutcome[]): void {
+  const byId = new Map(outcomes.map((o) => [o.id.toLowerCase(), o]));
+  for (const { seenIn, home, endpoint } of router.orphans()) {
+    const target = byId.get(seenIn.id.toLowerCase());
+    const homeOutcome = byId.get(home.id.toLowerCase());
+    if (!target) continue;
+    target.results.push({ ...baseResult(endpoint), outcome: 'skipped', reason: msg(homeOutcome?.error ? 'SkipHomeUnread' : 'SkipHomeNotListed', home.name) });
+  }
+}
+
+/** Organization-wide: the run's "nothing matched" message when `connections` / `excludeConnections` selected nothing in any project. */
+function emptyOrgSelection(env: RunEnv, outcomes: ProjectOutcome[]): Message | undefined {
+  const { opts } = env;
+  if (env.anySelected || (opts.connections.length === 0 && opts.excludeConnections.length === 0)) return undefined;
+  const read = outcomes.filter((o) => !o.error).length;
+  return msg('NothingMatchedOrg', [...opts.connections, ...opts.excludeConnections.map((x) => `-${x}`)].join(', ') || '*', read);
+}
+
+/** Why a project's connections could not be read, and what to grant. */
+function projectProblem(f: ServiceFailure, name: string, who: string): Message {
+  if (isTokenProblem(f)) return msg('ProjectTokenRejected', name, f.message);
+  if (f.status === 403) return msg('ProjectForbidden', name, f.message, who);
+  if (f.status === 404) return msg('ProjectNotFound', name, f.message, who);
+  return msg('ProjectReadFailed', name, f.message);
+}
+
+/** The one sign-in as entraConnection, on first need; the listing at hand names the connection in messages. */
+function lazySignIn(
+  host: Pick<Host, 'loc' | 'collectionId'>,
+  port: () => EntraPort,
+  s: EntraSettings,
+  organization: string,
+  cancelled: AbortSignal,
+): (listed: Endpoint[]) => Promise<EntraRun> {
+  let run: Promise<EntraRun> | undefined;
+  return (listed) => (run ??= signIn(host, port(), s, listed, organization, cancelled));
+}
+
+const untilCancelled = (cancelled: AbortSignal): Promise<void> =>
+  new Promise<void>((resolve) => {
+    if (cancelled.aborted) resolve();
+    else cancelled.addEventListener('abort', () => resolve(), { once: true });
+  });
 
 /**
  * The connections whose app the Entra step looks at: those to convert, and with `action: report`
@@ -203,7 +425,7 @@ async function signIn(
 async function moveIssuers(classified: Classified[], results: ConnectionResult[], env: IssuerEnv, opts: Options, cancelled: AbortSignal): Promise<void> {
   const index = new Map(results.map((r, i) => [r.id, i]));
   const toMove = classified.filter((c) => c.decision.kind === 'change').map((c) => c.endpoint);
-  await moveAll(toMove, { ...env, cancelled, waitTimeoutMs: opts.waitTimeoutSeconds * 1000 }, opts.concurrency, cancelled, (e, r) => {
+  await moveAll(toMove, env, opts.concurrency, cancelled, (e, r) => {
     const i = index.get(e.id)!;
     results[i] = { ...r, selected: results[i].selected };
   });
@@ -214,10 +436,7 @@ async function moveIssuers(classified: Classified[], results: ConnectionResult[]
  * starts, and what was sent gets CANCEL_GRACE_MS to answer before the report is written.
  */
 async function untilDoneOrCancelled(run: ConversionRun, clock: Clock, cancelled: AbortSignal): Promise<void> {
-  const cancel = new Promise<void>((resolve) => {
-    if (cancelled.aborted) resolve();
-    else cancelled.addEventListener('abort', () => resolve(), { once: true });
-  });
+  const cancel = untilCancelled(cancelled);
   await Promise.race([
     run.done,
     cancel.then(() => {
@@ -231,9 +450,9 @@ async function untilDoneOrCancelled(run: ConversionRun, clock: Clock, cancelled:
  * A dry run (and a report) also lists the connections the identity administers, so the plan can say
  * which conversions would be refused (403) before anyone runs the real thing. Best effort.
  */
-async function previewPermissions(host: Host, client: AzureDevOps, allTypes: boolean): Promise<Findings['preview']> {
+async function previewPermissions(host: Host, client: AzureDevOps, env: Pick<RunEnv, 'whoAmI'>, allTypes: boolean): Promise<Findings['preview']> {
   try {
-    return { manageable: await client.manageableIds(allTypes ? { allTypes } : undefined), identity: await client.whoAmI() };
+    return { manageable: await client.manageableIds(allTypes ? { allTypes } : undefined), identity: await env.whoAmI() };
   } catch (err) {
     host.debug(`permission preview skipped: ${describeFailure(err)}`);
     return undefined;

@@ -73,6 +73,8 @@ export interface ConversionRun {
   results: ConnectionResult[];
   /** Stop starting new work (cancellation); what is in flight finishes or stays pending. */
   stop(): void;
+  /** Resolves when every change has been sent and answered (those a background job finishes are then polled). */
+  sent: Promise<void>;
   /** Resolves when every change has ended or the wait ran out. */
   done: Promise<void>;
 }
@@ -214,14 +216,12 @@ export function startConversions(
   };
 
   const toChange = changesNothing(opts) ? [] : classified.filter((c) => c.decision.kind === 'change').map((c) => c.endpoint);
-  const done = (async () => {
-    await Promise.all(toChange.map((e) => drive(e, firstStep(env), true)));
-    await waitForBackground();
-  })();
+  const sent = Promise.all(toChange.map((e) => drive(e, firstStep(env), true))).then(() => undefined);
+  const done = sent.then(waitForBackground);
   /** Stops new work; the connections already waiting for a background job say so, unless a poll in the grace period settles them. */
   const stop = () => {
     stopped = true;
     for (const e of waiting.keys()) ledger.pending(e, msg('PendingCancelled'));
   };
-  return { results: ledger.results, stop, done };
+  return { results: ledger.results, stop, sent, done };
 }

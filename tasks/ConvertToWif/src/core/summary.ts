@@ -3,9 +3,9 @@
 // inputs is escaped (escape.ts); columns empty on every row are dropped, and an issuer shared by
 // several rows is shown once above them.
 
-import { mdCode, mdText } from './escape';
+import { htmlText, mdCode, mdText } from './escape';
 import { Action, Localize, Outcome } from './model';
-import { CREDENTIAL_CHANGE_LABEL, ISSUER_RETIREMENT, Report, ReportEntry, foreseenRefusal, groupOf, leftAloneByImpact } from './report';
+import { CREDENTIAL_CHANGE_LABEL, ISSUER_RETIREMENT, Report, ReportEntry, auditOf, foreseenRefusal, groupOf, leftAloneByImpact } from './report';
 
 const DAY = 86_400_000;
 
@@ -30,9 +30,9 @@ const OUTCOME_LABEL: Record<Outcome, string> = {
 };
 
 /** "ConvertToWif convert (dry run): project Payments": the summary's title and its section name on the run page. */
-export function summaryTitle(report: Pick<Report, 'action' | 'dryRun' | 'project'>, loc: Localize): string {
+export function summaryTitle(report: Pick<Report, 'action' | 'dryRun' | 'project' | 'organizationWide' | 'projects'>, loc: Localize): string {
   const action = loc(ACTION_LABEL[report.action]) + (report.dryRun && report.action !== 'report' ? loc('DryRunSuffix') : '');
-  return loc('SummaryTitle', action, report.project.name);
+  return report.organizationWide ? loc('SummaryTitleOrg', action, report.projects.length) : loc('SummaryTitle', action, report.project.name);
 }
 
 /** "2026-12-03 18:00 UTC (6 d 23 h left)", or that the window has closed. */
@@ -97,13 +97,61 @@ function section<T>(
 /** Counts in the order a reader needs them: what needs attention first. */
 const DISPLAY_ORDER: Outcome[] = ['failed', 'pending', 'handoff', 'prepared', 'updated', 'converted', 'reverted', 'planned', 'skipped', 'federated'];
 
-function countsLine(report: Report, loc: Localize): string {
+function countsLine(report: Pick<Report, 'totals'>, loc: Localize, bold = true): string {
   return DISPLAY_ORDER.filter((o) => report.totals[o] > 0)
     .map((o) => {
       const text = `${report.totals[o]} ${loc(OUTCOME_LABEL[o])}`;
-      return o === 'failed' || o === 'pending' || o === 'handoff' || o === 'prepared' ? `**${text}**` : text;
+      return bold && (o === 'failed' || o === 'pending' || o === 'handoff' || o === 'prepared') ? `**${text}**` : text;
     })
     .join(' · ');
+}
+
+/** What needs a person: failed, pending, hand-offs, prepared, held back by the impact check, a refusal foreseen by a dry run. */
+const needsAttention = (c: ReportEntry): boolean =>
+  c.outcome === 'failed' || c.outcome === 'pending' || c.outcome === 'handoff' || c.outcome === 'prepared' || leftAloneByImpact(c) || foreseenRefusal(c);
+
+/** `action: report`: a selected connection still on a secret or on the retiring issuer. */
+const isFinding = (c: ReportEntry): boolean => c.selected && (groupOf(c) === 'secret' || groupOf(c) === 'retiring');
+
+/**
+ * Organization-wide: the totals first, the projects that could not be read, then one section per
+ * project, open when something in it needs attention and collapsed otherwise.
+ */
+function renderOrganization(report: Report, loc: Localize): string {
+  const out: string[] = [`### ${mdText(summaryTitle(report, loc))}`];
+  if (report.error) out.push('', `**${mdText(report.error)}**`);
+  if (report.cancelled) out.push('', `**${loc('SummaryCancelled')}**`);
+  if (report.nothingMatched) out.push('', `**${mdText(report.nothingMatched)}**`);
+  const a = report.audit;
+  if (report.connections.length > 0) out.push('', report.action === 'report' ? loc('AuditCounts', a.onSecrets, a.federatedRetiringIssuer, a.federatedEntraIssuer) : countsLine(report, loc));
+  section(
+    out,
+    loc('SummaryProjectsUnread'),
+    report.projects.filter((p) => p.error),
+    [
+      { header: loc('ColProject'), cell: (p) => mdText(p.name) },
+      { header: loc('ColError'), cell: (p) => mdText(p.error) },
+    ],
+  );
+  const byProject = new Map<string, ReportEntry[]>();
+  for (const c of report.connections) {
+    const key = c.project.id.toLowerCase();
+    const list = byProject.get(key);
+    if (list) list.push(c);
+    else byProject.set(key, [c]);
+  }
+  for (const p of report.projects) {
+    const connections = byProject.get(p.id.toLowerCase()) ?? [];
+    if (connections.length === 0) continue;
+    const sub: Report = { ...report, organizationWide: false, project: { id: p.id, name: p.name }, connections, totals: p.totals, audit: auditOf(connections) };
+    const open = connections.some(report.action === 'report' ? isFinding : needsAttention);
+    const counts = report.action === 'report' ? loc('AuditCounts', sub.audit.onSecrets, sub.audit.federatedRetiringIssuer, sub.audit.federatedEntraIssuer) : countsLine(sub, loc, false);
+    const head = `${p.name}: ${counts}${open ? '' : ` (${loc('SummaryProjectNothing')})`}`;
+    out.push('', `<details${open ? ' open' : ''}><summary>${htmlText(head)}</summary>`, '');
+    renderProject(sub, loc, out);
+    out.push('', '</details>');
+  }
+  return out.join('\n') + '\n';
 }
 
 /** Which pipelines used the checked connections, and what would break (impact check). */
@@ -184,7 +232,7 @@ function appSecretsSection(report: Report, loc: Localize, out: string[]): void {
 
 /** The run summary shown on the pipeline run's Extensions tab. */
 export function renderSummary(report: Report, loc: Localize): string {
-  const now = new Date(report.finishedAt);
+  if (report.organizationWide) return renderOrganization(report, loc);
   const out: string[] = [`### ${mdText(summaryTitle(report, loc))}`];
   if (report.error) out.push('', `**${mdText(report.error)}**`);
   if (report.cancelled) out.push('', `**${loc('SummaryCancelled')}**`);
@@ -194,6 +242,13 @@ export function renderSummary(report: Report, loc: Localize): string {
     return out.join('\n') + '\n';
   }
   if (report.action !== 'report') out.push('', countsLine(report, loc));
+  renderProject(report, loc, out);
+  return out.join('\n') + '\n';
+}
+
+/** The sections of one project's connections: what needs a person first, then what changed, then what was left alone. */
+function renderProject(report: Report, loc: Localize, out: string[]): void {
+  const now = new Date(report.finishedAt);
 
   const col = {
     name: { header: loc('ColConnection'), cell: (c: ReportEntry) => mdText(c.name) },
@@ -205,10 +260,7 @@ export function renderSummary(report: Report, loc: Localize): string {
   };
   const issuer = { label: loc('ColIssuer') + ':', value: (c: ReportEntry) => c.issuer };
   const by = (p: (c: ReportEntry) => boolean) => report.connections.filter(p);
-  const attention = by(
-    (c) =>
-      c.outcome === 'failed' || c.outcome === 'pending' || c.outcome === 'handoff' || c.outcome === 'prepared' || leftAloneByImpact(c) || foreseenRefusal(c),
-  );
+  const attention = by(needsAttention);
   const outcomeLabel = (c: ReportEntry) => loc(foreseenRefusal(c) ? 'OutcomeWouldBeRefused' : OUTCOME_LABEL[c.outcome]);
 
   section(out, loc('SummaryAttention'), attention, [
@@ -217,7 +269,10 @@ export function renderSummary(report: Report, loc: Localize): string {
     col.reason(loc('ColWhatToDo')),
     { header: loc('ColServiceSaid'), cell: (c) => mdText(c.serviceMessage) },
   ]);
-  if (report.action === 'report') return renderAudit(report, loc, now, out);
+  if (report.action === 'report') {
+    renderAudit(report, loc, now, out);
+    return;
+  }
 
   section(
     out,
@@ -267,11 +322,10 @@ export function renderSummary(report: Report, loc: Localize): string {
     [col.name, col.revert, col.reason(loc('ColNote'))],
     issuer,
   );
-  return out.join('\n') + '\n';
 }
 
 /** `action: report`: where the project stands, one table per group (on secrets / retiring issuer / Entra issuer / other). */
-function renderAudit(report: Report, loc: Localize, now: Date, out: string[]): string {
+function renderAudit(report: Report, loc: Localize, now: Date, out: string[]): void {
   const a = report.audit;
   out.push('', loc('AuditCounts', a.onSecrets, a.federatedRetiringIssuer, a.federatedEntraIssuer));
   const group = (...g: Array<ReturnType<typeof groupOf>>) => report.connections.filter((c) => g.includes(groupOf(c)));
@@ -310,5 +364,4 @@ function renderAudit(report: Report, loc: Localize, now: Date, out: string[]): s
   impactSection(report, loc, out);
   credentialsSection(report, loc, out);
   appSecretsSection(report, loc, out);
-  return out.join('\n') + '\n';
 }

@@ -1,0 +1,304 @@
+// Organization-wide runs (input `projects`) of the use case over in-memory ports: an organization of
+// projects, each with its own client (as main.ts builds one per project), connections shared across
+// projects, projects that cannot be read. No task-lib, no HTTP.
+import * as assert from 'node:assert/strict';
+import { ServiceError } from '../../tasks/ConvertToWif/src/core/failures';
+import { RawInputs } from '../../tasks/ConvertToWif/src/core/inputs';
+import { ConversionBody, Endpoint } from '../../tasks/ConvertToWif/src/core/model';
+import { normalizeEndpoint } from '../../tasks/ConvertToWif/src/core/normalize';
+import { AzureDevOps, ConnectSettings, ProjectInfo } from '../../tasks/ConvertToWif/src/core/ports';
+import { ConnectionRouter, selectProjects } from '../../tasks/ConvertToWif/src/core/projects';
+import { runTask } from '../../tasks/ConvertToWif/src/core/runTask';
+import { endpoint } from '../helpers/endpoints';
+import { MemoryHost, clock } from '../helpers/memory';
+
+const P = (n: number, name: string): ProjectInfo => ({ id: `0b1c2d3e-0000-4000-8000-0000000000${String(n).padStart(2, '0')}`, name });
+const PAYMENTS = P(1, 'Payments');
+const SHARED = P(2, 'Shared Services');
+const TEAM = P(3, 'Team Rocket');
+const LOCKED = P(4, 'Locked');
+
+/** The organization: its projects, every connection, and what each project's listing does. */
+class Org {
+  converted: Array<{ id: string; via: string }> = [];
+  listed: string[] = [];
+  history: Array<{ id: string; via: string }> = [];
+  failures = new Map<string, () => Error>();
+  projectsFailure?: () => Error;
+  constructor(
+    readonly projects: ProjectInfo[],
+    readonly endpoints: Endpoint[],
+  ) {}
+
+  /** The client main.ts would build for one project (ConnectSettings.projectId). */
+  client(s: ConnectSettings): AzureDevOps {
+    const project = this.projects.find((p) => p.id === s.projectId || p.name === s.projectId);
+    const mine = () => this.endpoints.filter((e) => e.serviceEndpointProjectReferences?.some((r) => r.projectReference?.id === project?.id));
+    return {
+      listProjects: async () => {
+        if (this.projectsFailure) throw this.projectsFailure();
+        return { projects: this.projects, malformed: 0 };
+      },
+      list: async () => {
+        this.listed.push(s.projectId);
+        const fail = this.failures.get(s.projectId);
+        if (fail) throw fail();
+        return { endpoints: mine(), malformed: 0 };
+      },
+      get: async (id) => mine().find((e) => e.id === id) ?? null,
+      convert: async (id: string, body: ConversionBody) => {
+        this.converted.push({ id, via: s.projectId });
+        const e = this.endpoints.find((x) => x.id === id)!;
+        return normalizeEndpoint({
+          ...e,
+          authorization: { scheme: body.authorization.scheme, parameters: { workloadIdentityFederationIssuer: 'https://i' } },
+          operationStatus: { state: 'Ready' },
+        })!;
+      },
+      manageableIds: async () => new Set(mine().map((e) => e.id.toLowerCase())),
+      whoAmI: async () => 'Project Collection Build Service (contoso)',
+      executionHistory: async (id) => {
+        this.history.push({ id, via: s.projectId });
+        return { records: [] };
+      },
+      buildTasks: async () => [],
+      pipelineYaml: async () => '',
+      taskDefinitions: async () => [],
+    };
+  }
+}
+
+const conn = (name: string, ...projects: ProjectInfo[]) => endpoint({ name, projects });
+
+async function run(inputs: RawInputs, org: Org, abort = new AbortController()) {
+  const host = new MemoryHost({ impactCheck: 'off', ...inputs }, PAYMENTS);
+  let built = 0;
+  await runTask({
+    host,
+    clock: clock(),
+    cancelled: abort.signal,
+    connect: (s) => {
+      built++;
+      return org.client(s);
+    },
+  });
+  const summary = host.files['/mem/summary.md'] ?? '';
+  return { host, report: host.report, summary, built };
+}
+
+const byName = (r: { connections: Array<{ name: string }> }, name: string) => r.connections.find((c) => c.name === name)!;
+
+describe('organization-wide runs (input projects, in memory)', () => {
+  it('projects: * converts each connection once, from its home project, and the report names every project', async () => {
+    const hub = conn('hub', SHARED, PAYMENTS, TEAM);
+    const org = new Org([PAYMENTS, SHARED, TEAM], [conn('pay-1', PAYMENTS), conn('shared-1', SHARED), conn('team-1', TEAM), hub]);
+    const { host, report } = await run({ projects: '*', skipShared: 'false' }, org);
+    assert.equal(host.outcome?.kind, 'Succeeded', host.outcome?.message);
+    assert.deepEqual(org.converted.map((c) => c.id).sort(), org.endpoints.map((e) => e.id).sort(), 'every connection converted exactly once');
+    assert.equal(org.converted.find((c) => c.id === hub.id)!.via, SHARED.id, 'the shared one from its home project');
+    assert.deepEqual(org.listed.sort(), [PAYMENTS.id, SHARED.id, TEAM.id].sort());
+    assert.equal(report.connections.length, 4, 'the shared connection appears once');
+    assert.deepEqual(byName(report, 'hub').project, SHARED);
+    assert.deepEqual(byName(report, 'hub').sharedWith, ['Payments', 'Team Rocket']);
+    assert.deepEqual(byName(report, 'team-1').project, TEAM);
+    assert.equal(report.organizationWide, true);
+    assert.deepEqual(
+      report.projects.map((p) => [p.name, p.connections, p.totals.converted, p.error]),
+      [
+        ['Payments', 1, 1, undefined],
+        ['Shared Services', 2, 2, undefined],
+        ['Team Rocket', 1, 1, undefined],
+      ],
+    );
+    assert.equal(report.totals.converted, 4);
+    assert.equal(host.outputs['convertedCount'], '4');
+  });
+
+  it('with skipShared (the default), a shared connection is skipped once, not once per project', async () => {
+    const hub = conn('hub', SHARED, PAYMENTS, TEAM);
+    const org = new Org([PAYMENTS, SHARED, TEAM], [conn('pay-1', PAYMENTS), hub]);
+    const { report } = await run({ projects: '*' }, org);
+    assert.equal(report.connections.filter((c) => c.id === hub.id).length, 1);
+    assert.equal(byName(report, 'hub').reasonCode, 'SkipShared');
+    assert.ok(!org.converted.some((c) => c.id === hub.id));
+  });
+
+  it('a connection whose home project is not selected is left alone, once, with that reason', async () => {
+    const fromTeam = conn('from-team', TEAM, PAYMENTS, SHARED);
+    const org = new Org([PAYMENTS, SHARED, TEAM], [conn('pay-1', PAYMENTS), fromTeam]);
+    const { report } = await run({ projects: 'Payments\nShared*', skipShared: 'false' }, org);
+    assert.deepEqual(org.listed.sort(), [PAYMENTS.id, SHARED.id].sort(), 'Team Rocket is not read');
+    const entries = report.connections.filter((c) => c.id === fromTeam.id);
+    assert.equal(entries.length, 1);
+    assert.equal(entries[0].reasonCode, 'SkipHomeNotSelected');
+    assert.match(entries[0].reason ?? '', /'Team Rocket'/);
+    assert.ok(!org.converted.some((c) => c.id === fromTeam.id));
+    assert.equal(byName(report, 'pay-1').outcome, 'converted');
+  });
+
+  it('an unreadable project is an entry with the error and the grant; the others go on; its shared connection says why it was left alone', async () => {
+    const fromLocked = conn('from-locked', LOCKED, PAYMENTS);
+    const org = new Org([PAYMENTS, SHARED, LOCKED], [conn('pay-1', PAYMENTS), conn('shared-1', SHARED), conn('locked-1', LOCKED), fromLocked]);
+    org.failures.set(LOCKED.id, () => new ServiceError({ status: 403, message: 'Access denied. Needs View permissions.' }));
+    const { host, report, summary } = await run({ projects: '*', skipShared: 'false' }, org);
+    const locked = report.projects.find((p) => p.name === 'Locked')!;
+    assert.equal(locked.errorCode, 'ProjectForbidden');
+    assert.match(locked.error ?? '', /Reader role/);
+    assert.match(locked.error ?? '', /Project Collection Build Service/);
+    assert.match(locked.error ?? '', /Access denied/);
+    assert.equal(locked.connections, 0);
+    assert.equal(byName(report, 'pay-1').outcome, 'converted');
+    assert.equal(byName(report, 'shared-1').outcome, 'converted');
+    assert.equal(byName(report, 'from-locked').reasonCode, 'SkipHomeUnread');
+    assert.deepEqual(byName(report, 'from-locked').project, PAYMENTS, 'recorded where it was seen');
+    assert.ok(!org.converted.some((c) => c.id === fromLocked.id), 'never converted from a project that is not its home');
+    assert.equal(host.outcome?.kind, 'SucceededWithIssues');
+    assert.match(host.outcome?.message ?? '', /1 of 3 project/);
+    assert.ok(host.lines.some((l) => l.level === 'warning' && /Locked/.test(l.text) && /Reader role/.test(l.text)));
+    assert.match(summary, /Projects that could not be read/);
+  });
+
+  it('a project deleted during the run (404) says so and how to make the token collection-scoped', async () => {
+    const org = new Org([PAYMENTS, TEAM], [conn('pay-1', PAYMENTS)]);
+    org.failures.set(TEAM.id, () => new ServiceError({ status: 404, message: 'VS800075: The project does not exist.' }));
+    const { report } = await run({ projects: '*' }, org);
+    const team = report.projects.find((p) => p.name === 'Team Rocket')!;
+    assert.equal(team.errorCode, 'ProjectNotFound');
+    assert.match(team.error ?? '', /Limit job authorization scope to current project/);
+    assert.equal(byName(report, 'pay-1').outcome, 'converted');
+  });
+
+  it('every project unreadable: Failed, and nothing is sent', async () => {
+    const org = new Org([PAYMENTS, TEAM], [conn('pay-1', PAYMENTS)]);
+    for (const p of [PAYMENTS, TEAM]) org.failures.set(p.id, () => new ServiceError({ status: 403, message: 'denied' }));
+    const { host } = await run({ projects: '*' }, org);
+    assert.equal(host.outcome?.kind, 'Failed');
+    assert.deepEqual(org.converted, []);
+  });
+
+  it('one project failing unexpectedly does not stop the others', async () => {
+    const org = new Org([PAYMENTS, TEAM], [conn('pay-1', PAYMENTS), conn('team-1', TEAM)]);
+    org.failures.set(TEAM.id, () => new TypeError('boom'));
+    const { report } = await run({ projects: '*' }, org);
+    assert.equal(byName(report, 'pay-1').outcome, 'converted');
+    assert.match(report.projects.find((p) => p.name === 'Team Rocket')!.error ?? '', /boom/);
+  });
+
+  it('entries by name, wildcard and id; an entry matching nothing is a warning that explains the job scope', async () => {
+    const org = new Org([PAYMENTS, SHARED, TEAM], [conn('pay-1', PAYMENTS), conn('shared-1', SHARED), conn('team-1', TEAM)]);
+    const { host, report } = await run({ projects: `payments, ${TEAM.id.toUpperCase()}\nNo Such Project` }, org);
+    assert.deepEqual(report.projects.map((p) => p.name).sort(), ['Payments', 'Team Rocket']);
+    assert.deepEqual(org.converted.map((c) => c.via).sort(), [PAYMENTS.id, TEAM.id].sort());
+    const w = host.lines.find((l) => l.level === 'warning' && l.text.includes('No Such Project'));
+    assert.ok(w, JSON.stringify(host.lines));
+    assert.match(w.text, /Limit job authorization scope/);
+  });
+
+  it('no project matched: nothing is listed or sent, the closest names are given', async () => {
+    const org = new Org([PAYMENTS, SHARED], [conn('pay-1', PAYMENTS)]);
+    const { host, report } = await run({ projects: 'Paymnts' }, org);
+    assert.deepEqual(org.listed, []);
+    assert.deepEqual(org.converted, []);
+    assert.match(report.nothingMatched ?? '', /'Payments'/);
+    assert.equal(host.outcome?.kind, 'SucceededWithIssues');
+  });
+
+  it('the projects listing refused (401): the run fails with the token message and sends nothing', async () => {
+    const org = new Org([PAYMENTS], [conn('pay-1', PAYMENTS)]);
+    org.projectsFailure = () => new ServiceError({ status: 401, message: 'TF400813' });
+    const { host, report } = await run({ projects: '*' }, org);
+    assert.equal(host.outcome?.kind, 'Failed');
+    assert.match(report.error ?? '', /Project and Team \(Read\)/);
+    assert.deepEqual(org.converted, []);
+  });
+
+  it('maxConnections counts across projects', async () => {
+    const org = new Org(
+      [PAYMENTS, SHARED, TEAM],
+      [PAYMENTS, SHARED, TEAM].flatMap((p, i) => [conn(`a${i}`, p), conn(`b${i}`, p)]),
+    );
+    const { report } = await run({ projects: '*', maxConnections: '3' }, org);
+    assert.equal(org.converted.length, 3);
+    assert.equal(report.connections.filter((c) => c.reasonCode === 'SkipOverLimit').length, 3);
+  });
+
+  it('a bad projects entry is an input error that names the input, and no client is built', async () => {
+    const org = new Org([PAYMENTS], [conn('pay-1', PAYMENTS)]);
+    const host = new MemoryHost({ projects: 'Pay\u0007ments' }, PAYMENTS);
+    let built = 0;
+    await runTask({ host, clock: clock(), cancelled: new AbortController().signal, connect: (s) => (built++, org.client(s)) });
+    assert.equal(built, 0);
+    assert.equal(host.outcome?.kind, 'Failed');
+    assert.ok(host.lines.some((l) => l.level === 'error' && l.text.includes("'projects'") && /project names/.test(l.text)));
+  });
+
+  it('the impact check reads a connection’s history in its home project', async () => {
+    const org = new Org([PAYMENTS, TEAM], [conn('pay-1', PAYMENTS), conn('team-1', TEAM)]);
+    await run({ projects: '*', impactCheck: 'warn' }, org);
+    const team = org.endpoints.find((e) => e.name === 'team-1')!;
+    assert.deepEqual(org.history.find((h) => h.id === team.id)?.via, TEAM.id);
+    assert.equal(org.converted.length, 2);
+  });
+
+  it('summary: totals, then one section per project, open only where something needs attention; log lines under the project', async () => {
+    const org = new Org([PAYMENTS, TEAM], [conn('pay-1', PAYMENTS), conn('team <b>1</b>', TEAM)]);
+    const c = org.client;
+    org.client = (s) => {
+      const client = c.call(org, s);
+      if (s.projectId === TEAM.id) client.convert = () => Promise.reject(new ServiceError({ status: 403, message: 'Forbidden' }));
+      return client;
+    };
+    const { summary, host } = await run({ projects: '*' }, org);
+    assert.match(summary, /^### ConvertToWif convert: 2 projects/);
+    assert.match(summary, /<details><summary>Payments: 1 converted \(nothing needs attention\)<\/summary>/);
+    assert.match(summary, /<details open><summary>Team Rocket: 1 failed<\/summary>/);
+    assert.ok(!summary.includes('<b>1</b>'), 'names are escaped');
+    const i = host.lines.findIndex((l) => l.text === "Project 'Team Rocket':");
+    assert.ok(i >= 0 && host.lines[i + 1].level === 'error', JSON.stringify(host.lines));
+  });
+
+  it('without projects, the run stays in the current project and the report lists that one project', async () => {
+    const org = new Org([PAYMENTS, TEAM], [conn('pay-1', PAYMENTS), conn('from-team', TEAM, PAYMENTS)]);
+    const { report, built } = await run({ skipShared: 'false' }, org);
+    assert.equal(built, 1);
+    assert.deepEqual(org.listed, [PAYMENTS.id]);
+    assert.equal(report.organizationWide, undefined);
+    assert.deepEqual(
+      report.projects.map((p) => [p.name, p.connections]),
+      [['Payments', 2]],
+    );
+    assert.equal(byName(report, 'from-team').reasonCode, 'SkipHomedElsewhere');
+    assert.deepEqual(byName(report, 'pay-1').project, PAYMENTS);
+  });
+});
+
+describe('project selection and routing (core/projects.ts)', () => {
+  it('selects by name, id and wildcard, in name order, and names what matched nothing', () => {
+    const s = selectProjects([TEAM, PAYMENTS, SHARED], ['*s*', 'nope']);
+    assert.deepEqual(
+      s.projects.map((p) => p.name),
+      ['Payments', 'Shared Services'],
+    );
+    assert.deepEqual(s.unmatched, ['nope']);
+    assert.equal(s.nothingMatched, undefined);
+    assert.equal(selectProjects([TEAM], ['x']).nothingMatched?.key, 'NoProjectMatched');
+  });
+
+  it('routes a shared connection to its home project whichever project lists it first', () => {
+    const r = new ConnectionRouter([PAYMENTS, SHARED]);
+    const hub = conn('hub', SHARED, PAYMENTS);
+    assert.equal(r.route(hub, PAYMENTS).kind, 'home');
+    assert.equal(r.route(hub, SHARED).kind, 'here');
+    assert.equal(r.route(hub, PAYMENTS).kind, 'seen');
+    assert.deepEqual(r.orphans(), []);
+    const orphan = conn('orphan', SHARED, PAYMENTS);
+    assert.equal(new ConnectionRouter([PAYMENTS]).route(orphan, PAYMENTS).kind, 'outside');
+    const r2 = new ConnectionRouter([PAYMENTS, SHARED]);
+    r2.route(orphan, PAYMENTS);
+    assert.deepEqual(
+      r2.orphans().map((o) => o.seenIn),
+      [PAYMENTS],
+    );
+    assert.equal(r2.route(orphan, SHARED).kind, 'seen');
+  });
+});
