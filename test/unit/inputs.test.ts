@@ -19,6 +19,7 @@ describe('inputs', () => {
       impactCheck: 'skip',
       impactDays: 30,
       incompatibleTasks: [],
+      projects: [],
     });
     assert.equal(p.accessToken, undefined);
     assert.equal(p.reportPath, undefined);
@@ -41,6 +42,7 @@ describe('inputs', () => {
       impactCheck: 'Warn',
       impactDays: '7',
       incompatibleTasks: 'MyDeploy@2, LegacyTool\n0f9a4b5c-0000-4000-8000-000000000001',
+      projects: 'Payments, Team-*\n*',
     });
     assert.deepEqual(p.errors, []);
     assert.deepEqual(p.options, {
@@ -57,6 +59,7 @@ describe('inputs', () => {
       impactCheck: 'warn',
       impactDays: 7,
       incompatibleTasks: ['MyDeploy@2', 'LegacyTool', '0f9a4b5c-0000-4000-8000-000000000001'],
+      projects: ['Payments', 'Team-*', '*'],
     });
     assert.equal(p.accessToken, 'pat123');
     assert.equal(p.reportPath, 'out/r.json');

@@ -29,12 +29,18 @@ describe('report', () => {
       result('b', 'skipped', { reason: msg('SkipOverLimit', 1) }),
       result('c', 'failed', { reason: msg('FailBusy'), serviceMessage: 'another operation is already in progress' }),
     ]);
-    assert.deepEqual(Object.keys(r), ['action', 'dryRun', 'organization', 'project', 'startedAt', 'finishedAt', 'connections', 'totals', 'audit']);
+    assert.deepEqual(Object.keys(r), ['action', 'dryRun', 'organization', 'project', 'projects', 'startedAt', 'finishedAt', 'connections', 'totals', 'audit']);
     assert.equal(r.organization, 'https://dev.azure.com/contoso/');
     assert.deepEqual(r.project, ctx.project);
+    // One project without the projects input: the run's own, with its totals.
+    assert.deepEqual(
+      r.projects.map((p) => [p.id, p.name, p.connections, p.totals.converted, p.totals.skipped, p.totals.failed, p.error]),
+      [[ctx.project.id, ctx.project.name, 3, 1, 1, 1, undefined]],
+    );
     assert.deepEqual(r.connections[0], {
       id: 'id-a',
       name: 'a',
+      project: ctx.project,
       scheme: 'WorkloadIdentityFederation',
       creationMode: 'Automatic',
       isShared: false,

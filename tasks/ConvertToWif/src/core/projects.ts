@@ -32,7 +32,11 @@ export function selectProjects(visible: ProjectInfo[], entries: string[]): Proje
   const unmatched = selection.unmatched(visible);
   if (projects.length > 0) return { projects, unmatched };
   const names = visible.map((p) => p.name);
-  const closest = names.length ? closestNames(entries, names).map((n) => `'${n}'`).join(', ') : '-';
+  const closest = names.length
+    ? closestNames(entries, names)
+        .map((n) => `'${n}'`)
+        .join(', ')
+    : '-';
   return { projects, unmatched, nothingMatched: msg('NoProjectMatched', entries.join(', '), names.length, closest) };
 }
 

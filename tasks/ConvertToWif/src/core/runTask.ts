@@ -157,7 +157,17 @@ export async function runTask({ host, connect, connectEntra, clock, cancelled }:
       host,
       opts,
       files,
-      { action: opts.action, dryRun: opts.dryRun, ctx, startedAt, failure, cancelled: cancelled.aborted, nothingMatched, projects: outcomes, organizationWide: org },
+      {
+        action: opts.action,
+        dryRun: opts.dryRun,
+        ctx,
+        startedAt,
+        failure,
+        cancelled: cancelled.aborted,
+        nothingMatched,
+        projects: outcomes,
+        organizationWide: org,
+      },
       outcomes.flatMap((o) => o.results),
       new Date(clock.now()),
     );
@@ -297,7 +307,15 @@ async function runProject(o: ProjectOutcome, env: RunEnv): Promise<Promise<void>
   if (opts.action === 'updateIssuer') {
     const moved = initialResults(classified, opts, ctx, findings);
     o.results = moved;
-    const issuerEnv = issuerEnvOf(env, { client, entra, ctx, dryRun: opts.dryRun, organizationId: host.collectionId() ?? '', organizationName: organizationName(env.organization) ?? '', clock });
+    const issuerEnv = issuerEnvOf(env, {
+      client,
+      entra,
+      ctx,
+      dryRun: opts.dryRun,
+      organizationId: host.collectionId() ?? '',
+      organizationName: organizationName(env.organization) ?? '',
+      clock,
+    });
     await moveIssuers(classified, moved, issuerEnv, opts, cancelled);
     return undefined;
   }

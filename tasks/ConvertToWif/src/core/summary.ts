@@ -123,7 +123,8 @@ function renderOrganization(report: Report, loc: Localize): string {
   if (report.cancelled) out.push('', `**${loc('SummaryCancelled')}**`);
   if (report.nothingMatched) out.push('', `**${mdText(report.nothingMatched)}**`);
   const a = report.audit;
-  if (report.connections.length > 0) out.push('', report.action === 'report' ? loc('AuditCounts', a.onSecrets, a.federatedRetiringIssuer, a.federatedEntraIssuer) : countsLine(report, loc));
+  if (report.connections.length > 0)
+    out.push('', report.action === 'report' ? loc('AuditCounts', a.onSecrets, a.federatedRetiringIssuer, a.federatedEntraIssuer) : countsLine(report, loc));
   section(
     out,
     loc('SummaryProjectsUnread'),
@@ -145,7 +146,10 @@ function renderOrganization(report: Report, loc: Localize): string {
     if (connections.length === 0) continue;
     const sub: Report = { ...report, organizationWide: false, project: { id: p.id, name: p.name }, connections, totals: p.totals, audit: auditOf(connections) };
     const open = connections.some(report.action === 'report' ? isFinding : needsAttention);
-    const counts = report.action === 'report' ? loc('AuditCounts', sub.audit.onSecrets, sub.audit.federatedRetiringIssuer, sub.audit.federatedEntraIssuer) : countsLine(sub, loc, false);
+    const counts =
+      report.action === 'report'
+        ? loc('AuditCounts', sub.audit.onSecrets, sub.audit.federatedRetiringIssuer, sub.audit.federatedEntraIssuer)
+        : countsLine(sub, loc, false);
     const head = `${p.name}: ${counts}${open ? '' : ` (${loc('SummaryProjectNothing')})`}`;
     out.push('', `<details${open ? ' open' : ''}><summary>${htmlText(head)}</summary>`, '');
     renderProject(sub, loc, out);
