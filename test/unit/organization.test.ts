@@ -241,6 +241,86 @@ describe('organization-wide runs (input projects, in memory)', () => {
     assert.equal(org.converted.length, 2);
   });
 
+  it('a real run reads a connection’s history while others convert: no phase barrier between the impact check and the changes', async () => {
+    const org = new Org([PAYMENTS], [conn('a', PAYMENTS), conn('b', PAYMENTS)]);
+    const b = org.endpoints[1];
+    let aConverted: () => void = () => undefined;
+    const aSent = new Promise<void>((resolve) => (aConverted = resolve));
+    const base = org.client.bind(org);
+    org.client = (s) => {
+      const client = base(s);
+      const convert = client.convert.bind(client);
+      client.convert = (id, body) => {
+        if (id !== b.id) aConverted();
+        return convert(id, body);
+      };
+      // b's history answers only once a was converted; with a barrier it would never answer (given up after 2 s: use unknown, b held back).
+      client.executionHistory = (id) =>
+        id === b.id
+          ? Promise.race([
+              aSent.then(() => ({ records: [] })),
+              new Promise<never>((_, reject) => setTimeout(() => reject(new ServiceError({ status: 500, message: 'barrier' })), 2000)),
+            ])
+          : Promise.resolve({ records: [] });
+      return client;
+    };
+    const { report } = await run({ impactCheck: 'skip' }, org);
+    assert.deepEqual(
+      report.connections.map((c) => [c.name, c.outcome, c.reasonCode]),
+      [
+        ['a', 'converted', undefined],
+        ['b', 'converted', undefined],
+      ],
+    );
+    assert.ok(
+      report.connections.every((c) => c.impact && c.impact.pipelines.length === 0),
+      'each entry keeps its impact check',
+    );
+  });
+
+  it('changes stay at concurrency across projects while reads run alongside at twice that; the task catalogue is read once per run', async () => {
+    const projects = [PAYMENTS, SHARED, TEAM];
+    const org = new Org(
+      projects,
+      projects.flatMap((p, i) => Array.from({ length: 8 }, (_, j) => conn(`c${i}-${j}`, p))),
+    );
+    let puts = 0;
+    let reads = 0;
+    let peakPuts = 0;
+    let peakReads = 0;
+    let overlapped = false;
+    let catalogue = 0;
+    const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 2));
+    const base = org.client.bind(org);
+    org.client = (s) => {
+      const client = base(s);
+      const convert = client.convert.bind(client);
+      client.convert = async (id, body) => {
+        peakPuts = Math.max(peakPuts, ++puts);
+        if (reads > 0) overlapped = true;
+        await tick();
+        puts--;
+        return convert(id, body);
+      };
+      client.executionHistory = async (id) => {
+        peakReads = Math.max(peakReads, ++reads);
+        await tick();
+        reads--;
+        return { records: [{ planType: 'Build', definitionId: 7, definitionName: 'ci', runId: Number(id.slice(-4)) + 1, startTime: '2026-11-30T00:00:00Z' }] };
+      };
+      client.buildTasks = async () => [{ id: '11111111-0000-4000-8000-000000000001', name: 'AzureCLI', version: '2.1.0' }];
+      client.taskDefinitions = async () => (catalogue++, [{ id: '11111111-0000-4000-8000-000000000001', name: 'AzureCLI', author: 'Microsoft Corporation' }]);
+      return client;
+    };
+    const { report } = await run({ projects: '*', impactCheck: 'warn', concurrency: '2' }, org);
+    assert.equal(report.totals.converted, 24);
+    assert.ok(peakPuts <= 2, `${peakPuts} changes in flight with concurrency 2`);
+    assert.ok(peakReads <= 4, `${peakReads} reads in flight, more than twice concurrency 2`);
+    assert.ok(peakReads > 2, `reads ran at ${peakReads} in flight, not above concurrency`);
+    assert.ok(overlapped, 'no read ran while a change was in flight');
+    assert.equal(catalogue, 1, 'the task catalogue once per run');
+  });
+
   it('summary: totals, then one section per project, open only where something needs attention; log lines under the project', async () => {
     const org = new Org([PAYMENTS, TEAM], [conn('pay-1', PAYMENTS), conn('team <b>1</b>', TEAM)]);
     const c = org.client.bind(org);

@@ -35,8 +35,8 @@ export async function main(
           collectionUrl: s.collectionUrl,
           projectId: s.projectId,
           token: s.token,
-          maxInFlight: s.concurrency,
-          pacer: paced(s.concurrency),
+          maxInFlight: s.maxInFlight,
+          pacer: paced(s.maxInFlight),
           proxy: io.proxy(s.collectionUrl),
         }),
       // Only the agent's CA goes to Entra and Graph: a client certificate configured for Azure DevOps Server is not theirs.

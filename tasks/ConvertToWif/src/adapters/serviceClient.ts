@@ -186,7 +186,7 @@ export class ServiceClient implements AzureDevOps {
    * Every well-formed project the token's identity can see (organization-level; the client's
    * project plays no part). Pages of $top=100 by $skip; when an answer carries x-ms-continuationtoken,
    * the next page is asked with that token instead (the client keeps no state between pages but the
-   * token it was just given). Without a token the listing ends on a page shorter than asked. Each
+   * token it was just given); once it has sent one, a page without one is the last. Without tokens the listing ends on a page shorter than asked. Each
    * page is one read under the retry policy. A token seen twice, or more than MAX_PROJECT_PAGES
    * pages, is a service that never ends its listing: a garbled failure, not an endless loop.
    */
@@ -218,7 +218,7 @@ export class ServiceClient implements AzureDevOps {
       if (page.token !== undefined) {
         if (tokens.has(page.token)) throw this.endlessProjects(`after ${pages} pages: the service sent the same continuation token again`);
         tokens.add(page.token);
-      } else if (page.entries.length < PROJECT_PAGE_SIZE) break;
+      } else if (tokens.size > 0 || page.entries.length < PROJECT_PAGE_SIZE) break; // a service that pages by token sends one while more remain (CORE)
       token = page.token;
     }
     if (duplicates > 0) this.o.debug?.(`the projects listing named ${duplicates} project(s) more than once: each is listed once`);

@@ -102,27 +102,43 @@ export function flagTasks(tasks: TaskRef[], userList: (t: TaskRef) => boolean, a
 const MAX_HISTORY_PAGES = 50;
 const byName = new Intl.Collator('en', { sensitivity: 'base' });
 
-/** Reads the recent use of each connection and flags what would break. One Impact per id. */
-export async function assessImpact(
-  endpointIds: string[],
-  port: ImpactPort,
-  o: { days: number; now: Date; concurrency: number; userList: (t: TaskRef) => boolean },
-): Promise<Map<string, Impact>> {
+/** Runs a read with at most so many in flight (p-limit's function, or one shared by the whole run). */
+export type Limit = <T>(fn: () => Promise<T>) => Promise<T>;
+
+export interface ImpactOptions {
+  days: number;
+  now: Date;
+  /** Reads in flight at most (ignored when `limit` is given). */
+  concurrency: number;
+  userList: (t: TaskRef) => boolean;
+  /** The run's read limiter, shared with the other projects' reads. */
+  limit?: Limit;
+  /** The organization's task catalogue, read once per run whichever project asks first. */
+  shared?: { catalogue?: Promise<Map<string, string> | undefined> };
+}
+
+/**
+ * Reads the recent use of one connection and flags what would break. Made once per project: every
+ * run timeline and pipeline YAML of the project is read at most once, whichever connection needs
+ * it, and the task catalogue once per run. Reads go through `limit`, so a connection's history can
+ * be read while other connections convert.
+ */
+export function impactReader(port: ImpactPort, o: ImpactOptions): (id: string) => Promise<Impact> {
   const since = o.now.getTime() - o.days * 86_400_000;
-  const limit = pLimit(o.concurrency);
+  const limit: Limit = o.limit ?? pLimit(o.concurrency);
   const once = <K, V>(cache: Map<K, Promise<V>>, key: K, load: () => Promise<V>): Promise<V> => {
     if (!cache.has(key)) cache.set(key, limit(load));
     return cache.get(key)!;
   };
   const timelines = new Map<number, Promise<TaskRef[]>>();
   const yamls = new Map<number, Promise<string>>();
-  let catalogue: Promise<Map<string, string> | undefined> | undefined;
+  const shared = o.shared ?? {};
   const authors = () =>
-    (catalogue ??= limit(() => port.taskDefinitions())
+    (shared.catalogue ??= limit(() => port.taskDefinitions())
       .then((defs) => new Map(defs.map((d) => [d.id.toLowerCase(), d.author ?? ''])))
       .catch(() => undefined));
 
-  const one = async (id: string): Promise<Impact> => {
+  return async (id: string): Promise<Impact> => {
     const partial: Message[] = [];
     let unreadable = false;
     const recent: ExecutionRecord[] = [];
@@ -179,8 +195,12 @@ export async function assessImpact(
     pipelines.sort((a, b) => byName.compare(a.name, b.name) || a.id - b.id);
     return unreadable ? { days: o.days, pipelines, partial, unreadable } : { days: o.days, pipelines, partial };
   };
+}
 
-  const entries = await Promise.all(endpointIds.map(async (id) => [id, await one(id)] as const));
+/** Reads the recent use of each connection and flags what would break. One Impact per id. */
+export async function assessImpact(endpointIds: string[], port: ImpactPort, o: ImpactOptions): Promise<Map<string, Impact>> {
+  const read = impactReader(port, o);
+  const entries = await Promise.all(endpointIds.map(async (id) => [id, await read(id)] as const));
   return new Map(entries);
 }
 

@@ -10,6 +10,7 @@
 // (but throttling) means "not available here", and the connection is then `prepared`.
 
 import pLimit from 'p-limit';
+import type { Limit } from './impact';
 import { baseResult, dataOf, federationFields, param } from './endpoint';
 import { EntraRun, MAX_CREDENTIALS_PER_APP, addOrFind, describeEntraFailure, entraProblem, sameCredential } from './entra';
 import { ServiceError, ServiceFailure, asFailure } from './failures';
@@ -268,15 +269,16 @@ export async function moveOne(e: Endpoint, env: IssuerEnv): Promise<ConnectionRe
   return { ...base, ...common, credentials, outcome: 'prepared', handoff: placed.handoff, reason, serviceMessage };
 }
 
-/** Every move, `concurrency` at a time; results land in `results` (by connection id) as they end. */
+/** Every move, `concurrency` (or the run's limiter) at a time; results land in `results` (by connection id) as they end. */
 export async function moveAll(
   toMove: Endpoint[],
   env: IssuerEnv,
-  concurrency: number,
+  /** Moves in flight at most, or the run's limiter shared by every project. */
+  concurrency: number | Limit,
   cancelled: AbortSignal,
   settle: (e: Endpoint, r: ConnectionResult) => void,
 ): Promise<void> {
-  const limit = pLimit(concurrency);
+  const limit: Limit = typeof concurrency === 'number' ? pLimit(concurrency) : concurrency;
   await Promise.all(
     toMove.map((e) =>
       limit(async () => {

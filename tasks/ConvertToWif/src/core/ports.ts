@@ -74,8 +74,10 @@ export interface ConnectSettings {
   /** Id, or the name when the job has no System.TeamProjectId. */
   projectId: string;
   token: string;
-  /** Requests in flight at most. */
+  /** Changes in flight at most (the `concurrency` input). */
   concurrency: number;
+  /** Requests in flight at most, all kinds together: the changes plus the reads that run alongside them. */
+  maxInFlight: number;
 }
 
 /** Where this step writes its report and summary. */

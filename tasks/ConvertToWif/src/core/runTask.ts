@@ -9,7 +9,7 @@ import { EntraRun, entraSettingsOf, inspectApps, signInProblem } from './entra';
 import { Budget, Classified, classify, newBudget } from './eligibility';
 import { ServiceFailure, asFailure, describeFailure, isTokenProblem } from './failures';
 import { finishRun } from './finish';
-import { applyImpact, assessImpact, parseTaskList } from './impact';
+import { ImpactOptions, Limit, applyImpact, assessImpact, impactReader, parseTaskList } from './impact';
 import { parseInputs } from './inputs';
 import { isGuid, organizationName } from './identity';
 import { Action, ConnectionResult, Endpoint, Message, Options, RunContext, Scheme, changesNothing, msg } from './model';
@@ -17,7 +17,7 @@ import { AzureDevOps, Clock, ConnectSettings, EntraPort, EntraSettings, Host } f
 import { IssuerEnv, moveAll } from './issuer';
 import { ConnectionRouter, ProjectInfo, ProjectScope, selectProjects } from './projects';
 import type { ProjectOutcome } from './report';
-import { ConversionRun, Findings, initialResults, startConversions } from './schedule';
+import { ConversionRun, Findings, RunShared, initialResults, startConversions } from './schedule';
 import { Selection, makeSelection } from './selection';
 
 /** After a cancellation, how long changes already sent may take to answer before the report is written. */
@@ -85,7 +85,8 @@ export async function runTask({ host, connect, connectEntra, clock, cancelled }:
   host.secret(token);
 
   const current = { id: project.id ?? '', name: project.name ?? project.id ?? '' };
-  const client = connect({ collectionUrl: organization, projectId: project.id ?? project.name!, token, concurrency: opts.concurrency });
+  const maxInFlight = opts.concurrency + readConcurrency(opts.concurrency);
+  const client = connect({ collectionUrl: organization, projectId: project.id ?? project.name!, token, concurrency: opts.concurrency, maxInFlight });
   const org = opts.projects.length > 0;
   const outcomes: ProjectOutcome[] = [];
   const finals: Array<Promise<void>> = [];
@@ -108,10 +109,13 @@ export async function runTask({ host, connect, connectEntra, clock, cancelled }:
     clientFor: (p) =>
       p.id.toLowerCase() === (project.id ?? '').toLowerCase() || (!org && p === outcomes[0])
         ? client
-        : connect({ collectionUrl: organization, projectId: p.id, token, concurrency: opts.concurrency }),
+        : connect({ collectionUrl: organization, projectId: p.id, token, concurrency: opts.concurrency, maxInFlight }),
     entra: entraSettings && connectEntra ? lazySignIn(host, () => connectEntra(entraSettings), entraSettings, organization, cancelled) : undefined,
     issuerState: {},
     fail: (m) => (failure ??= m),
+    writes: pLimit(opts.concurrency),
+    reads: pLimit(readConcurrency(opts.concurrency)),
+    catalogue: {},
   };
   try {
     let scope: ProjectInfo[] = [current];
@@ -201,7 +205,20 @@ interface RunEnv {
   issuerState: { migrationUnavailable?: boolean };
   /** A run-wide failure (the first one wins). */
   fail: (m: Message) => void;
+  /** Changes in flight, all projects together: `concurrency`. */
+  writes: Limit;
+  /** Reads of the impact check in flight, alongside the changes (readConcurrency). */
+  reads: Limit;
+  /** The organization's task catalogue, read once per run. */
+  catalogue: NonNullable<ImpactOptions['shared']>;
 }
+
+/**
+ * Reads of the impact check in flight: twice `concurrency` (at most 32), alongside the changes, so a
+ * connection's history is read while others convert. The one pacer (adapters/pacer.ts) still halves
+ * everything in flight while the service throttles.
+ */
+export const readConcurrency = (concurrency: number): number => Math.min(32, 2 * concurrency);
 
 /** Memoizes a call. */
 function once<T>(f: () => Promise<T>): () => Promise<T> {
@@ -283,12 +300,26 @@ async function runProject(o: ProjectOutcome, env: RunEnv): Promise<Promise<void>
   if (!env.org || changing.length > 0) host.info(host.loc(opts.dryRun ? plan.dryRun : plan.run, o.name, classified.length, changing.length));
 
   const findings: Findings = {};
+  let impactGate: RunShared['impact'];
   if (opts.impactCheck !== 'off' && opts.action !== 'revert' && opts.action !== 'updateIssuer' && changing.length > 0) {
     host.info(host.loc('ImpactChecking', changing.length, opts.impactDays));
     const userList = parseTaskList(opts.incompatibleTasks).match;
-    findings.impacts = await assessImpact(changing, client, { days: opts.impactDays, now: new Date(clock.now()), concurrency: opts.concurrency, userList });
-    // A check cut short by a cancellation says nothing about the pipelines: those connections are "not attempted".
-    if (!cancelled.aborted) classified = applyImpact(classified, findings.impacts, opts.impactCheck);
+    const impactOptions: ImpactOptions = {
+      days: opts.impactDays,
+      now: new Date(clock.now()),
+      concurrency: opts.concurrency,
+      userList,
+      limit: env.reads,
+      shared: env.catalogue,
+    };
+    if (changesNothing(opts)) {
+      findings.impacts = await assessImpact(changing, client, impactOptions);
+      // A check cut short by a cancellation says nothing about the pipelines: those connections are "not attempted".
+      if (!cancelled.aborted) classified = applyImpact(classified, findings.impacts, opts.impactCheck);
+    } else {
+      // A real run reads each connection's use just before its change, while others convert (no phase barrier).
+      impactGate = { read: impactReader(client, impactOptions), mode: opts.impactCheck };
+    }
   }
   if (changesNothing(opts) && changing.length > 0 && !cancelled.aborted)
     findings.preview = await previewPermissions(host, client, env, opts.action === 'updateIssuer' || opts.action === 'report');
@@ -316,11 +347,14 @@ async function runProject(o: ProjectOutcome, env: RunEnv): Promise<Promise<void>
       organizationName: organizationName(env.organization) ?? '',
       clock,
     });
-    await moveIssuers(classified, moved, issuerEnv, opts, cancelled);
+    await moveIssuers(classified, moved, issuerEnv, env.writes, cancelled);
     return undefined;
   }
   // Cancelled during the impact check: nothing starts (each connection is then "not attempted").
-  const conversion = startConversions(classified, opts, ctx, client, clock, findings, cancelled, changesNothing(opts) ? undefined : entra);
+  const conversion = startConversions(classified, opts, ctx, client, clock, findings, cancelled, changesNothing(opts) ? undefined : entra, {
+    limit: env.writes,
+    impact: impactGate,
+  });
   o.results = conversion.results;
   await Promise.race([conversion.sent, untilCancelled(cancelled)]);
   return untilDoneOrCancelled(conversion, clock, cancelled);
@@ -440,10 +474,10 @@ async function signIn(
 }
 
 /** updateIssuer: each connection to move, `concurrency` at a time; its entry is replaced the moment it ends. */
-async function moveIssuers(classified: Classified[], results: ConnectionResult[], env: IssuerEnv, opts: Options, cancelled: AbortSignal): Promise<void> {
+async function moveIssuers(classified: Classified[], results: ConnectionResult[], env: IssuerEnv, limit: Limit, cancelled: AbortSignal): Promise<void> {
   const index = new Map(results.map((r, i) => [r.id, i]));
   const toMove = classified.filter((c) => c.decision.kind === 'change').map((c) => c.endpoint);
-  await moveAll(toMove, env, opts.concurrency, cancelled, (e, r) => {
+  await moveAll(toMove, env, limit, cancelled, (e, r) => {
     const i = index.get(e.id)!;
     results[i] = { ...r, selected: results[i].selected };
   });

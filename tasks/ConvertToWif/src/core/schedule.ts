@@ -11,6 +11,7 @@ import { Classified } from './eligibility';
 import { AppFinding, EntraRun, Prepared } from './entra';
 import { ConnectionResult, Endpoint, Impact, Message, Options, RunContext, changesNothing, msg } from './model';
 import { Clock, EndpointPort } from './ports';
+import { Limit, impactSkipReason } from './impact';
 import { Step, StepEnv, advance, firstStep, poll } from './steps';
 
 /**
@@ -68,6 +69,17 @@ export function initialResults(classified: Classified[], opts: Options, ctx: Run
   });
 }
 
+/** What the changes of several projects share, and the impact check read per connection just before its change. */
+export interface RunShared {
+  /** The run's limiter of changes in flight (all projects together); `concurrency` of its own otherwise. */
+  limit?: Limit;
+  /**
+   * Reads a connection's recent use just before its change, outside the change's slot (so histories
+   * are read while other connections convert); under `skip`, one that would break is left alone.
+   */
+  impact?: { read: (id: string) => Promise<Impact>; mode: 'warn' | 'skip' };
+}
+
 export interface ConversionRun {
   /** One entry per classified connection, updated in place as conversions progress. */
   results: ConnectionResult[];
@@ -110,6 +122,11 @@ class Ledger {
     const p = this.prepared.get(e.id);
     return p ? { ...r, app: p.app, credentials: p.credentials } : r;
   }
+  /** The impact check's finding, read just before the change (it stays with the final result). */
+  impact(e: Endpoint, impact: Impact): void {
+    const i = this.index.get(e.id)!;
+    this.results[i] = { ...this.results[i], impact };
+  }
   pending(e: Endpoint, reason: Message): void {
     const i = this.index.get(e.id)!;
     this.results[i] = { ...this.results[i], outcome: 'pending', reason };
@@ -128,6 +145,7 @@ export function startConversions(
   cancelled?: AbortSignal,
   /** With entraConnection: the app of each connection is prepared before its conversion. */
   entra?: EntraRun,
+  run: RunShared = {},
 ): ConversionRun {
   const prepared = new Map<string, Prepared>();
   const ledger = new Ledger(initialResults(classified, opts, ctx, findings), prepared);
@@ -141,7 +159,7 @@ export function startConversions(
     onPrepared: (e) => ledger.annotate(e),
     waitTimeoutMs: opts.waitTimeoutSeconds * 1000,
   };
-  const limit = pLimit(opts.concurrency);
+  const limit: Limit = run.limit ?? pLimit(opts.concurrency);
   const waiting = new Map<Endpoint, Extract<Step, { kind: 'wait' }>>();
   let stopped = cancelled?.aborted ?? false;
   cancelled?.addEventListener('abort', () => (stopped = true), { once: true });
@@ -166,6 +184,15 @@ export function startConversions(
    * start once the run is stopped.
    */
   const drive = async (e: Endpoint, step: Step, first: boolean): Promise<void> => {
+    if (first && run.impact) {
+      if (stopped) return;
+      const impact = await run.impact.read(e.id);
+      // A check cut short by a cancellation says nothing about the pipelines: the connection is "not attempted".
+      if (stopped) return;
+      ledger.impact(e, impact);
+      const held = run.impact.mode === 'skip' ? impactSkipReason(impact) : undefined;
+      if (held) return ledger.settle(e, { ...baseResult(e), outcome: 'skipped', reason: held });
+    }
     for (;;) {
       const next = await limit(async () => {
         if (first) {
