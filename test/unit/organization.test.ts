@@ -86,7 +86,7 @@ async function run(inputs: RawInputs, org: Org, abort = new AbortController()) {
   return { host, report: host.report, summary, built };
 }
 
-const byName = (r: { connections: Array<{ name: string }> }, name: string) => r.connections.find((c) => c.name === name)!;
+const byName = <T extends { name: string }>(r: { connections: T[] }, name: string): T => r.connections.find((c) => c.name === name)!;
 
 describe('organization-wide runs (input projects, in memory)', () => {
   it('projects: * converts each connection once, from its home project, and the report names every project', async () => {
@@ -242,9 +242,9 @@ describe('organization-wide runs (input projects, in memory)', () => {
 
   it('summary: totals, then one section per project, open only where something needs attention; log lines under the project', async () => {
     const org = new Org([PAYMENTS, TEAM], [conn('pay-1', PAYMENTS), conn('team <b>1</b>', TEAM)]);
-    const c = org.client;
+    const c = org.client.bind(org);
     org.client = (s) => {
-      const client = c.call(org, s);
+      const client = c(s);
       if (s.projectId === TEAM.id) client.convert = () => Promise.reject(new ServiceError({ status: 403, message: 'Forbidden' }));
       return client;
     };
