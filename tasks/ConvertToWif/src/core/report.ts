@@ -141,7 +141,9 @@ export function buildReport(
   loc: Localize,
 ): Report {
   const daysLeft = Math.max(0, Math.ceil((Date.parse(ISSUER_RETIREMENT) - run.finishedAt.getTime()) / DAY));
-  const projects: ProjectOutcome[] = run.projects?.length ? run.projects : [{ ...run.ctx.project, results }];
+  // Organization-wide, the run's projects are those selected: none when the listing failed or nothing
+  // matched (the current project was then never read, so it is not listed as if it had no connections).
+  const projects: ProjectOutcome[] = run.projects?.length || run.organizationWide ? (run.projects ?? []) : [{ ...run.ctx.project, results }];
   const tagged = projects.flatMap((p) => p.results.map((r) => ({ r, project: { id: p.id, name: p.name } })));
   const connections = tagged.map(({ r: { reason, impact, appFinding, ...r }, project }) => {
     let why = reason;
