@@ -36,8 +36,9 @@ export class MemoryHost implements Host {
     summaryPath: '/mem/summary.md',
     handoffPath: '/mem/ConvertToWif-handoff.md',
   });
-  writeFile = (file: string, content: string) => void (this.files[file] = content);
-  uploadSummary = (file: string, markdown: string) => void (this.files[file] = markdown);
+  writeFile = (file: string, content: string | Iterable<string>) => void (this.files[file] = typeof content === 'string' ? content : [...content].join(''));
+  uploadSummary = (file: string, markdown: string | Iterable<string>) =>
+    void (this.files[file] = typeof markdown === 'string' ? markdown : [...markdown].join(''));
   output = (name: string, value: string | number) => void (this.outputs[name] = String(value));
   result = (kind: ResultKind, message: string) => void (this.outcome = { kind, message });
   get report(): Report {

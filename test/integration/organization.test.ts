@@ -223,7 +223,7 @@ describe('organization-wide runs (input projects, packaged task)', function () {
     const h = new Harness();
     afterEach(() => h.close());
 
-    it("projects: '*' sees only Payments: its own connections converted, those homed elsewhere left alone with SkipHomeNotSelected", async () => {
+    it("projects: '*' sees only Payments: its own connections converted, those homed in projects it cannot see left alone with SkipHomeNotVisible, and a warning on the job scope", async () => {
       const org = organization();
       await h.start([], org.seed);
       const t = await h.run({ projects: '*', skipShared: 'false' }, { entry, token: JOB_TOKEN });
@@ -235,12 +235,16 @@ describe('organization-wide runs (input projects, packaged task)', function () {
       assert.deepEqual(Object.fromEntries(org.inProject('Payments').map((c) => [c.name, outcome(t, c.name)])), {
         'payments-1': 'converted',
         'payments-2': 'converted',
-        hub: 'skipped:SkipHomeNotSelected',
+        hub: 'skipped:SkipHomeNotVisible',
         'payments-shared': 'converted',
-        'restricted-shared': 'skipped:SkipHomeNotSelected',
-        'retired-shared': 'skipped:SkipHomeNotSelected',
+        'restricted-shared': 'skipped:SkipHomeNotVisible',
+        'retired-shared': 'skipped:SkipHomeNotVisible',
       });
-      assert.match(t.byName('hub')!.reason!, /Shared from project 'Shared Services'/);
+      assert.match(t.byName('hub')!.reason!, /Shared from project 'Shared Services', which the run's identity cannot see/);
+      assert.match(t.byName('hub')!.reason!, /Limit job authorization scope to current project/);
+      const scopeWarnings = t.run.warnings.filter((w) => w.includes(`${JOB_IDENTITY} can see only project 'Payments'`));
+      assert.equal(scopeWarnings.length, 1, t.run.warnings.join('\n'));
+      assert.match(scopeWarnings[0], /Project Collection Build Service/);
       assert.ok(t.report.connections.every((c) => c.project.id === org.home.id));
       // Only Payments was read; the PUTs are exactly its own connections', sent as the job identity.
       assert.deepEqual(endpointListings(t.requests), [org.home.id]);

@@ -137,6 +137,17 @@ describe('organization-wide runs (input projects, in memory)', () => {
     assert.equal(byName(report, 'pay-1').outcome, 'converted');
   });
 
+  it('a token that sees only its own project: a warning on the job scope, and connections homed in projects it cannot see say so', async () => {
+    const fromTeam = conn('from-team', TEAM, PAYMENTS);
+    const org = new Org([PAYMENTS], [conn('pay-1', PAYMENTS), fromTeam]);
+    const { host, report } = await run({ projects: '*', skipShared: 'false' }, org);
+    assert.equal(byName(report, 'from-team').reasonCode, 'SkipHomeNotVisible');
+    assert.match(byName(report, 'from-team').reason ?? '', /Limit job authorization scope/);
+    assert.equal(byName(report, 'pay-1').outcome, 'converted');
+    const w = host.lines.filter((l) => l.level === 'warning' && /can see only project 'Payments'/.test(l.text));
+    assert.equal(w.length, 1, JSON.stringify(host.lines));
+  });
+
   it('an unreadable project is an entry with the error and the grant; the others go on; its shared connection says why it was left alone', async () => {
     const fromLocked = conn('from-locked', LOCKED, PAYMENTS);
     const org = new Org([PAYMENTS, SHARED, LOCKED], [conn('pay-1', PAYMENTS), conn('shared-1', SHARED), conn('locked-1', LOCKED), fromLocked]);

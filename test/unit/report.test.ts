@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import { explainFailure, isTransient } from '../../tasks/ConvertToWif/src/core/failures';
 import { ConnectionResult, msg } from '../../tasks/ConvertToWif/src/core/model';
 import { logLines } from '../../tasks/ConvertToWif/src/core/log';
-import { buildReport } from '../../tasks/ConvertToWif/src/core/report';
+import { buildReport, reportJson } from '../../tasks/ConvertToWif/src/core/report';
 import { decideResult } from '../../tasks/ConvertToWif/src/core/result';
 import { renderSummary } from '../../tasks/ConvertToWif/src/core/summary';
 import { ctx, endpoint } from '../helpers/endpoints';
@@ -23,6 +23,18 @@ const build = (results: ConnectionResult[], dryRun = false) =>
   buildReport({ action: 'convert', dryRun, ctx, startedAt: new Date('2026-11-26T10:00:00Z'), finishedAt: new Date('2026-11-26T10:01:00Z') }, results, loc);
 
 describe('report', () => {
+  it('is written in pieces that make exactly JSON.stringify(report, null, 2), whatever the names hold', () => {
+    const nasty = ['a', 'line\nbreak "quoted"', '\n  "connections": "\u0000ConvertToWif.connections\u0000"', 'Zürich 日本 🚀', '\\'];
+    for (const results of [[], [result('only', 'converted')], nasty.map((n, i) => result(n, i % 2 ? 'failed' : 'skipped', { reason: msg('FailBusy') }))]) {
+      const report = { ...build(results), error: '\n  "connections": []' };
+      const pieces = [...reportJson(report)];
+      assert.equal(pieces.join(''), JSON.stringify(report, null, 2) + '\n');
+      assert.deepEqual(JSON.parse(pieces.join('')), JSON.parse(JSON.stringify(report)));
+      // One piece per connection, and one before and after them.
+      assert.equal(pieces.length, results.length === 0 ? 1 : results.length + 2);
+    }
+  });
+
   it('has the documented shape, renders reasons and keeps the reason code', () => {
     const r = build([
       result('a', 'converted', { scheme: 'WorkloadIdentityFederation', issuer: 'https://i', subject: 's', revertDeadline: '2026-12-03T10:00:00Z' }),

@@ -24,21 +24,25 @@ export async function main(
   const paced = (concurrency: number) =>
     (pacer ??= new Pacer(concurrency, (limit) => io.debug(`service throttling: at most ${limit} request(s) in flight now`)));
   const common = { clock, signal: cancel.signal, cert: io.cert(), debug: (m: string) => io.debug(m), requestTimeoutMs: io.requestTimeoutSeconds() * 1000 };
+  // The first client's connections, pacer and retry policy serve every other project of the run.
+  let first: AzureDevOps | undefined;
   try {
     await runTask({
       host: io,
       clock,
       cancelled: cancel.signal,
       connect: (s) =>
-        makeClient({
-          ...common,
-          collectionUrl: s.collectionUrl,
-          projectId: s.projectId,
-          token: s.token,
-          maxInFlight: s.maxInFlight,
-          pacer: paced(s.maxInFlight),
-          proxy: io.proxy(s.collectionUrl),
-        }),
+        first instanceof ServiceClient
+          ? first.forProject(s.projectId)
+          : (first = makeClient({
+              ...common,
+              collectionUrl: s.collectionUrl,
+              projectId: s.projectId,
+              token: s.token,
+              maxInFlight: s.maxInFlight,
+              pacer: paced(s.maxInFlight),
+              proxy: io.proxy(s.collectionUrl),
+            })),
       // Only the agent's CA goes to Entra and Graph: a client certificate configured for Azure DevOps Server is not theirs.
       connectEntra: (s) =>
         makeEntra({

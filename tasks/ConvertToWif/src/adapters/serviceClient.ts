@@ -88,8 +88,12 @@ export class ServiceClient implements AzureDevOps {
   private readonly base: string;
   private readonly timeoutMs: number;
 
-  constructor(private readonly o: ServiceClientOptions) {
-    this.pacer = o.pacer ?? new Pacer(o.maxInFlight, (limit) => o.debug?.(`service throttling: at most ${limit} request(s) in flight now`));
+  constructor(
+    private readonly o: ServiceClientOptions,
+    /** Another project's client of the same run: its connections, pacer and HTTP clients (forProject). */
+    shared?: { api: ServiceEndpointApi; plain: HttpClient; pacer: Pacer },
+  ) {
+    this.pacer = shared?.pacer ?? o.pacer ?? new Pacer(o.maxInFlight, (limit) => o.debug?.(`service throttling: at most ${limit} request(s) in flight now`));
     this.base = o.collectionUrl.endsWith('/') ? o.collectionUrl : `${o.collectionUrl}/`;
     this.timeoutMs = o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     // No redirects: typed-rest-client follows them by default and its handlers add the bearer
@@ -98,13 +102,24 @@ export class ServiceClient implements AzureDevOps {
     // collection URL's origin, and a same-origin redirect is refused too (the REST API does not
     // redirect its own calls, so any 3xx comes from something in between): the simplest safe rule.
     // socketTimeout is an idle timeout only; the overall bound per attempt is in `bounded`.
-    const requestOptions: IRequestOptions = { allowRetries: false, allowRedirects: false, socketTimeout: this.timeoutMs };
+    // keepAlive: one pool of connections for the whole run, shared by every project's client
+    // (forProject). Without it typed-rest-client makes a new agent, and so a new TCP and TLS
+    // connection, for every request (HttpClient.ts `_getAgent`).
+    const requestOptions: IRequestOptions = { allowRetries: false, allowRedirects: false, socketTimeout: this.timeoutMs, keepAlive: true };
     if (o.proxy) requestOptions.proxy = o.proxy;
     if (o.cert) requestOptions.cert = o.cert;
     // Importing the few clients used, not the package root, keeps the bundle small; that skips
     // WebApi, which reads task-lib's proxy and certificate settings (azure-devops-node-api api/WebApi.ts), so they are passed here (docs/service-behaviour.md §11).
-    this.api = new ServiceEndpointApi(this.base, [new BearerCredentialHandler(o.token, false), abortOnTimeout], requestOptions);
-    this.plain = new HttpClient('ConvertToWif', [abortOnTimeout], requestOptions);
+    this.api = shared?.api ?? new ServiceEndpointApi(this.base, [new BearerCredentialHandler(o.token, false), abortOnTimeout], requestOptions);
+    this.plain = shared?.plain ?? new HttpClient('ConvertToWif', [abortOnTimeout], requestOptions);
+  }
+
+  /**
+   * The client of another project of the same organization (an organization-wide run): the same
+   * token, connections, pacer and retry policy; only the {project} of the project-level routes differs.
+   */
+  forProject(projectId: string): ServiceClient {
+    return new ServiceClient({ ...this.o, projectId }, { api: this.api, plain: this.plain, pacer: this.pacer });
   }
 
   /** Every azurerm connection of the project (`allTypes`: of every type), failed ones included; never filtered by actionFilter. */

@@ -146,14 +146,15 @@ export class TaskIO {
 
   redact(text: string): string {
     let out = text;
-    for (const s of this.secrets) out = out.split(s).join('***');
+    // Looked for first: a report of 10,000 connections is a 10 MB string, and split/join copies it whole.
+    for (const s of this.secrets) if (out.includes(s)) out = out.split(s).join('***');
     return out;
   }
 
   /** As redact, also for the secrets as markdown escaping wrote them (a token holds `_`, which mdText escapes). */
   private redactMarkdown(text: string): string {
     let out = this.redact(text);
-    for (const s of this.secrets) for (const form of [mdText(s), mdCode(s).slice(1, -1)]) if (form) out = out.split(form).join('***');
+    for (const s of this.secrets) for (const form of [mdText(s), mdCode(s).slice(1, -1)]) if (form && out.includes(form)) out = out.split(form).join('***');
     return out;
   }
 
@@ -225,16 +226,26 @@ export class TaskIO {
   }
 
   /** Writes a file whole or not at all: a temporary file renamed over the target (a second signal cannot leave half a report). */
-  writeFile(file: string, content: string): void {
+  writeFile(file: string, content: string | Iterable<string>): void {
     makeFolders(path.dirname(file));
     const temp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(temp, this.redact(content), 'utf8');
+    if (typeof content === 'string') fs.writeFileSync(temp, this.redact(content), 'utf8');
+    else {
+      // Piece by piece: each piece is a whole value of the report (a secret never spans two), redacted on its own.
+      const fd = fs.openSync(temp, 'w');
+      try {
+        for (const piece of content) fs.writeSync(fd, this.redact(piece), null, 'utf8');
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
     fs.renameSync(temp, file);
   }
 
   /** Writes the run summary and attaches it under `title` (the section name on the run's Extensions tab). */
-  uploadSummary(file: string, markdown: string, title: string): void {
-    this.writeFile(file, this.redactMarkdown(markdown));
+  uploadSummary(file: string, markdown: string | Iterable<string>, title: string): void {
+    // Line by line when in pieces: a secret never spans a line break, so each line is redacted on its own.
+    this.writeFile(file, typeof markdown === 'string' ? this.redactMarkdown(markdown) : mapIterable(markdown, (m) => this.redactMarkdown(m)));
     tl.addAttachment('Distributedtask.Core.Summary', logSafe(this.redact(title)), file);
   }
 
@@ -255,4 +266,8 @@ export class TaskIO {
   result(kind: 'Succeeded' | 'SucceededWithIssues' | 'Failed' | 'Cancelled', message: string): void {
     tl.setResult(tl.TaskResult[kind], logSafe(this.redact(message)));
   }
+}
+
+function* mapIterable<T, U>(items: Iterable<T>, f: (item: T) => U): Generator<U> {
+  for (const item of items) yield f(item);
 }

@@ -2,12 +2,12 @@
 // variables and the task result, written from the ledger whatever happened before.
 
 import { renderHandoff } from './handoff';
-import { logLines } from './log';
+import { eachLogLine } from './log';
 import { Action, ConnectionResult, Message, Options, RunContext } from './model';
 import { Host, OutputFiles } from './ports';
-import { ProjectOutcome, buildReport } from './report';
+import { ProjectOutcome, buildReport, reportJson } from './report';
 import { decideResult } from './result';
-import { renderSummary, summaryTitle } from './summary';
+import { summaryPieces, summaryTitle } from './summary';
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -27,16 +27,16 @@ export interface RunEnd {
 export function finishRun(host: Host, opts: Options, files: OutputFiles, end: RunEnd, results: ConnectionResult[], now = new Date()): void {
   const loc = host.loc;
   const report = buildReport({ ...end, finishedAt: now }, results, loc);
-  for (const line of logLines(report, loc, opts.failOnFindings)) host[line.level](line.text);
+  for (const line of eachLogLine(report, loc, opts.failOnFindings)) host[line.level](line.text);
   let notWritten: string | undefined;
   try {
-    host.writeFile(files.reportPath, JSON.stringify(report, null, 2) + '\n');
+    host.writeFile(files.reportPath, reportJson(report));
     host.info(loc('ReportWritten', files.reportPath));
   } catch (err) {
     notWritten = loc('ReportNotWritten', files.reportPath, errorText(err));
   }
   try {
-    host.uploadSummary(files.summaryPath, renderSummary(report, loc), summaryTitle(report, loc));
+    host.uploadSummary(files.summaryPath, summaryPieces(report, loc), summaryTitle(report, loc));
   } catch (err) {
     host.warning(loc('SummaryNotWritten', files.summaryPath, errorText(err)));
   }

@@ -14,7 +14,15 @@ export interface LogLine {
 const PLAN_NOTES = ['PlannedAddCredentials', 'PlannedCredentialsReady'];
 
 export function logLines(report: Report, loc: Localize, failOnFindings = false): LogLine[] {
-  if (!report.organizationWide) return connectionLines(report, report.connections, loc, failOnFindings);
+  return [...eachLogLine(report, loc, failOnFindings)];
+}
+
+/** The log lines one by one (10,000 connections are never 10,000 lines held at once). */
+export function* eachLogLine(report: Report, loc: Localize, failOnFindings = false): Generator<LogLine> {
+  if (!report.organizationWide) {
+    for (const c of report.connections) yield* connectionLines(report, [c], loc, failOnFindings);
+    return;
+  }
   // Organization-wide: names repeat across projects, so each project's lines come under its name.
   const byProject = new Map<string, ReportEntry[]>();
   for (const c of report.connections) {
@@ -23,12 +31,10 @@ export function logLines(report: Report, loc: Localize, failOnFindings = false):
     if (list) list.push(c);
     else byProject.set(key, [c]);
   }
-  const lines: LogLine[] = [];
   for (const p of report.projects) {
     const own = connectionLines(report, byProject.get(p.id.toLowerCase()) ?? [], loc, failOnFindings);
-    if (own.length > 0) lines.push({ level: 'info', text: loc('LogProject', p.name) }, ...own);
+    if (own.length > 0) yield* [{ level: 'info' as const, text: loc('LogProject', p.name) }, ...own];
   }
-  return lines;
 }
 
 function connectionLines(report: Report, connections: ReportEntry[], loc: Localize, failOnFindings: boolean): LogLine[] {

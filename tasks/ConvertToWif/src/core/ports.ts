@@ -229,8 +229,10 @@ export interface Host {
   /** Checks that the report can be written and picks the step's file names; a message when it cannot. */
   prepareOutputFiles(reportPathInput: string | undefined): OutputFiles | Message;
   /** Writes a file whole or not at all. */
-  writeFile(file: string, content: string): void;
-  uploadSummary(file: string, markdown: string, title: string): void;
+  /** Writes a file whole or not at all; `content` may come in pieces (a large report is never one string). */
+  writeFile(file: string, content: string | Iterable<string>): void;
+  /** Writes the summary (whole, or in pieces that each end a line) and attaches it under `title`. */
+  uploadSummary(file: string, markdown: string | Iterable<string>, title: string): void;
   output(name: string, value: string | number): void;
   result(kind: ResultKind, message: string): void;
 }

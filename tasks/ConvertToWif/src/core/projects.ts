@@ -14,6 +14,8 @@ export type { ProjectInfo };
 /** The projects a run covers, in a stable order (by name), and what the `projects` input asked that matched nothing. */
 export interface ProjectScope {
   projects: ProjectInfo[];
+  /** Every project the identity can see. */
+  visible: ProjectInfo[];
   /** Entries of `projects` that matched no visible project. */
   unmatched: string[];
   /** Set when nothing at all was selected: what was asked and the closest names. */
@@ -30,14 +32,14 @@ export function selectProjects(visible: ProjectInfo[], entries: string[]): Proje
   const selection = makeSelection(entries, []);
   const projects = visible.filter((p) => selection.isSelected(p)).sort((a, b) => byName.compare(a.name, b.name) || (a.id < b.id ? -1 : 1));
   const unmatched = selection.unmatched(visible);
-  if (projects.length > 0) return { projects, unmatched };
+  if (projects.length > 0) return { projects, visible, unmatched };
   const names = visible.map((p) => p.name);
   const closest = names.length
     ? closestNames(entries, names)
         .map((n) => `'${n}'`)
         .join(', ')
     : '-';
-  return { projects, unmatched, nothingMatched: msg('NoProjectMatched', entries.join(', '), names.length, closest) };
+  return { projects, visible, unmatched, nothingMatched: msg('NoProjectMatched', entries.join(', '), names.length, closest) };
 }
 
 /** Where a connection listed in a project is handled. */
@@ -48,8 +50,8 @@ export type Route =
   | { kind: 'seen' }
   /** Its home project is selected too: handled there (recorded here only if the home project cannot be read). */
   | { kind: 'home'; home: ProjectInfo }
-  /** Its home project is not selected: left alone, recorded here with that reason. */
-  | { kind: 'outside'; home: ProjectInfo };
+  /** Its home project is not selected (or, `visible` false, the identity cannot see it): left alone, recorded here with that reason. */
+  | { kind: 'outside'; home: ProjectInfo; visible: boolean };
 
 /**
  * The run-wide record of which project each connection belongs to. Projects are listed a few at a
@@ -61,9 +63,12 @@ export class ConnectionRouter {
   private readonly owner = new Set<string>();
   private readonly deferred = new Map<string, { seenIn: ProjectInfo; home: ProjectInfo; endpoint: Endpoint }>();
   private readonly selected: Set<string>;
+  private readonly visible?: Set<string>;
 
-  constructor(selected: ProjectInfo[]) {
+  /** `visible`: every project the identity can see (to tell "not selected" from "cannot be seen"). */
+  constructor(selected: ProjectInfo[], visible?: ProjectInfo[]) {
     this.selected = new Set(selected.map((p) => p.id.toLowerCase()));
+    if (visible) this.visible = new Set(visible.map((p) => p.id.toLowerCase()));
   }
 
   route(e: Endpoint, project: ProjectInfo): Route {
@@ -80,7 +85,7 @@ export class ConnectionRouter {
       return { kind: 'home', home };
     }
     this.owner.add(key);
-    return { kind: 'outside', home };
+    return { kind: 'outside', home, visible: !this.visible || this.visible.has(home.id.toLowerCase()) };
   }
 
   /** The connections whose home project never listed them, each with the first project that did (to record them there). */

@@ -200,3 +200,28 @@ export const CREDENTIAL_CHANGE_LABEL = {
   removed: 'Credential_removed',
   wouldCreate: 'Credential_wouldCreate',
 } as const;
+
+/**
+ * The report as JSON text, exactly JSON.stringify(report, null, 2) plus a final line break, in
+ * pieces: the connections one by one, so a report of 10,000 connections is never one string in
+ * memory (the adapter writes the pieces as they come).
+ */
+export function* reportJson(report: Report): Generator<string> {
+  const marker = '\u0000ConvertToWif.connections\u0000';
+  const text = JSON.stringify({ ...report, connections: marker }, null, 2);
+  // A string value can hold no raw line break, so this can only be the top-level key.
+  const at = text.indexOf(`\n  "connections": ${JSON.stringify(marker)}`);
+  const before = text.slice(0, at + '\n  "connections": '.length);
+  const after = text.slice(at + '\n  "connections": '.length + JSON.stringify(marker).length);
+  if (report.connections.length === 0) {
+    yield `${before}[]${after}\n`;
+    return;
+  }
+  yield `${before}[`;
+  let first = true;
+  for (const c of report.connections) {
+    yield `${first ? '' : ','}\n    ${JSON.stringify(c, null, 2).replace(/\n/g, '\n    ')}`;
+    first = false;
+  }
+  yield `\n  ]${after}\n`;
+}

@@ -113,6 +113,7 @@ export async function runTask({ host, connect, connectEntra, clock, cancelled }:
     entra: entraSettings && connectEntra ? lazySignIn(host, () => connectEntra(entraSettings), entraSettings, organization, cancelled) : undefined,
     issuerState: {},
     fail: (m) => (failure ??= m),
+    whenCancelled: untilCancelled(cancelled),
     writes: pLimit(opts.concurrency),
     reads: pLimit(readConcurrency(opts.concurrency)),
     catalogue: {},
@@ -127,7 +128,7 @@ export async function runTask({ host, connect, connectEntra, clock, cancelled }:
         return;
       }
       scope = selected.projects;
-      env.router = new ConnectionRouter(scope);
+      env.router = new ConnectionRouter(scope, selected.visible);
     }
     outcomes.push(...scope.map((p) => ({ id: p.id, name: p.name, results: [] })));
     // A few projects at a time: while one converts its last connections, the next is listed and
@@ -205,6 +206,8 @@ interface RunEnv {
   issuerState: { migrationUnavailable?: boolean };
   /** A run-wide failure (the first one wins). */
   fail: (m: Message) => void;
+  /** Resolves when the run is cancelled (one listener on the signal for the whole run). */
+  whenCancelled: Promise<void>;
   /** Changes in flight, all projects together: `concurrency`. */
   writes: Limit;
   /** Reads of the impact check in flight, alongside the changes (readConcurrency). */
@@ -246,6 +249,8 @@ async function projectsOf(client: AzureDevOps, env: RunEnv): Promise<ProjectScop
   const scope = selectProjects(listed.projects, opts.projects);
   const who = (await env.whoAmI()) ?? host.loc('TheJobIdentity');
   for (const pattern of scope.unmatched) host.warning(host.loc('ProjectPatternMatchedNothing', pattern, who, listed.projects.length));
+  // A wildcard that finds one project: the usual sign of a job token limited to its own project.
+  if (listed.projects.length === 1 && opts.projects.some((p) => /[*?]/.test(p))) host.warning(host.loc('ProjectsOnlyCurrent', who, listed.projects[0].name));
   if (!scope.nothingMatched) host.info(host.loc('PlanOrganization', scope.projects.length, listed.projects.length, who));
   env.matched = { unmatched: [...new Set(opts.connections)] };
   return scope;
@@ -356,8 +361,8 @@ async function runProject(o: ProjectOutcome, env: RunEnv): Promise<Promise<void>
     impact: impactGate,
   });
   o.results = conversion.results;
-  await Promise.race([conversion.sent, untilCancelled(cancelled)]);
-  return untilDoneOrCancelled(conversion, clock, cancelled);
+  await Promise.race([conversion.sent, env.whenCancelled]);
+  return untilDoneOrCancelled(conversion, clock, env.whenCancelled);
 }
 
 /** The updateIssuer environment of one project; whether the migration route is closed is known run-wide. */
@@ -383,7 +388,8 @@ function routeAll(classified: Classified[], o: ProjectOutcome, router: Connectio
     if (route.kind === 'here') kept.push(c);
     else if (route.kind === 'outside') {
       const leftAlone = c.decision.kind === 'skip' && c.decision.reason.key === 'SkipHomedElsewhere';
-      kept.push(leftAlone ? { ...c, decision: { kind: 'skip', reason: msg('SkipHomeNotSelected', route.home.name) } } : c);
+      const reason = route.visible ? msg('SkipHomeNotSelected', route.home.name) : msg('SkipHomeNotVisible', route.home.name);
+      kept.push(leftAlone ? { ...c, decision: { kind: 'skip', reason } } : c);
     }
   }
   return kept;
@@ -487,8 +493,7 @@ async function moveIssuers(classified: Classified[], results: ConnectionResult[]
  * Waits for the changes to end. Once cancelled (before they started, or while they run) nothing new
  * starts, and what was sent gets CANCEL_GRACE_MS to answer before the report is written.
  */
-async function untilDoneOrCancelled(run: ConversionRun, clock: Clock, cancelled: AbortSignal): Promise<void> {
-  const cancel = untilCancelled(cancelled);
+async function untilDoneOrCancelled(run: ConversionRun, clock: Clock, cancel: Promise<void>): Promise<void> {
   await Promise.race([
     run.done,
     cancel.then(() => {

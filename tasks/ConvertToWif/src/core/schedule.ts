@@ -161,8 +161,10 @@ export function startConversions(
   };
   const limit: Limit = run.limit ?? pLimit(opts.concurrency);
   const waiting = new Map<Endpoint, Extract<Step, { kind: 'wait' }>>();
-  let stopped = cancelled?.aborted ?? false;
-  cancelled?.addEventListener('abort', () => (stopped = true), { once: true });
+  // Read on each check rather than through an abort listener: an organization-wide run starts this
+  // once per project, and a listener per project would pile up on the run's one signal.
+  let halted = false;
+  const isStopped = () => halted || cancelled?.aborted === true;
 
   /** Records where a connection's steps stopped: done, interrupted, or waiting for the background job. */
   const record = (e: Endpoint, step: Extract<Step, { kind: 'done' | 'interrupted' | 'wait' }>): void => {
@@ -185,10 +187,10 @@ export function startConversions(
    */
   const drive = async (e: Endpoint, step: Step, first: boolean): Promise<void> => {
     if (first && run.impact) {
-      if (stopped) return;
+      if (isStopped()) return;
       const impact = await run.impact.read(e.id);
       // A check cut short by a cancellation says nothing about the pipelines: the connection is "not attempted".
-      if (stopped) return;
+      if (isStopped()) return;
       ledger.impact(e, impact);
       const held = run.impact.mode === 'skip' ? impactSkipReason(impact) : undefined;
       if (held) return ledger.settle(e, { ...baseResult(e), outcome: 'skipped', reason: held });
@@ -196,7 +198,7 @@ export function startConversions(
     for (;;) {
       const next = await limit(async () => {
         if (first) {
-          if (stopped) return undefined;
+          if (isStopped()) return undefined;
           ledger.pending(e, msg('PendingInFlight'));
         }
         return advance(e, step, env);
@@ -206,7 +208,7 @@ export function startConversions(
       first = false;
       await clock.sleep(Math.max(0, next.at - clock.now()));
       // Cancelled while waiting to send again: the refused conversion is not sent again.
-      if (stopped) return record(e, { kind: 'interrupted', applied: false });
+      if (isStopped()) return record(e, { kind: 'interrupted', applied: false });
       step = next.next;
     }
   };
@@ -221,9 +223,9 @@ export function startConversions(
     const deadline = clock.now() + opts.waitTimeoutSeconds * 1000;
     env.deadline = deadline;
     let interval = POLL_FIRST_MS;
-    while (waiting.size > 0 && clock.now() < deadline && !stopped) {
+    while (waiting.size > 0 && clock.now() < deadline && !isStopped()) {
       await clock.sleep(Math.min(interval, deadline - clock.now()));
-      if (stopped || clock.now() >= deadline) break;
+      if (isStopped() || clock.now() >= deadline) break;
       interval = Math.min(interval * 2, POLL_MAX_MS);
       await Promise.all(
         [...waiting].map(async ([e, step]) => {
@@ -237,7 +239,7 @@ export function startConversions(
     for (const [e, step] of waiting) {
       ledger.pending(
         e,
-        stopped ? msg('PendingCancelled') : step.unsure?.timedOut ? msg('PendingRequestTimedOut') : msg('PendingTimeout', opts.waitTimeoutSeconds),
+        isStopped() ? msg('PendingCancelled') : step.unsure?.timedOut ? msg('PendingRequestTimedOut') : msg('PendingTimeout', opts.waitTimeoutSeconds),
       );
     }
   };
@@ -247,7 +249,7 @@ export function startConversions(
   const done = sent.then(waitForBackground);
   /** Stops new work; the connections already waiting for a background job say so, unless a poll in the grace period settles them. */
   const stop = () => {
-    stopped = true;
+    halted = true;
     for (const e of waiting.keys()) ledger.pending(e, msg('PendingCancelled'));
   };
   return { results: ledger.results, stop, sent, done };

@@ -117,7 +117,7 @@ const isFinding = (c: ReportEntry): boolean => c.selected && (groupOf(c) === 'se
  * Organization-wide: the totals first, the projects that could not be read, then one section per
  * project, open when something in it needs attention and collapsed otherwise.
  */
-function renderOrganization(report: Report, loc: Localize): string {
+function renderOrganization(report: Report, loc: Localize): string[] {
   const out: string[] = [`### ${mdText(summaryTitle(report, loc))}`];
   if (report.error) out.push('', `**${mdText(report.error)}**`);
   if (report.cancelled) out.push('', `**${loc('SummaryCancelled')}**`);
@@ -155,7 +155,7 @@ function renderOrganization(report: Report, loc: Localize): string {
     renderProject(sub, loc, out);
     out.push('', '</details>');
   }
-  return out.join('\n') + '\n';
+  return out;
 }
 
 /** Which pipelines used the checked connections, and what would break (impact check). */
@@ -236,6 +236,15 @@ function appSecretsSection(report: Report, loc: Localize, out: string[]): void {
 
 /** The run summary shown on the pipeline run's Extensions tab. */
 export function renderSummary(report: Report, loc: Localize): string {
+  return [...summaryPieces(report, loc)].join('');
+}
+
+/** The summary line by line (each piece ends with its line break): a summary of 10,000 rows is never one string. */
+export function* summaryPieces(report: Report, loc: Localize): Generator<string> {
+  for (const line of summaryLines(report, loc)) yield `${line}\n`;
+}
+
+function summaryLines(report: Report, loc: Localize): string[] {
   if (report.organizationWide) return renderOrganization(report, loc);
   const out: string[] = [`### ${mdText(summaryTitle(report, loc))}`];
   if (report.error) out.push('', `**${mdText(report.error)}**`);
@@ -243,11 +252,11 @@ export function renderSummary(report: Report, loc: Localize): string {
   if (report.nothingMatched) out.push('', `**${mdText(report.nothingMatched)}**`);
   if (report.connections.length === 0) {
     if (!report.error && !report.nothingMatched) out.push('', mdText(loc('SummaryNoConnections', report.project.name)));
-    return out.join('\n') + '\n';
+    return out;
   }
   if (report.action !== 'report') out.push('', countsLine(report, loc));
   renderProject(report, loc, out);
-  return out.join('\n') + '\n';
+  return out;
 }
 
 /** The sections of one project's connections: what needs a person first, then what changed, then what was left alone. */
