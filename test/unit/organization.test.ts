@@ -4,6 +4,7 @@
 import * as assert from 'node:assert/strict';
 import { ServiceError } from '../../tasks/ConvertToWif/src/core/failures';
 import { RawInputs } from '../../tasks/ConvertToWif/src/core/inputs';
+import type { Classified } from '../../tasks/ConvertToWif/src/core/eligibility';
 import { ConversionBody, Endpoint } from '../../tasks/ConvertToWif/src/core/model';
 import { normalizeEndpoint } from '../../tasks/ConvertToWif/src/core/normalize';
 import { AzureDevOps, ConnectSettings, ProjectInfo } from '../../tasks/ConvertToWif/src/core/ports';
@@ -332,6 +333,119 @@ describe('organization-wide runs (input projects, in memory)', () => {
     assert.equal(catalogue, 1, 'the task catalogue once per run');
   });
 
+  it('a failure inside a project after its connections were read loses none of them, and the run fails naming the project', async () => {
+    const org = new Org([PAYMENTS, TEAM], [conn('pay-1', PAYMENTS), conn('team-1', TEAM), conn('team-2', TEAM), conn('from-team', TEAM, PAYMENTS)]);
+    const host = new MemoryHost({ projects: '*', impactCheck: 'warn', skipShared: 'false' }, PAYMENTS);
+    const loc = host.loc;
+    // Team Rocket has 3 connections to change: its impact-check line throws (after routing, before any change).
+    host.loc = (key, ...args) => {
+      if (key === 'ImpactChecking' && args[0] === 3) throw new TypeError('boom in Team Rocket');
+      return loc(key, ...args);
+    };
+    await runTask({ host, clock: clock(), cancelled: new AbortController().signal, connect: (s) => org.client(s) });
+    const report = host.report;
+    assert.deepEqual(report.connections.map((c) => [c.name, c.project.name, c.outcome, c.reasonCode]).sort(), [
+      ['from-team', 'Team Rocket', 'skipped', 'SkipNotAttempted'],
+      ['pay-1', 'Payments', 'converted', undefined],
+      ['team-1', 'Team Rocket', 'skipped', 'SkipNotAttempted'],
+      ['team-2', 'Team Rocket', 'skipped', 'SkipNotAttempted'],
+    ]);
+    const team = report.projects.find((p) => p.name === 'Team Rocket')!;
+    assert.match(team.error ?? '', /boom in Team Rocket/);
+    assert.equal(team.unread, undefined, 'it was read: not listed as unreadable');
+    assert.equal(host.outcome?.kind, 'Failed');
+    assert.match(host.outcome?.message ?? '', /Project 'Team Rocket' stopped with an unexpected error/);
+    assert.deepEqual(
+      org.converted.map((c) => c.via),
+      [PAYMENTS.id],
+    );
+  });
+
+  it('maxConnections is spent in project order, whichever project answers first (a dry run plans what the real run changes)', async () => {
+    const projects = [PAYMENTS, SHARED, TEAM];
+    const make = () =>
+      new Org(
+        projects,
+        projects.flatMap((p, i) => [conn(`a${i}`, p), conn(`b${i}`, p)]),
+      );
+    const outcomes: string[][] = [];
+    for (const dryRun of ['true', 'false']) {
+      const org = make();
+      const base = org.client.bind(org);
+      // The later the project in name order, the sooner its listing answers.
+      org.client = (s) => {
+        const client = base(s);
+        const list = client.list.bind(client);
+        const delay = 30 - 10 * projects.findIndex((p) => p.id === s.projectId);
+        client.list = async (o) => {
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          return list(o);
+        };
+        return client;
+      };
+      const { report } = await run({ projects: '*', maxConnections: '3', dryRun }, org);
+      outcomes.push(report.connections.filter((c) => c.outcome === (dryRun === 'true' ? 'planned' : 'converted')).map((c) => c.name));
+    }
+    assert.deepEqual(outcomes, [
+      ['a0', 'b0', 'a1'],
+      ['a0', 'b0', 'a1'],
+    ]);
+  });
+
+  it('a connection deferred to a home project that cannot be read keeps its selection and, when federated, its issuer', async () => {
+    const secret = conn('legacy-x', LOCKED, PAYMENTS);
+    const federated = endpoint({
+      name: 'fed-x',
+      projects: [LOCKED, PAYMENTS],
+      scheme: 'WorkloadIdentityFederation',
+      parameters: {
+        tenantid: 't',
+        serviceprincipalid: 'a',
+        workloadIdentityFederationIssuer: 'https://vstoken.dev.azure.com/7a6c1d1e-0000-4000-8000-00000000c0de',
+        workloadIdentityFederationSubject: 'sc://contoso/Locked/fed-x',
+      },
+    });
+    const org = new Org([PAYMENTS, LOCKED], [conn('pay-1', PAYMENTS), secret, federated]);
+    org.failures.set(LOCKED.id, () => new ServiceError({ status: 403, message: 'denied' }));
+    const { report, host } = await run({ projects: '*', action: 'report', failOnFindings: 'true', excludeConnections: 'legacy-*', skipShared: 'false' }, org);
+    const legacy = byName(report, 'legacy-x');
+    assert.deepEqual([legacy.outcome, legacy.reasonCode, legacy.selected], ['skipped', 'SkipHomeUnread', false]);
+    const fed = byName(report, 'fed-x');
+    assert.deepEqual([fed.outcome, fed.issuerKind, fed.project.name], ['federated', 'azuredevops', 'Payments']);
+    assert.equal(report.audit.federatedRetiringIssuer, 1);
+    // The excluded secret is no finding; pay-1 (secret) and fed-x (retiring issuer) are.
+    assert.equal(host.outcome?.kind, 'Failed');
+    assert.ok(!host.lines.some((l) => l.text.includes('legacy-x') && l.level === 'error'), JSON.stringify(host.lines));
+  });
+
+  it('cancelled while projects are converting: what was sent is recorded, projects not yet started say so, the result is Cancelled', async () => {
+    const projects = [PAYMENTS, SHARED, TEAM];
+    const org = new Org(
+      projects,
+      projects.flatMap((p, i) => Array.from({ length: 3 }, (_, j) => conn(`c${i}-${j}`, p))),
+    );
+    const abort = new AbortController();
+    const base = org.client.bind(org);
+    org.client = (s) => {
+      const client = base(s);
+      const convert = client.convert.bind(client);
+      client.convert = async (id, body) => {
+        const r = await convert(id, body);
+        if (org.converted.length === 2) abort.abort();
+        return r;
+      };
+      return client;
+    };
+    const { host, report } = await run({ projects: '*', concurrency: '1' }, org, abort);
+    assert.equal(host.outcome?.kind, 'Cancelled');
+    const converted = report.connections.filter((c) => c.outcome === 'converted').map((c) => c.id);
+    assert.deepEqual(converted.sort(), org.converted.map((c) => c.id).sort(), 'every PUT the service applied is in the report as converted');
+    assert.ok(org.converted.length >= 2 && org.converted.length < 9, `${org.converted.length} conversions`);
+    const notRead = report.projects.filter((p) => p.errorCode === 'ProjectNotRead');
+    for (const p of notRead) assert.equal(p.connections, 0);
+    assert.equal(report.connections.length + notRead.length * 3, 9, 'each connection of a read project is in the report; the projects never read say so');
+  });
+
   it('summary: totals, then one section per project, open only where something needs attention; log lines under the project', async () => {
     const org = new Org([PAYMENTS, TEAM], [conn('pay-1', PAYMENTS), conn('team <b>1</b>', TEAM)]);
     const c = org.client.bind(org);
@@ -377,19 +491,21 @@ describe('project selection and routing (core/projects.ts)', () => {
   });
 
   it('routes a shared connection to its home project whichever project lists it first', () => {
+    const as = (e: Endpoint): Classified => ({ endpoint: e, decision: { kind: 'change' }, selected: true });
     const r = new ConnectionRouter([PAYMENTS, SHARED]);
-    const hub = conn('hub', SHARED, PAYMENTS);
+    const hub = as(conn('hub', SHARED, PAYMENTS));
     assert.equal(r.route(hub, PAYMENTS).kind, 'home');
     assert.equal(r.route(hub, SHARED).kind, 'here');
     assert.equal(r.route(hub, PAYMENTS).kind, 'seen');
     assert.deepEqual(r.orphans(), []);
-    const orphan = conn('orphan', SHARED, PAYMENTS);
-    assert.equal(new ConnectionRouter([PAYMENTS]).route(orphan, PAYMENTS).kind, 'outside');
+    const orphan = as(conn('orphan', SHARED, PAYMENTS));
+    assert.deepEqual(new ConnectionRouter([PAYMENTS], [PAYMENTS, SHARED]).route(orphan, PAYMENTS), { kind: 'outside', home: SHARED, visible: true });
+    assert.deepEqual(new ConnectionRouter([PAYMENTS], [PAYMENTS]).route(orphan, PAYMENTS), { kind: 'outside', home: SHARED, visible: false });
     const r2 = new ConnectionRouter([PAYMENTS, SHARED]);
     r2.route(orphan, PAYMENTS);
     assert.deepEqual(
-      r2.orphans().map((o) => o.seenIn),
-      [PAYMENTS],
+      r2.orphans().map((o) => [o.seenIn, o.classified.selected]),
+      [[PAYMENTS, true]],
     );
     assert.equal(r2.route(orphan, SHARED).kind, 'seen');
   });

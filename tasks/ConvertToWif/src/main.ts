@@ -2,6 +2,7 @@
 // (core/runTask.ts). `makeClient` is the seam the L0 tests use to run the task with an in-memory
 // Azure DevOps instead of mocking a module path.
 
+import { setMaxListeners } from 'events';
 import { abortableClock } from './adapters/clock';
 import { EntraClient, EntraClientOptions } from './adapters/entraClient';
 import { Pacer } from './adapters/pacer';
@@ -17,6 +18,9 @@ export async function main(
 ): Promise<void> {
   const io = new TaskIO(taskDir);
   const cancel = new AbortController();
+  // Every read in flight and every wait listens for the one cancellation (twice `concurrency` reads
+  // alongside the changes, across projects): more than Node's default of 10, and not a leak.
+  setMaxListeners(0, cancel.signal);
   io.onCancel(() => cancel.abort());
   const clock = abortableClock(cancel.signal);
   // One pacer for every service: a throttled run sends fewer requests in flight, wherever they go.

@@ -219,6 +219,7 @@ export class ServiceClient implements AzureDevOps {
       const url = `${this.base}_apis/projects?stateFilter=wellFormed&$top=${PROJECT_PAGE_SIZE}&${paging}`;
       const page = await this.retry('list projects', true, () => this.projectsPage(url));
       pages++;
+      const before = projects.length + malformed;
       for (const raw of page.entries) {
         const p = projectInfo(raw);
         if (!p) malformed++;
@@ -228,6 +229,9 @@ export class ServiceClient implements AzureDevOps {
           projects.push(p);
         }
       }
+      // A full page of projects already listed: a service that ignores $skip would send it forever.
+      if (page.entries.length > 0 && projects.length + malformed === before)
+        throw this.endlessProjects(`after ${pages} pages: a page named only projects already listed`);
       // Entries read so far, malformed ones included: where a next page by $skip starts.
       skip += page.entries.length;
       if (page.token !== undefined) {

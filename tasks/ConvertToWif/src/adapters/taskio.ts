@@ -235,9 +235,12 @@ export class TaskIO {
       const fd = fs.openSync(temp, 'w');
       try {
         for (const piece of content) fs.writeSync(fd, this.redact(piece), null, 'utf8');
-      } finally {
+      } catch (err) {
         fs.closeSync(fd);
+        fs.rmSync(temp, { force: true });
+        throw err;
       }
+      fs.closeSync(fd);
     }
     fs.renameSync(temp, file);
   }

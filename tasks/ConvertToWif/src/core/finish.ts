@@ -66,5 +66,5 @@ export function finishRun(host: Host, opts: Options, files: OutputFiles, end: Ru
   const result = decideResult(report, opts.failOnFindings);
   // Without the report file the record of what changed would live only in this log: fail loudly.
   if (notWritten) host.result('Failed', notWritten);
-  else host.result(result.kind, loc(result.message.key, ...result.message.args));
+  else host.result(result.kind, [result.message, result.note].flatMap((m) => (m ? [loc(m.key, ...m.args)] : [])).join(' '));
 }

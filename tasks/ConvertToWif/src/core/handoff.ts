@@ -37,7 +37,8 @@ export function handoffCommands(c: ReportEntry): string[] {
 export function renderHandoff(report: Report, loc: Localize): string | undefined {
   const rows = report.connections.filter((c) => c.handoff && (c.outcome === 'handoff' || c.outcome === 'prepared'));
   if (rows.length === 0) return undefined;
-  const out = [`# ${mdText(loc('HandoffTitle', report.project.name))}`, '', mdText(loc('HandoffIntro', '2027-07-01'))];
+  const title = report.organizationWide ? loc('HandoffTitleOrg', report.projects.length, report.organization) : loc('HandoffTitle', report.project.name);
+  const out = [`# ${mdText(title)}`, '', mdText(loc('HandoffIntro', '2027-07-01'))];
   const byIdentity = new Map<string, ReportEntry[]>();
   for (const c of rows) byIdentity.set(c.handoff!.clientId.toLowerCase(), [...(byIdentity.get(c.handoff!.clientId.toLowerCase()) ?? []), c]);
   for (const [, group] of byIdentity) {
@@ -49,6 +50,8 @@ export function renderHandoff(report: Report, loc: Localize): string | undefined
         '',
         `### ${mdText(c.name)}`,
         '',
+        // Organization-wide, names repeat across projects: say where the connection lives.
+        ...(report.organizationWide ? [`- ${mdText(loc('HandoffProject'))}: ${mdText(c.project.name)}`] : []),
         `- ${mdText(loc('HandoffOutcome'))} ${mdText(c.reason)}`,
         `- ${mdText(loc('ColIssuer'))}: ${mdCode(c.handoff!.issuer)}`,
         `- ${mdText(loc('ColSubject'))}: ${mdCode(c.handoff!.subject)}`,

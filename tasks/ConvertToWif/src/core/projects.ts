@@ -5,7 +5,8 @@
 
 import { closestNames } from './closest';
 import { homeProject } from './endpoint';
-import { Endpoint, Message, msg } from './model';
+import type { Classified } from './eligibility';
+import { Message, msg } from './model';
 import type { ProjectInfo } from './ports';
 import { makeSelection } from './selection';
 
@@ -42,6 +43,13 @@ export function selectProjects(visible: ProjectInfo[], entries: string[]): Proje
   return { projects, visible, unmatched, nothingMatched: msg('NoProjectMatched', entries.join(', '), names.length, closest) };
 }
 
+/** A connection deferred to its home project: where it was first seen, and how it was classified there (its selection included). */
+export interface Orphan {
+  seenIn: ProjectInfo;
+  home: ProjectInfo;
+  classified: Classified;
+}
+
 /** Where a connection listed in a project is handled. */
 export type Route =
   /** Here: this is its home project (or it names none). */
@@ -61,7 +69,7 @@ export type Route =
  */
 export class ConnectionRouter {
   private readonly owner = new Set<string>();
-  private readonly deferred = new Map<string, { seenIn: ProjectInfo; home: ProjectInfo; endpoint: Endpoint }>();
+  private readonly deferred = new Map<string, Orphan>();
   private readonly selected: Set<string>;
   private readonly visible?: Set<string>;
 
@@ -71,7 +79,8 @@ export class ConnectionRouter {
     if (visible) this.visible = new Set(visible.map((p) => p.id.toLowerCase()));
   }
 
-  route(e: Endpoint, project: ProjectInfo): Route {
+  route(c: Classified, project: ProjectInfo): Route {
+    const e = c.endpoint;
     const key = e.id.toLowerCase();
     if (this.owner.has(key)) return { kind: 'seen' };
     const home = homeProject(e);
@@ -81,7 +90,7 @@ export class ConnectionRouter {
       return { kind: 'here' };
     }
     if (this.selected.has(home.id.toLowerCase())) {
-      if (!this.deferred.has(key)) this.deferred.set(key, { seenIn: project, home, endpoint: e });
+      if (!this.deferred.has(key)) this.deferred.set(key, { seenIn: project, home, classified: c });
       return { kind: 'home', home };
     }
     this.owner.add(key);
@@ -89,10 +98,10 @@ export class ConnectionRouter {
   }
 
   /** The connections whose home project never listed them, each with the first project that did (to record them there). */
-  orphans(): Array<{ seenIn: ProjectInfo; home: ProjectInfo; endpoint: Endpoint }> {
+  orphans(): Orphan[] {
     const left = [...this.deferred.values()];
     this.deferred.clear();
-    for (const o of left) this.owner.add(o.endpoint.id.toLowerCase());
+    for (const o of left) this.owner.add(o.classified.endpoint.id.toLowerCase());
     return left;
   }
 }

@@ -11,6 +11,8 @@ export interface ProjectOutcome {
   name: string;
   results: ConnectionResult[];
   error?: Message;
+  /** Its connections could not be listed (403, 404, cancelled before its turn): `error` says why. */
+  unread?: boolean;
 }
 
 /** A project as the report shows it: how many connections it holds, their totals, and why it could not be read. */
@@ -21,6 +23,8 @@ export interface ProjectEntry {
   totals: Totals;
   error?: string;
   errorCode?: string;
+  /** Set when its connections could not be listed at all (the error says why and what to grant). */
+  unread?: boolean;
 }
 
 /** A connection as the report shows it: the result, with messages rendered to text. */
@@ -173,6 +177,7 @@ export function buildReport(
       connections: p.results.length,
       totals: totalsOf(p.results),
       ...(p.error ? { error: render(loc, p.error), errorCode: p.error.key } : {}),
+      ...(p.unread ? { unread: true } : {}),
     })),
     startedAt: run.startedAt.toISOString(),
     finishedAt: run.finishedAt.toISOString(),

@@ -12,14 +12,18 @@ export type { ResultKind };
  * pending, connections left alone because they would break or their use is unknown, a dry run that
  * foresees a refusal or a break, or a selection that matched nothing; succeeded otherwise.
  */
-export function decideResult(report: Report, failOnFindings = false): { kind: ResultKind; message: Message } {
+export function decideResult(report: Report, failOnFindings = false): { kind: ResultKind; message: Message; note?: Message } {
   const decided = decideForConnections(report, failOnFindings);
+  if (!report.organizationWide || report.cancelled || report.error) return decided;
+  // A project that stopped after it was read: its connections are in the report, but the run did not finish it.
+  const broken = report.projects.find((p) => p.error && !p.unread);
+  if (broken) return { kind: 'Failed', message: msg('ResultProjectFailed', broken.name, broken.error ?? '') };
   // Organization-wide: a project that could not be read is never a silent success.
-  const unread = report.organizationWide && !report.cancelled && !report.error ? report.projects.filter((p) => p.error).length : 0;
-  if (unread === 0 || decided.kind === 'Failed') return decided;
-  const t = report.totals;
-  const message = msg('ResultProjectsUnread', unread, report.projects.length, t.converted + t.reverted, t.updated, t.failed);
-  return { kind: unread === report.projects.length ? 'Failed' : 'SucceededWithIssues', message };
+  const unread = report.projects.filter((p) => p.unread).length;
+  if (unread === 0) return decided;
+  const note = msg('ResultProjectsUnreadNote', unread, report.projects.length);
+  if (unread === report.projects.length) return { kind: 'Failed', message: decided.message, note };
+  return { kind: decided.kind === 'Succeeded' ? 'SucceededWithIssues' : decided.kind, message: decided.message, note };
 }
 
 function decideForConnections(report: Report, failOnFindings: boolean): { kind: ResultKind; message: Message } {

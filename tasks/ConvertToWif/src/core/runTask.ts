@@ -4,7 +4,7 @@
 
 import pLimit from 'p-limit';
 import { closestNames } from './closest';
-import { baseResult, param, projectIdByName, schemeOf } from './endpoint';
+import { baseResult, federationFields, param, projectIdByName, schemeOf } from './endpoint';
 import { EntraRun, entraSettingsOf, inspectApps, signInProblem } from './entra';
 import { Budget, Classified, classify, newBudget } from './eligibility';
 import { ServiceFailure, asFailure, describeFailure, isTokenProblem } from './failures';
@@ -135,18 +135,26 @@ export async function runTask({ host, connect, connectEntra, clock, cancelled }:
     // starts, so the requests in flight stay at `concurrency` (one pacer owns that limit) and only
     // the projects in hand are held in memory.
     const window = pLimit(Math.max(2, opts.concurrency));
+    // Listed in parallel, but classified in project order: maxConnections is spent, and a shared
+    // connection is recorded, the same way in a dry run and in the real run, whatever answers first.
+    let previous: Promise<void> = Promise.resolve();
     await Promise.all(
-      outcomes.map((o) =>
-        window(async () => {
+      outcomes.map((o) => {
+        let done: () => void = () => undefined;
+        const turn = { previous, done: new Promise<void>((resolve) => (done = resolve)) };
+        previous = turn.done;
+        return window(async () => {
           try {
-            const final = await runProject(o, env);
+            const final = await runProject(o, env, turn.previous);
             if (final) finals.push(final);
           } catch (err) {
             // One project's unexpected failure does not stop the others; its connections keep their record.
             o.error = msg('Unexpected', describeFailure(err));
+          } finally {
+            done();
           }
-        }),
-      ),
+        });
+      }),
     );
     await Promise.all(finals);
     if (env.router) recordOrphans(env.router, outcomes);
@@ -223,6 +231,9 @@ interface RunEnv {
  */
 export const readConcurrency = (concurrency: number): number => Math.min(32, 2 * concurrency);
 
+/** Who an organization-wide run's job token is when the service does not say (docs/service-behaviour.md §8, §20). */
+const COLLECTION_IDENTITY = 'Project Collection Build Service';
+
 /** Memoizes a call. */
 function once<T>(f: () => Promise<T>): () => Promise<T> {
   let p: Promise<T> | undefined;
@@ -261,10 +272,11 @@ async function projectsOf(client: AzureDevOps, env: RunEnv): Promise<ProjectScop
  * Resolves once every change of the project was sent (its slot can go to the next project) with
  * the promise of the rest: the background jobs it waits for, or the grace period after a cancellation.
  */
-async function runProject(o: ProjectOutcome, env: RunEnv): Promise<Promise<void> | undefined> {
+async function runProject(o: ProjectOutcome, env: RunEnv, previousTurn: Promise<void>): Promise<Promise<void> | undefined> {
   const { host, opts, clock, cancelled } = env;
   if (cancelled.aborted) {
     o.error = msg('ProjectNotRead');
+    o.unread = true;
     return undefined;
   }
   const client = env.clientFor(o);
@@ -274,6 +286,7 @@ async function runProject(o: ProjectOutcome, env: RunEnv): Promise<Promise<void>
     listing = await client.list(opts.action === 'updateIssuer' || opts.action === 'report' ? { allTypes: true } : undefined);
   } catch (err) {
     const f = asFailure(err);
+    o.unread = true;
     if (f.cancelled || cancelled.aborted) {
       o.error = msg('ProjectNotRead');
       return undefined;
@@ -289,11 +302,16 @@ async function runProject(o: ProjectOutcome, env: RunEnv): Promise<Promise<void>
   }
   if (listing.malformed > 0) host.warning(host.loc('ListingMalformed', listing.malformed));
   if (!o.id) o.id = projectIdByName(listing.endpoints, o.name) ?? '';
-  const ctx: RunContext = { organization: env.organization, project: { id: o.id, name: o.name } };
+  // Organization-wide, the token is the collection's: name it (asked once per run) rather than "{project} Build Service".
+  const identity = env.org ? ((await env.whoAmI()) ?? COLLECTION_IDENTITY) : undefined;
+  const ctx: RunContext = { organization: env.organization, project: { id: o.id, name: o.name }, ...(identity ? { identity } : {}) };
 
+  await previousTurn;
   let classified = classify(listing.endpoints, opts, ctx, env.selection, new Date(clock.now()), env.budget);
   if (env.router) classified = routeAll(classified, o, env.router);
   else env.single = classified;
+  // Recorded at once (as "not attempted" where a change is due), so a failure later in this project loses no connection.
+  o.results = initialResults(classified, opts, ctx);
   if (env.matched) {
     const left = new Set(env.selection.unmatched(classified.map((c) => c.endpoint)));
     env.matched.unmatched = env.matched.unmatched.filter((p) => left.has(p));
@@ -361,8 +379,12 @@ async function runProject(o: ProjectOutcome, env: RunEnv): Promise<Promise<void>
     impact: impactGate,
   });
   o.results = conversion.results;
-  await Promise.race([conversion.sent, env.whenCancelled]);
-  return untilDoneOrCancelled(conversion, clock, env.whenCancelled);
+  // Made before the wait below, so a failure while the changes run is caught here (and the report still written).
+  const final = untilDoneOrCancelled(conversion, clock, env.whenCancelled).catch((err: unknown) => {
+    o.error ??= msg('Unexpected', describeFailure(err));
+  });
+  await Promise.race([conversion.sent.catch(() => undefined), env.whenCancelled]);
+  return final;
 }
 
 /** The updateIssuer environment of one project; whether the migration route is closed is known run-wide. */
@@ -384,7 +406,7 @@ function issuerEnvOf(env: RunEnv, base: Omit<IssuerEnv, 'migrationUnavailable' |
 function routeAll(classified: Classified[], o: ProjectOutcome, router: ConnectionRouter): Classified[] {
   const kept: Classified[] = [];
   for (const c of classified) {
-    const route = router.route(c.endpoint, o);
+    const route = router.route(c, o);
     if (route.kind === 'here') kept.push(c);
     else if (route.kind === 'outside') {
       const leftAlone = c.decision.kind === 'skip' && c.decision.reason.key === 'SkipHomedElsewhere';
@@ -398,11 +420,17 @@ function routeAll(classified: Classified[], o: ProjectOutcome, router: Connectio
 /** Connections whose home project never listed them (it could not be read): recorded once, in the first project that listed them. */
 function recordOrphans(router: ConnectionRouter, outcomes: ProjectOutcome[]): void {
   const byId = new Map(outcomes.map((o) => [o.id.toLowerCase(), o]));
-  for (const { seenIn, home, endpoint } of router.orphans()) {
+  for (const { seenIn, home, classified: c } of router.orphans()) {
     const target = byId.get(seenIn.id.toLowerCase());
     const homeOutcome = byId.get(home.id.toLowerCase());
     if (!target) continue;
-    target.results.push({ ...baseResult(endpoint), outcome: 'skipped', reason: msg(homeOutcome?.error ? 'SkipHomeUnread' : 'SkipHomeNotListed', home.name) });
+    const base = { ...baseResult(c.endpoint), selected: c.selected };
+    // A federated one keeps its issuer (the audit counts it); any other is left alone with the reason.
+    target.results.push(
+      c.decision.kind === 'federated'
+        ? { ...base, outcome: 'federated', ...federationFields(c.endpoint) }
+        : { ...base, outcome: 'skipped', reason: msg(homeOutcome?.unread ? 'SkipHomeUnread' : 'SkipHomeNotListed', home.name) },
+    );
   }
 }
 

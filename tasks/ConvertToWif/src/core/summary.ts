@@ -128,7 +128,7 @@ function renderOrganization(report: Report, loc: Localize): string[] {
   section(
     out,
     loc('SummaryProjectsUnread'),
-    report.projects.filter((p) => p.error),
+    report.projects.filter((p) => p.unread),
     [
       { header: loc('ColProject'), cell: (p) => mdText(p.name) },
       { header: loc('ColError'), cell: (p) => mdText(p.error) },
@@ -141,17 +141,22 @@ function renderOrganization(report: Report, loc: Localize): string[] {
     if (list) list.push(c);
     else byProject.set(key, [c]);
   }
+  // Read, but nothing in them: said once, not as an empty section each.
+  const empty = report.projects.filter((p) => !p.unread && !p.error && !byProject.has(p.id.toLowerCase()));
+  if (empty.length > 0) out.push('', mdText(loc('SummaryProjectsEmpty', empty.length, empty.map((p) => p.name).join(', '))));
   for (const p of report.projects) {
     const connections = byProject.get(p.id.toLowerCase()) ?? [];
-    if (connections.length === 0) continue;
+    const failed = p.error && !p.unread;
+    if (connections.length === 0 && !failed) continue;
     const sub: Report = { ...report, organizationWide: false, project: { id: p.id, name: p.name }, connections, totals: p.totals, audit: auditOf(connections) };
-    const open = connections.some(report.action === 'report' ? isFinding : needsAttention);
+    const open = failed || connections.some(report.action === 'report' ? isFinding : needsAttention);
     const counts =
       report.action === 'report'
-        ? loc('AuditCounts', sub.audit.onSecrets, sub.audit.federatedRetiringIssuer, sub.audit.federatedEntraIssuer)
+        ? loc('AuditCounts', sub.audit.onSecrets, sub.audit.federatedRetiringIssuer, sub.audit.federatedEntraIssuer).replace(/\*\*/g, '')
         : countsLine(sub, loc, false);
     const head = `${p.name}: ${counts}${open ? '' : ` (${loc('SummaryProjectNothing')})`}`;
     out.push('', `<details${open ? ' open' : ''}><summary>${htmlText(head)}</summary>`, '');
+    if (failed) out.push('', `**${mdText(p.error)}**`);
     renderProject(sub, loc, out);
     out.push('', '</details>');
   }
