@@ -155,7 +155,10 @@ describe('organization-wide runs (input projects, packaged task)', function () {
 
     it('##vso: SucceededWithIssues naming the unread projects, one warning per unread project, the counts as output variables', () => {
       assert.equal(t.run.result?.result, 'SucceededWithIssues', t.run.stdout);
-      assert.match(t.run.result.message, /^2 of 6 project\(s\) could not be read .*10 converted, 0 updated, 0 failed/);
+      assert.equal(
+        t.run.result.message,
+        "Converted 10 connection(s) to workload identity federation. 2 of 6 project(s) could not be read: see the report's projects list for what to grant.",
+      );
       assert.deepEqual(t.run.errors, []);
       assert.equal(t.run.warnings.filter((w) => w.startsWith("The service connections of project 'Restricted' could not be read")).length, 1);
       assert.equal(t.run.warnings.filter((w) => w.startsWith("Project 'Retired' was not found")).length, 1);
@@ -215,7 +218,7 @@ describe('organization-wide runs (input projects, packaged task)', function () {
       );
       assert.equal(variable(again, 'convertedCount'), '0');
       assert.equal(again.run.result?.result, 'SucceededWithIssues');
-      assert.match(again.run.result.message, /0 converted/);
+      assert.match(again.run.result.message, /^Nothing to convert.* 2 of 6 project\(s\) could not be read/);
     });
   });
 
@@ -342,7 +345,7 @@ describe('organization-wide runs (input projects, packaged task)', function () {
       assert.equal(t.byName('hub')!.project.name, 'Shared Services');
       assert.equal(outcome(t, 'restricted-shared'), 'skipped:SkipHomeUnread');
       assert.equal(t.run.result?.result, 'SucceededWithIssues');
-      assert.match(t.run.result.message, /^2 of 6 project\(s\) could not be read/);
+      assert.match(t.run.result.message, /^Report: 8 connection\(s\) on a client secret.* 2 of 6 project\(s\) could not be read/);
       assert.equal(t.run.warnings.filter((w) => / still uses a client secret: /.test(w)).length, 8);
       const summary = fs.readFileSync(t.run.summaryPath!, 'utf8');
       assert.match(summary, /\*\*8 on a client secret\*\* · 0 federated on the retiring Azure DevOps issuer · 4 federated on the Microsoft Entra issuer/);

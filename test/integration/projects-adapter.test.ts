@@ -246,11 +246,24 @@ describe('ServiceClient.listProjects (Core API projects listing)', function () {
     });
 
     it(`a service that never ends its listing (a new token every page) is given up after ${MAX_PROJECT_PAGES} pages`, async () => {
-      srv = await hostile((_, n) => ({ headers: { 'x-ms-continuationtoken': `t${n}` }, body: { count: 1, value: [{ id: guid(n % 5), name: 'Same few' }] } }));
+      srv = await hostile((_, n) => ({ headers: { 'x-ms-continuationtoken': `t${n}` }, body: { count: 1, value: [{ id: guid(n), name: `New ${n}` }] } }));
       const f = await failure(client(srv.url, HOSTILE_TOKEN).listProjects());
       assert.equal(f.garbled, true);
       assert.match(f.message, new RegExp(`did not end after ${MAX_PROJECT_PAGES} pages`));
       assert.equal(srv.seen.length, MAX_PROJECT_PAGES);
+    });
+
+    it('a page naming only projects already listed (a service that ignores $skip or its token) ends the listing as garbled', async () => {
+      const page = Array.from({ length: 100 }, (_, i) => ({ id: guid(i + 1), name: `P ${i}` }));
+      srv = await hostile(() => ({ body: { count: page.length, value: page } }));
+      const f = await failure(client(srv.url, HOSTILE_TOKEN).listProjects());
+      assert.equal(f.garbled, true);
+      assert.match(f.message, /did not end after 2 pages: a page named only projects already listed/);
+      assert.equal(srv.seen.length, 2);
+      assert.deepEqual(
+        srv.seen.map((r) => r.query.get('$skip')),
+        ['0', '100'],
+      );
     });
 
     it('a continuation token too long to send back is garbled (retried as a read, then thrown)', async () => {
