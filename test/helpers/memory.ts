@@ -51,3 +51,22 @@ export function clock(): Clock {
   let now = Date.parse('2026-12-01T12:00:00Z');
   return { now: () => now, sleep: async (ms) => void (now += ms), wait: async (ms) => void (now += ms) };
 }
+
+/** Starts now; a sleep moves it forward at once and is recorded (the adapters' retry waits), `advance` moves it by hand. */
+export function recordingClock(): Clock & { sleeps: number[]; advance(ms: number): void } {
+  let t = Date.now();
+  const sleeps: number[] = [];
+  return {
+    sleeps,
+    now: () => t,
+    sleep: (ms) => {
+      sleeps.push(ms);
+      t += ms;
+      return Promise.resolve();
+    },
+    wait: () => Promise.resolve(),
+    advance: (ms) => {
+      t += ms;
+    },
+  };
+}

@@ -22,28 +22,13 @@ import {
   entraTestSeed,
 } from '../helpers/entraFixture';
 import { otherHost } from '../helpers/otherHost';
+import { recordingClock } from '../helpers/memory';
 
 const JOB = 'job-token-0123456789';
 const seed = (): Seed => entraTestSeed(JOB);
 
 /** A clock whose sleeps end at once and are recorded (the retry waits are asserted, not waited). */
-function fakeClock(): Clock & { sleeps: number[]; advance(ms: number): void } {
-  let t = Date.now();
-  const sleeps: number[] = [];
-  return {
-    sleeps,
-    now: () => t,
-    sleep: (ms) => {
-      sleeps.push(ms);
-      t += ms;
-      return Promise.resolve();
-    },
-    wait: () => Promise.resolve(),
-    advance: (ms) => {
-      t += ms;
-    },
-  };
-}
+const fakeClock = recordingClock;
 
 let world: EntraWorld;
 /** Every value any client masked, and every failure any client threw: no failure may carry one. */

@@ -18,6 +18,7 @@ import { PROJECT } from '../helpers/endpoints';
 import { AUDIENCE, MIG, azureDevOpsIssuer, entraIssuer, issuerMigrationSeed } from '../helpers/issuerSeeds';
 import { otherHost } from '../helpers/otherHost';
 import { JOB_IDENTITY, JOB_TOKEN, ORG } from '../helpers/seed';
+import { recordingClock } from '../helpers/memory';
 
 const SUB = MIG.SUBSCRIPTION;
 const OTHER_SUB = '3c1d2e4f-0000-4000-8000-00000000ab09';
@@ -41,20 +42,7 @@ function worldSeed(migration: MigrationMode = 'switches'): Seed {
   return s;
 }
 
-function fakeClock(): Clock & { sleeps: number[] } {
-  let t = Date.now();
-  const sleeps: number[] = [];
-  return {
-    sleeps,
-    now: () => t,
-    sleep: (ms) => {
-      sleeps.push(ms);
-      t += ms;
-      return Promise.resolve();
-    },
-    wait: () => Promise.resolve(),
-  };
-}
+const fakeClock = recordingClock;
 
 let world: EntraWorld;
 /** Whether this test started a world (afterEach closes it). */

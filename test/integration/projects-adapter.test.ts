@@ -12,24 +12,12 @@ import { encodeContinuationToken } from '../emulator/projects';
 import { startEmulator, type Emulator } from '../emulator/server';
 import { PROJECT } from '../helpers/endpoints';
 import { COLLECTION_IDENTITY, COLLECTION_TOKEN, JOB_IDENTITY, JOB_TOKEN, orgSeed } from '../helpers/orgSeeds';
+import { recordingClock } from '../helpers/memory';
 
 /** The bearer token given to the client of the hostile server: it must appear in no message. */
 const HOSTILE_TOKEN = 'hostile-server-token-5f0c21';
 
-function fakeClock(): Clock & { sleeps: number[] } {
-  let t = Date.now();
-  const sleeps: number[] = [];
-  return {
-    sleeps,
-    now: () => t,
-    sleep: (ms) => {
-      sleeps.push(ms);
-      t += ms;
-      return Promise.resolve();
-    },
-    wait: () => Promise.resolve(),
-  };
-}
+const fakeClock = recordingClock;
 
 function client(url: string, token: string, o: { clock?: Clock; debug?: (m: string) => void } = {}): ServiceClient {
   return new ServiceClient({

@@ -3,7 +3,7 @@
 // (an error with failOnFindings). The adapter makes every line inert for the agent (escape.ts).
 
 import { Localize } from './model';
-import { CREDENTIAL_CHANGE_LABEL, Report, ReportEntry, groupOf, leftAloneByImpact } from './report';
+import { CREDENTIAL_CHANGE_LABEL, Report, ReportEntry, byProject, groupOf, leftAloneByImpact } from './report';
 
 export interface LogLine {
   level: 'info' | 'warning' | 'error';
@@ -24,15 +24,9 @@ export function* eachLogLine(report: Report, loc: Localize, failOnFindings = fal
     return;
   }
   // Organization-wide: names repeat across projects, so each project's lines come under its name.
-  const byProject = new Map<string, ReportEntry[]>();
-  for (const c of report.connections) {
-    const key = c.project.id.toLowerCase();
-    const list = byProject.get(key);
-    if (list) list.push(c);
-    else byProject.set(key, [c]);
-  }
+  const groups = byProject(report.connections);
   for (const p of report.projects) {
-    const own = connectionLines(report, byProject.get(p.id.toLowerCase()) ?? [], loc, failOnFindings);
+    const own = connectionLines(report, groups.get(p.id.toLowerCase()) ?? [], loc, failOnFindings);
     if (own.length > 0) yield* [{ level: 'info' as const, text: loc('LogProject', p.name) }, ...own];
   }
 }

@@ -190,6 +190,18 @@ export function buildReport(
   };
 }
 
+/** The report's connections by the project they were handled from (key: the project id, lower-case). */
+export function byProject(connections: ReportEntry[]): Map<string, ReportEntry[]> {
+  const groups = new Map<string, ReportEntry[]>();
+  for (const c of connections) {
+    const key = c.project.id.toLowerCase();
+    const list = groups.get(key);
+    if (list) list.push(c);
+    else groups.set(key, [c]);
+  }
+  return groups;
+}
+
 /** Left alone by the impact check (`impactCheck: skip`): something would break, or the use is unknown. */
 export const IMPACT_SKIPS = ['SkipImpact', 'SkipImpactYaml', 'SkipImpactUnknown'];
 export const leftAloneByImpact = (c: Pick<ReportEntry, 'outcome' | 'reasonCode'>): boolean =>

@@ -5,7 +5,7 @@
 
 import { htmlText, mdCode, mdText } from './escape';
 import { Action, Localize, Outcome } from './model';
-import { CREDENTIAL_CHANGE_LABEL, ISSUER_RETIREMENT, Report, ReportEntry, auditOf, foreseenRefusal, groupOf, leftAloneByImpact } from './report';
+import { CREDENTIAL_CHANGE_LABEL, ISSUER_RETIREMENT, Report, ReportEntry, auditOf, byProject, foreseenRefusal, groupOf, leftAloneByImpact } from './report';
 
 const DAY = 86_400_000;
 
@@ -86,7 +86,9 @@ function section<T>(
   const groups = new Map<string, T[]>();
   for (const r of rows) {
     const key = hoist?.value(r) ?? '';
-    groups.set(key, [...(groups.get(key) ?? []), r]);
+    const list = groups.get(key);
+    if (list) list.push(r);
+    else groups.set(key, [r]);
   }
   for (const [key, group] of groups) {
     if (key) out.push('', `${hoist!.label} ${mdCode(key)}`);
@@ -134,18 +136,12 @@ function renderOrganization(report: Report, loc: Localize): string[] {
       { header: loc('ColError'), cell: (p) => mdText(p.error) },
     ],
   );
-  const byProject = new Map<string, ReportEntry[]>();
-  for (const c of report.connections) {
-    const key = c.project.id.toLowerCase();
-    const list = byProject.get(key);
-    if (list) list.push(c);
-    else byProject.set(key, [c]);
-  }
+  const groups = byProject(report.connections);
   // Read, but nothing in them: said once, not as an empty section each.
-  const empty = report.projects.filter((p) => !p.unread && !p.error && !byProject.has(p.id.toLowerCase()));
+  const empty = report.projects.filter((p) => !p.unread && !p.error && !groups.has(p.id.toLowerCase()));
   if (empty.length > 0) out.push('', mdText(loc('SummaryProjectsEmpty', empty.length, empty.map((p) => p.name).join(', '))));
   for (const p of report.projects) {
-    const connections = byProject.get(p.id.toLowerCase()) ?? [];
+    const connections = groups.get(p.id.toLowerCase()) ?? [];
     const failed = p.error && !p.unread;
     if (connections.length === 0 && !failed) continue;
     const sub: Report = { ...report, organizationWide: false, project: { id: p.id, name: p.name }, connections, totals: p.totals, audit: auditOf(connections) };
