@@ -40,7 +40,12 @@ export function renderHandoff(report: Report, loc: Localize): string | undefined
   const title = report.organizationWide ? loc('HandoffTitleOrg', report.projects.length, report.organization) : loc('HandoffTitle', report.project.name);
   const out = [`# ${mdText(title)}`, '', mdText(loc('HandoffIntro', '2027-07-01'))];
   const byIdentity = new Map<string, ReportEntry[]>();
-  for (const c of rows) byIdentity.set(c.handoff!.clientId.toLowerCase(), [...(byIdentity.get(c.handoff!.clientId.toLowerCase()) ?? []), c]);
+  for (const c of rows) {
+    const key = c.handoff!.clientId.toLowerCase();
+    const group = byIdentity.get(key);
+    if (group) group.push(c);
+    else byIdentity.set(key, [c]);
+  }
   for (const [, group] of byIdentity) {
     const h = group[0].handoff!;
     const kind = h.identityKind === 'app' ? loc('HandoffKindApp') : h.identityKind === 'managedIdentity' ? loc('HandoffKindMi') : loc('HandoffKindUnknown');
