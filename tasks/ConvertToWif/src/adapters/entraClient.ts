@@ -32,9 +32,11 @@ import {
   type Peer,
   type RawAnswer,
   abortOnTimeout,
+  encodings,
   exchange,
   garbledError,
   pacedAttempt,
+  scrubSecrets,
   send,
   serviceMessage,
   toServiceError,
@@ -554,26 +556,9 @@ export class EntraClient implements EntraPort {
     for (const form of encodings(value)) if (form !== value) this.o.secret(form);
   }
 
-  /**
-   * The text without any secret the client knows: plain, URL- or form-encoded, JSON-escaped, and a
-   * secret cut off at the end of a shortened message (messages are bounded before they get here).
-   */
+  /** The text without any secret the client knows (http.ts `scrubSecrets`). */
   private scrub(text: string): string {
-    let out = text;
-    for (const s of this.secrets) {
-      if (s.length < 4) continue;
-      const forms = [s, ...encodings(s)];
-      for (const f of forms) out = out.split(f).join('***');
-      for (const f of forms) {
-        for (let k = f.length - 1; k >= 6; k--) {
-          if (out.endsWith(f.slice(0, k))) {
-            out = `${out.slice(0, out.length - k)}***`;
-            break;
-          }
-        }
-      }
-    }
-    return out;
+    return scrubSecrets(text, this.secrets);
   }
 
   private scrubbed(e: ServiceError): ServiceError {
@@ -585,12 +570,6 @@ export class EntraClient implements EntraPort {
   private debug(message: string): void {
     this.o.debug?.(this.scrub(message));
   }
-}
-
-/** How a secret looks inside a URL, a form body (application/x-www-form-urlencoded: '~' is %7E) or JSON. */
-function encodings(value: string): string[] {
-  const form = new URLSearchParams({ v: value }).toString().slice(2);
-  return [...new Set([encodeURIComponent(value), form, form.replace(/\+/g, '%20'), JSON.stringify(value).slice(1, -1)])].filter((f) => f !== value);
 }
 
 type Grant = { token: string; expiresAt: number };

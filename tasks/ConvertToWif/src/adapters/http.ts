@@ -361,3 +361,40 @@ export async function pacedAttempt<T>(op: () => Promise<T>, o: PacedAttemptOptio
     throw raw;
   }
 }
+
+/** How a secret looks inside a URL, a form body (application/x-www-form-urlencoded: '~' is %7E) or JSON. */
+export function encodings(value: string): string[] {
+  const form = new URLSearchParams({ v: value }).toString().slice(2);
+  return [...new Set([encodeURIComponent(value), form, form.replace(/\+/g, '%20'), JSON.stringify(value).slice(1, -1)])].filter((f) => f !== value);
+}
+
+/**
+ * The text without any of the secrets: plain, URL- or form-encoded, JSON-escaped, and a secret cut
+ * off at the end of a shortened message (a service's message is bounded before it gets here, and
+ * the agent masks only whole secrets).
+ */
+export function scrubSecrets(text: string, secrets: Iterable<string>): string {
+  let out = text;
+  for (const s of secrets) {
+    if (s.length < 4) continue;
+    const forms = [s, ...encodings(s)];
+    for (const f of forms) if (out.includes(f)) out = out.split(f).join('***');
+    for (const f of forms) {
+      for (let k = f.length - 1; k >= 6; k--) {
+        if (out.endsWith(f.slice(0, k))) {
+          out = `${out.slice(0, out.length - k)}***`;
+          break;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** The failure with its message scrubbed of the secrets (scrubSecrets). */
+export function scrubbedFailure(e: ServiceError, secrets: Iterable<string>): ServiceError {
+  const clean = scrubSecrets(e.message, secrets);
+  if (clean !== e.message) e.message = clean;
+  return e;
+}
+

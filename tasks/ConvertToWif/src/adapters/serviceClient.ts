@@ -19,6 +19,7 @@ import {
   exchange,
   garbledError,
   pacedAttempt,
+  scrubbedFailure,
   send,
   serviceMessage,
   toServiceError,
@@ -156,10 +157,7 @@ export class ServiceClient implements AzureDevOps {
       'Content-Type': 'application/json; charset=utf-8',
       Authorization: `Bearer ${entraBearer}`,
     };
-    const scrub = (e: ServiceError): ServiceError => {
-      for (const form of [entraBearer, encodeURIComponent(entraBearer)]) if (e.message.includes(form)) e.message = e.message.split(form).join('***');
-      return e;
-    };
+    const scrub = (e: ServiceError): ServiceError => scrubbedFailure(e, [entraBearer, this.o.token]);
     return withRetry(
       () =>
         this.attemptOnce(async () => {
@@ -435,7 +433,8 @@ export class ServiceClient implements AzureDevOps {
       clock: this.o.clock,
       signal: this.o.signal,
       deadline,
-      toFailure: toServiceError,
+      // A service that echoes the token in an error: gone from the message, whole or cut off at its end.
+      toFailure: (raw) => scrubbedFailure(toServiceError(raw), [this.o.token]),
       retryAfterOf: (raw) => {
         const rl = (raw as NodeApiError | undefined)?.rateLimit;
         return rl?.retryAfter ?? rl?.delay;

@@ -52,8 +52,10 @@ export interface Orphan {
 
 /** Where a connection listed in a project is handled. */
 export type Route =
-  /** Here: this is its home project (or it names none). */
+  /** Here: this is its home project. */
   | { kind: 'here' }
+  /** It names no home project: recorded here (the first project that lists it), never changed, since no project can be told to own it. */
+  | { kind: 'nohome' }
   /** Already handled or recorded from another project: not again. */
   | { kind: 'seen' }
   /** Its home project is selected too: handled there (recorded here only if the home project cannot be read). */
@@ -84,7 +86,11 @@ export class ConnectionRouter {
     const key = e.id.toLowerCase();
     if (this.owner.has(key)) return { kind: 'seen' };
     const home = homeProject(e);
-    if (!home || home.id.toLowerCase() === project.id.toLowerCase()) {
+    if (!home) {
+      this.owner.add(key);
+      return { kind: 'nohome' };
+    }
+    if (home.id.toLowerCase() === project.id.toLowerCase()) {
       this.owner.add(key);
       this.deferred.delete(key);
       return { kind: 'here' };

@@ -12,7 +12,7 @@ import { finishRun } from './finish';
 import { ImpactOptions, Limit, applyImpact, assessImpact, impactReader, parseTaskList } from './impact';
 import { parseInputs } from './inputs';
 import { isGuid, organizationName } from './identity';
-import { Action, ConnectionResult, Endpoint, Message, Options, RunContext, Scheme, changesNothing, msg } from './model';
+import { Action, ConnectionResult, Endpoint, Localize, Message, Options, RunContext, Scheme, changesNothing, msg } from './model';
 import { AzureDevOps, Clock, ConnectSettings, EntraPort, EntraSettings, Host } from './ports';
 import { IssuerEnv, moveAll } from './issuer';
 import { ConnectionRouter, ProjectInfo, ProjectScope, selectProjects } from './projects';
@@ -160,7 +160,8 @@ export async function runTask({ host, connect, connectEntra, clock, cancelled }:
     if (env.router) recordOrphans(env.router, outcomes);
     if (org) nothingMatched = emptyOrgSelection(env, outcomes);
     else nothingMatched = env.single ? emptySelection(opts, env.single, current.name) : undefined;
-    if (org) for (const pattern of env.matched?.unmatched ?? []) host.warning(host.loc('PatternMatchedNothingOrg', pattern, outcomes.length));
+    const unmatched = env.matched?.unmatched ?? [];
+    if (org && unmatched.length > 0) host.warning(host.loc('PatternMatchedNothingOrg', someOf(unmatched, host.loc), outcomes.length));
   } catch (err) {
     failure = msg('Unexpected', describeFailure(err));
   } finally {
@@ -234,6 +235,15 @@ export const readConcurrency = (concurrency: number): number => Math.min(32, 2 *
 /** Who an organization-wide run's job token is when the service does not say (docs/service-behaviour.md §8, §20). */
 const COLLECTION_IDENTITY = 'Project Collection Build Service';
 
+/** Up to 10 entries, quoted, and how many more there are. */
+function someOf(entries: string[], loc: Localize): string {
+  const shown = entries
+    .slice(0, 10)
+    .map((e) => `'${e}'`)
+    .join(', ');
+  return entries.length > 10 ? `${shown} ${loc('MoreEntries', entries.length - 10)}` : shown;
+}
+
 /** Memoizes a call. */
 function once<T>(f: () => Promise<T>): () => Promise<T> {
   let p: Promise<T> | undefined;
@@ -259,7 +269,8 @@ async function projectsOf(client: AzureDevOps, env: RunEnv): Promise<ProjectScop
   if (listed.malformed > 0) host.warning(host.loc('ProjectsListingMalformed', listed.malformed));
   const scope = selectProjects(listed.projects, opts.projects);
   const who = (await env.whoAmI()) ?? host.loc('TheJobIdentity');
-  for (const pattern of scope.unmatched) host.warning(host.loc('ProjectPatternMatchedNothing', pattern, who, listed.projects.length));
+  // One warning, whatever the number of entries (a pasted list of 10,000 names must not flood the log).
+  if (scope.unmatched.length > 0) host.warning(host.loc('ProjectPatternMatchedNothing', someOf(scope.unmatched, host.loc), who, listed.projects.length));
   // A wildcard that finds one project: the usual sign of a job token limited to its own project.
   if (listed.projects.length === 1 && opts.projects.some((p) => /[*?]/.test(p))) host.warning(host.loc('ProjectsOnlyCurrent', who, listed.projects[0].name));
   if (!scope.nothingMatched) host.info(host.loc('PlanOrganization', scope.projects.length, listed.projects.length, who));
@@ -407,7 +418,8 @@ function routeAll(classified: Classified[], o: ProjectOutcome, router: Connectio
   const kept: Classified[] = [];
   for (const c of classified) {
     const route = router.route(c, o);
-    if (route.kind === 'here') kept.push(c);
+    if (route.kind === 'nohome') kept.push(c.decision.kind === 'change' ? { ...c, decision: { kind: 'skip', reason: msg('SkipNoHomeProject') } } : c);
+    else if (route.kind === 'here') kept.push(c);
     else if (route.kind === 'outside') {
       const leftAlone = c.decision.kind === 'skip' && c.decision.reason.key === 'SkipHomedElsewhere';
       const reason = route.visible ? msg('SkipHomeNotSelected', route.home.name) : msg('SkipHomeNotVisible', route.home.name);
