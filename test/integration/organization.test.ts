@@ -267,7 +267,7 @@ describe('organization-wide runs (input projects, packaged task)', function () {
       const org = organization();
       await h.start([], org.seed);
       const t = await h.run({ projects: 'Shared Services' }, { entry, token: JOB_TOKEN });
-      const scope = t.run.warnings.find((w) => w.startsWith("The projects entry 'Shared Services' matched no project"));
+      const scope = t.run.warnings.find((w) => w.startsWith("The projects entr(ies) 'Shared Services' matched no project"));
       assert.ok(scope, JSON.stringify(t.run.warnings));
       assert.ok(scope.includes(JOB_IDENTITY), scope);
       assert.match(scope, /'Limit job authorization scope to current project for non-release pipelines'/);
