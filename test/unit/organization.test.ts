@@ -333,6 +333,36 @@ describe('organization-wide runs (input projects, in memory)', () => {
     assert.equal(catalogue, 1, 'the task catalogue once per run');
   });
 
+  it('projects overlap: the next project converts while one project’s change is still in flight', async () => {
+    const org = new Org([PAYMENTS, TEAM], [conn('pay-1', PAYMENTS), conn('team-1', TEAM)]);
+    let teamStarted: () => void = () => undefined;
+    const teamConverting = new Promise<void>((resolve) => (teamStarted = resolve));
+    const base = org.client.bind(org);
+    org.client = (s) => {
+      const client = base(s);
+      const convert = client.convert.bind(client);
+      client.convert = async (id, body) => {
+        if (s.projectId === TEAM.id) teamStarted();
+        // Payments' PUT answers only once Team Rocket's has started (or fails after 2 s: the projects ran one after the other).
+        else
+          await Promise.race([
+            teamConverting,
+            new Promise<never>((_, reject) => setTimeout(() => reject(new ServiceError({ status: 400, message: 'projects did not overlap' })), 2000)),
+          ]);
+        return convert(id, body);
+      };
+      return client;
+    };
+    const { report } = await run({ projects: '*' }, org);
+    assert.deepEqual(
+      report.connections.map((c) => [c.name, c.outcome, c.serviceMessage]),
+      [
+        ['pay-1', 'converted', undefined],
+        ['team-1', 'converted', undefined],
+      ],
+    );
+  });
+
   it('a failure inside a project after its connections were read loses none of them, and the run fails naming the project', async () => {
     const org = new Org([PAYMENTS, TEAM], [conn('pay-1', PAYMENTS), conn('team-1', TEAM), conn('team-2', TEAM), conn('from-team', TEAM, PAYMENTS)]);
     const host = new MemoryHost({ projects: '*', impactCheck: 'warn', skipShared: 'false' }, PAYMENTS);

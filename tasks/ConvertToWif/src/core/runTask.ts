@@ -145,7 +145,7 @@ export async function runTask({ host, connect, connectEntra, clock, cancelled }:
         previous = turn.done;
         return window(async () => {
           try {
-            const final = await runProject(o, env, turn.previous);
+            const final = await runProject(o, env, { previous: turn.previous, done });
             if (final) finals.push(final);
           } catch (err) {
             // One project's unexpected failure does not stop the others; its connections keep their record.
@@ -283,7 +283,7 @@ async function projectsOf(client: AzureDevOps, env: RunEnv): Promise<ProjectScop
  * Resolves once every change of the project was sent (its slot can go to the next project) with
  * the promise of the rest: the background jobs it waits for, or the grace period after a cancellation.
  */
-async function runProject(o: ProjectOutcome, env: RunEnv, previousTurn: Promise<void>): Promise<Promise<void> | undefined> {
+async function runProject(o: ProjectOutcome, env: RunEnv, turn: { previous: Promise<void>; done: () => void }): Promise<Promise<void> | undefined> {
   const { host, opts, clock, cancelled } = env;
   if (cancelled.aborted) {
     o.error = msg('ProjectNotRead');
@@ -317,10 +317,12 @@ async function runProject(o: ProjectOutcome, env: RunEnv, previousTurn: Promise<
   const identity = env.org ? ((await env.whoAmI()) ?? COLLECTION_IDENTITY) : undefined;
   const ctx: RunContext = { organization: env.organization, project: { id: o.id, name: o.name }, ...(identity ? { identity } : {}) };
 
-  await previousTurn;
+  await turn.previous;
   let classified = classify(listing.endpoints, opts, ctx, env.selection, new Date(clock.now()), env.budget);
   if (env.router) classified = routeAll(classified, o, env.router);
   else env.single = classified;
+  // The next project may classify now (its changes overlap this project's).
+  turn.done();
   // Recorded at once (as "not attempted" where a change is due), so a failure later in this project loses no connection.
   o.results = initialResults(classified, opts, ctx);
   if (env.matched) {
