@@ -397,4 +397,3 @@ export function scrubbedFailure(e: ServiceError, secrets: Iterable<string>): Ser
   if (clean !== e.message) e.message = clean;
   return e;
 }
-

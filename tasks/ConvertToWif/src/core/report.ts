@@ -148,22 +148,28 @@ export function buildReport(
   // Organization-wide, the run's projects are those selected: none when the listing failed or nothing
   // matched (the current project was then never read, so it is not listed as if it had no connections).
   const projects: ProjectOutcome[] = run.projects?.length || run.organizationWide ? (run.projects ?? []) : [{ ...run.ctx.project, results }];
-  const tagged = projects.flatMap((p) => p.results.map((r) => ({ r, project: { id: p.id, name: p.name } })));
-  const connections = tagged.map(({ r: { reason, impact, appFinding, ...r }, project }) => {
+  // One project reference per project (shared by its entries), and entries built without deleting keys:
+  // an object that loses a key becomes a slower, larger dictionary (10,000 of them in a big run).
+  const entryOf = (r: ConnectionResult, project: { id: string; name: string }): ReportEntry => {
+    const { reason, impact, appFinding, ...rest } = r;
     let why = reason;
-    const retiring = r.issuerKind === 'azuredevops' && isScheme(r, Scheme.WorkloadIdentityFederation);
-    if (retiring && !why && r.outcome === 'federated') why = msg('FederatedRetiringIssuer', ISSUER_RETIREMENT.slice(0, 10), daysLeft);
-    const entry: ReportEntry = {
-      ...r,
-      project,
-      reason: render(loc, why),
-      reasonCode: why?.key,
-      issuerDaysLeft: retiring ? daysLeft : undefined,
-      impact: impact ? renderImpact(impact, loc) : undefined,
-      appFinding: render(loc, appFinding),
-    };
-    for (const k of Object.keys(entry) as Array<keyof ReportEntry>) if (entry[k] === undefined) delete entry[k];
-    return entry;
+    const retiring = rest.issuerKind === 'azuredevops' && isScheme(rest, Scheme.WorkloadIdentityFederation);
+    if (retiring && !why && rest.outcome === 'federated') why = msg('FederatedRetiringIssuer', ISSUER_RETIREMENT.slice(0, 10), daysLeft);
+    const entry = {} as Record<string, unknown>;
+    for (const [k, v] of Object.entries(rest)) if (v !== undefined) entry[k] = v;
+    entry.project = project;
+    if (why) {
+      entry.reason = render(loc, why);
+      entry.reasonCode = why.key;
+    }
+    if (retiring) entry.issuerDaysLeft = daysLeft;
+    if (impact) entry.impact = renderImpact(impact, loc);
+    if (appFinding) entry.appFinding = render(loc, appFinding);
+    return entry as unknown as ReportEntry;
+  };
+  const connections = projects.flatMap((p) => {
+    const project = { id: p.id, name: p.name };
+    return p.results.map((r) => entryOf(r, project));
   });
   return {
     action: run.action,
@@ -182,7 +188,7 @@ export function buildReport(
     startedAt: run.startedAt.toISOString(),
     finishedAt: run.finishedAt.toISOString(),
     connections,
-    totals: totalsOf(tagged.map((t) => t.r)),
+    totals: totalsOf(connections),
     audit: auditOf(connections),
     ...(run.failure ? { error: render(loc, run.failure) } : {}),
     ...(run.cancelled ? { cancelled: true } : {}),

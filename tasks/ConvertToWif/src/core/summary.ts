@@ -119,8 +119,8 @@ const isFinding = (c: ReportEntry): boolean => c.selected && (groupOf(c) === 'se
  * Organization-wide: the totals first, the projects that could not be read, then one section per
  * project, open when something in it needs attention and collapsed otherwise.
  */
-function renderOrganization(report: Report, loc: Localize): string[] {
-  const out: string[] = [`### ${mdText(summaryTitle(report, loc))}`];
+function* renderOrganization(report: Report, loc: Localize): Generator<string> {
+  let out: string[] = [`### ${mdText(summaryTitle(report, loc))}`];
   if (report.error) out.push('', `**${mdText(report.error)}**`);
   if (report.cancelled) out.push('', `**${loc('SummaryCancelled')}**`);
   if (report.nothingMatched) out.push('', `**${mdText(report.nothingMatched)}**`);
@@ -155,8 +155,11 @@ function renderOrganization(report: Report, loc: Localize): string[] {
     if (failed) out.push('', `**${mdText(p.error)}**`);
     renderProject(sub, loc, out);
     out.push('', '</details>');
+    // One project's lines at a time: the summary of 10,000 connections is never held whole.
+    yield* out;
+    out = [];
   }
-  return out;
+  yield* out;
 }
 
 /** Which pipelines used the checked connections, and what would break (impact check). */
@@ -245,7 +248,7 @@ export function* summaryPieces(report: Report, loc: Localize): Generator<string>
   for (const line of summaryLines(report, loc)) yield `${line}\n`;
 }
 
-function summaryLines(report: Report, loc: Localize): string[] {
+function summaryLines(report: Report, loc: Localize): Iterable<string> {
   if (report.organizationWide) return renderOrganization(report, loc);
   const out: string[] = [`### ${mdText(summaryTitle(report, loc))}`];
   if (report.error) out.push('', `**${mdText(report.error)}**`);
