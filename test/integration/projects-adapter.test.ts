@@ -321,3 +321,47 @@ describe('ServiceClient.listProjects (Core API projects listing)', function () {
     });
   });
 });
+
+describe('ServiceClient.forProject (one client per project of an organization-wide run)', () => {
+  let server: http.Server | undefined;
+  afterEach(
+    () =>
+      new Promise<void>((r) => {
+        if (!server) return r();
+        server.closeAllConnections();
+        server.close(() => r());
+        server = undefined;
+      }),
+  );
+
+  it("routes to the other project's URL with the same token, over the same kept-alive connection", async () => {
+    const seen: Array<{ path: string; auth?: string; port: number }> = [];
+    server = http.createServer((req, res) => {
+      seen.push({ path: new URL(req.url ?? '/', 'http://127.0.0.1').pathname, auth: req.headers.authorization, port: req.socket.remotePort ?? 0 });
+      req.resume();
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ count: 0, value: [] }));
+    });
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/contoso/`;
+    const first = client(url, HOSTILE_TOKEN);
+    const other = first.forProject(guid(2));
+    await first.list();
+    await other.list();
+    await other.list();
+    assert.deepEqual(
+      seen.map((s) => s.path),
+      [
+        `/contoso/${encodeURIComponent(PROJECT.name)}/_apis/serviceendpoint/endpoints`,
+        `/contoso/${guid(2)}/_apis/serviceendpoint/endpoints`,
+        `/contoso/${guid(2)}/_apis/serviceendpoint/endpoints`,
+      ],
+    );
+    assert.ok(
+      seen.every((s) => s.auth === `Bearer ${HOSTILE_TOKEN}`),
+      'the same token on every project',
+    );
+    // typed-rest-client without keepAlive opens a new connection (and agent) per request.
+    assert.equal(new Set(seen.map((s) => s.port)).size, 1, `requests came over ${new Set(seen.map((s) => s.port)).size} connections`);
+  });
+});
