@@ -151,6 +151,13 @@ async function runTaskCleanly(o: RunTaskOptions): Promise<TaskRun> {
   }
 }
 
+/** "converted 9800, skipped 200": the outcomes a report counted. */
+const outcomesText = (totals: Record<string, number> | undefined): string =>
+  Object.entries(totals ?? {})
+    .filter(([, v]) => v > 0)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ') || '(no report)';
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((x, y) => x - y);
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -642,14 +649,7 @@ async function benchProjects(args: Args, k: number, entry: string, work: string,
       `ConvertToWif bench --projects: K=${k} projects, N=${args.n} sync connections (${shared} shared with a second project), latency ${args.latency} ms, concurrency ${result.concurrency}, impactCheck ${impactCheck} (${result.impactCheckSource})`,
     );
     console.log(`job identity ${COLLECTION_IDENTITY} (collection-scoped); current project ${current.name}; input projects: '*'`);
-    console.log(
-      `task result: ${result.taskResult} (exit ${run.code}); outcomes: ${
-        Object.entries(report?.totals ?? {})
-          .filter(([, v]) => v > 0)
-          .map(([kind, v]) => `${kind} ${v}`)
-          .join(', ') || '(no report)'
-      }`,
-    );
+    console.log(`task result: ${result.taskResult} (exit ${run.code}); outcomes: ${outcomesText(report?.totals)}`);
     const converted = report?.totals?.converted ?? 0;
     if (converted < args.n - shared)
       console.log(
@@ -813,14 +813,7 @@ async function main(): Promise<void> {
     console.log(
       `ConvertToWif bench: N=${args.n}, ${mode} conversions, latency ${args.latency} ms, concurrency ${args.concurrency ?? 'default'}, impactCheck ${args.impact ?? 'default'}, VSIX ${(pkg.bytes / 1024).toFixed(1)} KiB`,
     );
-    console.log(
-      `task result: ${result.taskResult} (exit ${run.code}); outcomes: ${
-        Object.entries(report?.totals ?? {})
-          .filter(([, v]) => v > 0)
-          .map(([k, v]) => `${k} ${v}`)
-          .join(', ') || '(no report)'
-      }`,
-    );
+    console.log(`task result: ${result.taskResult} (exit ${run.code}); outcomes: ${outcomesText(report?.totals)}`);
     if ((report?.totals?.converted ?? 0) !== args.n)
       console.log(`WARNING: ${report?.totals?.converted ?? 0} of ${args.n} connections converted: the figures below do not measure a full run.`);
     console.log('');
