@@ -132,8 +132,8 @@ export async function runTask({ host, connect, connectEntra, clock, cancelled }:
     }
     outcomes.push(...scope.map((p) => ({ id: p.id, name: p.name, results: [] })));
     // A few projects at a time: while one converts its last connections, the next is listed and
-    // starts, so the requests in flight stay at `concurrency` (one pacer owns that limit) and only
-    // the projects in hand are held in memory.
+    // starts, so `concurrency` changes stay in flight (env.writes, across projects; the pacer bounds
+    // everything in flight) and only the projects in hand are held in memory.
     const window = pLimit(Math.max(2, opts.concurrency));
     // Listed in parallel, but classified in project order: maxConnections is spent, and a shared
     // connection is recorded, the same way in a dry run and in the real run, whatever answers first.
