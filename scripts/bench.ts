@@ -190,6 +190,27 @@ function writeRssPreload(dir: string): { preload: string; out: string } {
   return { preload, out };
 }
 
+/**
+ * Runs the packaged task once under the RSS preload: the run, when it started, its wall time and the
+ * task process's peak RSS (KB; NaN when the preload wrote nothing).
+ */
+async function measuredRun(work: string, o: RunTaskOptions): Promise<{ run: TaskRun; t0: number; wallMs: number; maxRssKb: number }> {
+  const rss = writeRssPreload(work);
+  const t0 = Date.now();
+  const run = await runTaskCleanly({ ...o, env: { ...o.env, NODE_OPTIONS: `--require "${rss.preload}"` } });
+  const wallMs = Date.now() - t0;
+  const maxRssKb = fs.existsSync(rss.out) ? (JSON.parse(fs.readFileSync(rss.out, 'utf8')) as { maxRssKb: number }).maxRssKb : NaN;
+  return { run, t0, wallMs, maxRssKb };
+}
+
+/** The inputs of every measured run: the wait, the report file, and concurrency / impactCheck only when given. */
+function benchInputs(args: Args, work: string, extra: Record<string, string> = {}): Record<string, string> {
+  const inputs: Record<string, string> = { waitTimeoutSeconds: String(WAIT_TIMEOUT_SECONDS), reportPath: path.join(work, 'report.json'), ...extra };
+  if (args.concurrency !== undefined) inputs.concurrency = String(args.concurrency);
+  if (args.impact !== undefined) inputs.impactCheck = args.impact;
+  return inputs;
+}
+
 /** What kind of call a recorded request was (by route). */
 function kindOf(r: RecordedRequest): string {
   const p = r.path.toLowerCase();
@@ -329,25 +350,15 @@ async function benchEntra(args: Args, entry: string, work: string, log: (s: stri
   const world = await startEntraWorld(s, { azureDevOps: emu });
   emu.attachDirectory(directoryOf(world));
   for (const h of Object.values(world.hosts)) h.latencyMs = args.latency;
-  const rss = writeRssPreload(work);
   let run: TaskRun | undefined;
   try {
-    const inputs: Record<string, string> = {
-      waitTimeoutSeconds: String(WAIT_TIMEOUT_SECONDS),
-      reportPath: path.join(work, 'report.json'),
-      entraConnection: BENCH_ENTRA_ID,
-      impactCheck: args.impact ?? 'off',
-    };
-    if (args.concurrency !== undefined) inputs.concurrency = String(args.concurrency);
-    const env = {
-      ...agentConnectionEnv({ id: BENCH_ENTRA_ID, scheme: 'WorkloadIdentityFederation', tenantId: BENCH_TENANT, clientId: BENCH_ENTRA_CLIENT }, world, {
-        organizationId: ORG.id,
-      }),
-      NODE_OPTIONS: `--require "${rss.preload}"`,
-    };
+    // Without the impact check unless asked: this mode measures the Entra step.
+    const inputs = benchInputs(args, work, { entraConnection: BENCH_ENTRA_ID, impactCheck: args.impact ?? 'off' });
+    const env = agentConnectionEnv({ id: BENCH_ENTRA_ID, scheme: 'WorkloadIdentityFederation', tenantId: BENCH_TENANT, clientId: BENCH_ENTRA_CLIENT }, world, {
+      organizationId: ORG.id,
+    });
     log(`bench: running the packaged task with entraConnection against ${args.n} automatic connections, ${args.latency} ms per request on every host…`);
-    const t0 = Date.now();
-    run = await runTaskCleanly({
+    const measured = await measuredRun(work, {
       entry,
       inputs,
       env,
@@ -357,8 +368,8 @@ async function benchEntra(args: Args, entry: string, work: string, log: (s: stri
       jobToken: JOB_TOKEN,
       timeoutMs: (WAIT_TIMEOUT_SECONDS + 120) * 1000,
     });
-    const wallMs = Date.now() - t0;
-    const maxRssKb = fs.existsSync(rss.out) ? (JSON.parse(fs.readFileSync(rss.out, 'utf8')) as { maxRssKb: number }).maxRssKb : NaN;
+    run = measured.run;
+    const { wallMs, maxRssKb } = measured;
     const ado = emu.requests;
     const graph = world.hosts.graph.requests;
     const report = run.report as { totals?: Record<string, number> } | undefined;
@@ -526,7 +537,6 @@ async function benchProjects(args: Args, k: number, entry: string, work: string,
     defaultAdministrators: [COLLECTION_IDENTITY],
   });
   const emu = await startEmulator(s, { latencyMs: args.latency });
-  const rss = writeRssPreload(work);
   const taskDefault = taskInputDefault(entry, 'impactCheck') ?? '(none)';
   const impactCheck = args.impact ?? taskDefault;
   const impactOn = impactCheck !== 'off';
@@ -534,31 +544,22 @@ async function benchProjects(args: Args, k: number, entry: string, work: string,
   const timeoutMs = Math.max((WAIT_TIMEOUT_SECONDS + 120) * 1000, 3 * args.latency * (args.n + 2 * k));
   let run: TaskRun | undefined;
   try {
-    const inputs: Record<string, string> = {
-      action: 'convert',
-      projects: '*',
-      waitTimeoutSeconds: String(WAIT_TIMEOUT_SECONDS),
-      reportPath: path.join(work, 'report.json'),
-    };
-    if (args.concurrency !== undefined) inputs.concurrency = String(args.concurrency);
-    if (args.impact !== undefined) inputs.impactCheck = args.impact;
+    const inputs = benchInputs(args, work, { action: 'convert', projects: '*' });
     log(
       `bench: running the packaged task organization-wide (projects: '*') over ${k} projects and ${args.n} sync connections (${shared} shared), ${args.latency} ms per request, concurrency ${args.concurrency ?? '(default)'}, impactCheck ${impactCheck}${args.impact === undefined ? ' (task default)' : ''}, killed after ${Math.round(timeoutMs / 1000)} s…`,
     );
-    const t0 = Date.now();
-    run = await runTaskCleanly({
+    const measured = await measuredRun(work, {
       entry,
       inputs,
       collectionUri: emu.url,
       projectId: current.id,
       projectName: current.name,
       jobToken: COLLECTION_TOKEN,
-      env: { NODE_OPTIONS: `--require "${rss.preload}"` },
       timeoutMs,
     });
-    const wallMs = Date.now() - t0;
+    run = measured.run;
+    const { wallMs, maxRssKb } = measured;
     const requests = emu.requests.slice();
-    const maxRssKb = fs.existsSync(rss.out) ? (JSON.parse(fs.readFileSync(rss.out, 'utf8')) as { maxRssKb: number }).maxRssKb : NaN;
 
     const byKind = Object.fromEntries(ORG_KINDS.map((kind) => [kind, 0])) as Record<(typeof ORG_KINDS)[number], number>;
     for (const r of requests) byKind[orgKindOf(r)]++;
@@ -693,29 +694,24 @@ async function main(): Promise<void> {
     }));
     emu = await startEmulator(seed(specs), { latencyMs: args.latency });
     const times = timestampRequests(emu);
-    const rss = writeRssPreload(work);
 
-    const inputs: Record<string, string> = { waitTimeoutSeconds: String(WAIT_TIMEOUT_SECONDS), reportPath: path.join(work, 'report.json') };
-    if (args.concurrency !== undefined) inputs.concurrency = String(args.concurrency);
-    if (args.impact !== undefined) inputs.impactCheck = args.impact;
+    const inputs = benchInputs(args, work);
     log(
       `bench: running the packaged task against ${args.n} ${mode} connections, ${args.latency} ms per request, concurrency ${args.concurrency ?? '(default)'}, impactCheck ${args.impact ?? '(default)'}…`,
     );
-    const t0 = Date.now();
-    run = await runTaskCleanly({
+    const measured = await measuredRun(work, {
       entry,
       inputs,
       collectionUri: emu.url,
       projectId: PROJECT.id,
       projectName: PROJECT.name,
       jobToken: JOB_TOKEN,
-      env: { NODE_OPTIONS: `--require "${rss.preload}"` },
       timeoutMs: (WAIT_TIMEOUT_SECONDS + 120) * 1000,
     });
-    const wallMs = Date.now() - t0;
+    run = measured.run;
+    const { wallMs, maxRssKb } = measured;
     const requests = emu.requests.slice();
-    const startMs = times.length > 0 ? times[0] - t0 : NaN;
-    const maxRssKb = fs.existsSync(rss.out) ? (JSON.parse(fs.readFileSync(rss.out, 'utf8')) as { maxRssKb: number }).maxRssKb : NaN;
+    const startMs = times.length > 0 ? times[0] - measured.t0 : NaN;
     await emu.close();
     emu = undefined;
 
