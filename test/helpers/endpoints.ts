@@ -54,6 +54,10 @@ export function rawEndpoint(spec: EndpointSpec): Endpoint {
 /** A connection as the core sees it: the service's JSON, normalised as the adapter does. */
 export const endpoint = (spec: EndpointSpec): Endpoint => normalizeEndpoint(rawEndpoint(spec))!;
 
+/** The service's answer to a conversion it finished at once: the connection on the new scheme, Ready (docs/service-behaviour.md §4). */
+export const convertedAnswer = (e: Endpoint, scheme: string): Endpoint =>
+  normalizeEndpoint({ ...e, authorization: { scheme, parameters: { workloadIdentityFederationIssuer: 'https://i' } }, operationStatus: { state: 'Ready' } })!;
+
 export function options(o: Partial<Options> = {}): Options {
   return {
     action: 'convert',

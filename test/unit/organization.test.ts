@@ -6,12 +6,11 @@ import { ServiceError } from '../../tasks/ConvertToWif/src/core/failures';
 import { RawInputs } from '../../tasks/ConvertToWif/src/core/inputs';
 import type { Classified } from '../../tasks/ConvertToWif/src/core/eligibility';
 import { ConversionBody, Endpoint } from '../../tasks/ConvertToWif/src/core/model';
-import { normalizeEndpoint } from '../../tasks/ConvertToWif/src/core/normalize';
 import { AzureDevOps, ConnectSettings, ProjectInfo } from '../../tasks/ConvertToWif/src/core/ports';
 import { ConnectionRouter, selectProjects } from '../../tasks/ConvertToWif/src/core/projects';
 import type { Report, ReportEntry } from '../../tasks/ConvertToWif/src/core/report';
 import { runTask } from '../../tasks/ConvertToWif/src/core/runTask';
-import { endpoint } from '../helpers/endpoints';
+import { convertedAnswer, endpoint } from '../helpers/endpoints';
 import { MemoryHost, clock } from '../helpers/memory';
 
 const P = (n: number, name: string): ProjectInfo => ({ id: `0b1c2d3e-0000-4000-8000-0000000000${String(n).padStart(2, '0')}`, name });
@@ -27,6 +26,8 @@ class Org {
   history: Array<{ id: string; via: string }> = [];
   failures = new Map<string, () => Error>();
   projectsFailure?: () => Error;
+  /** Changes a project's client after it is built (a fault, a delay, a probe). */
+  tweak?: (client: AzureDevOps, s: ConnectSettings) => void;
   constructor(
     readonly projects: ProjectInfo[],
     readonly endpoints: Endpoint[],
@@ -34,6 +35,12 @@ class Org {
 
   /** The client main.ts would build for one project (ConnectSettings.projectId). */
   client(s: ConnectSettings): AzureDevOps {
+    const client = this.plainClient(s);
+    this.tweak?.(client, s);
+    return client;
+  }
+
+  private plainClient(s: ConnectSettings): AzureDevOps {
     const project = this.projects.find((p) => p.id === s.projectId || p.name === s.projectId);
     const mine = () => this.endpoints.filter((e) => e.serviceEndpointProjectReferences?.some((r) => r.projectReference?.id === project?.id));
     return {
@@ -50,12 +57,10 @@ class Org {
       get: async (id) => mine().find((e) => e.id === id) ?? null,
       convert: async (id: string, body: ConversionBody) => {
         this.converted.push({ id, via: s.projectId });
-        const e = this.endpoints.find((x) => x.id === id)!;
-        return normalizeEndpoint({
-          ...e,
-          authorization: { scheme: body.authorization.scheme, parameters: { workloadIdentityFederationIssuer: 'https://i' } },
-          operationStatus: { state: 'Ready' },
-        })!;
+        return convertedAnswer(
+          this.endpoints.find((x) => x.id === id)!,
+          body.authorization.scheme,
+        );
       },
       manageableIds: async () => new Set(mine().map((e) => e.id.toLowerCase())),
       whoAmI: async () => 'Project Collection Build Service (contoso)',
@@ -258,9 +263,7 @@ describe('organization-wide runs (input projects, in memory)', () => {
     const b = org.endpoints[1];
     let aConverted: () => void = () => undefined;
     const aSent = new Promise<void>((resolve) => (aConverted = resolve));
-    const base = org.client.bind(org);
-    org.client = (s) => {
-      const client = base(s);
+    org.tweak = (client) => {
       const convert = client.convert.bind(client);
       client.convert = (id, body) => {
         if (id !== b.id) aConverted();
@@ -274,7 +277,6 @@ describe('organization-wide runs (input projects, in memory)', () => {
               new Promise<never>((_, reject) => setTimeout(() => reject(new ServiceError({ status: 500, message: 'barrier' })), 2000)),
             ])
           : Promise.resolve({ records: [] });
-      return client;
     };
     const { report } = await run({ impactCheck: 'skip' }, org);
     assert.deepEqual(
@@ -303,9 +305,7 @@ describe('organization-wide runs (input projects, in memory)', () => {
     let overlapped = false;
     let catalogue = 0;
     const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 2));
-    const base = org.client.bind(org);
-    org.client = (s) => {
-      const client = base(s);
+    org.tweak = (client) => {
       const convert = client.convert.bind(client);
       client.convert = async (id, body) => {
         peakPuts = Math.max(peakPuts, ++puts);
@@ -322,7 +322,6 @@ describe('organization-wide runs (input projects, in memory)', () => {
       };
       client.buildTasks = async () => [{ id: '11111111-0000-4000-8000-000000000001', name: 'AzureCLI', version: '2.1.0' }];
       client.taskDefinitions = async () => (catalogue++, [{ id: '11111111-0000-4000-8000-000000000001', name: 'AzureCLI', author: 'Microsoft Corporation' }]);
-      return client;
     };
     const { report } = await run({ projects: '*', impactCheck: 'warn', concurrency: '2' }, org);
     assert.equal(report.totals.converted, 24);
@@ -337,9 +336,7 @@ describe('organization-wide runs (input projects, in memory)', () => {
     const org = new Org([PAYMENTS, TEAM], [conn('pay-1', PAYMENTS), conn('team-1', TEAM)]);
     let teamStarted: () => void = () => undefined;
     const teamConverting = new Promise<void>((resolve) => (teamStarted = resolve));
-    const base = org.client.bind(org);
-    org.client = (s) => {
-      const client = base(s);
+    org.tweak = (client, s) => {
       const convert = client.convert.bind(client);
       client.convert = async (id, body) => {
         if (s.projectId === TEAM.id) teamStarted();
@@ -351,7 +348,6 @@ describe('organization-wide runs (input projects, in memory)', () => {
           ]);
         return convert(id, body);
       };
-      return client;
     };
     const { report } = await run({ projects: '*' }, org);
     assert.deepEqual(
@@ -401,17 +397,14 @@ describe('organization-wide runs (input projects, in memory)', () => {
     const outcomes: string[][] = [];
     for (const dryRun of ['true', 'false']) {
       const org = make();
-      const base = org.client.bind(org);
       // The later the project in name order, the sooner its listing answers.
-      org.client = (s) => {
-        const client = base(s);
+      org.tweak = (client, s) => {
         const list = client.list.bind(client);
         const delay = 30 - 10 * projects.findIndex((p) => p.id === s.projectId);
         client.list = async (o) => {
           await new Promise((resolve) => setTimeout(resolve, delay));
           return list(o);
         };
-        return client;
       };
       const { report } = await run({ projects: '*', maxConnections: '3', dryRun }, org);
       outcomes.push(report.connections.filter((c) => c.outcome === (dryRun === 'true' ? 'planned' : 'converted')).map((c) => c.name));
@@ -455,16 +448,13 @@ describe('organization-wide runs (input projects, in memory)', () => {
       projects.flatMap((p, i) => Array.from({ length: 3 }, (_, j) => conn(`c${i}-${j}`, p))),
     );
     const abort = new AbortController();
-    const base = org.client.bind(org);
-    org.client = (s) => {
-      const client = base(s);
+    org.tweak = (client) => {
       const convert = client.convert.bind(client);
       client.convert = async (id, body) => {
         const r = await convert(id, body);
         if (org.converted.length === 2) abort.abort();
         return r;
       };
-      return client;
     };
     const { host, report } = await run({ projects: '*', concurrency: '1' }, org, abort);
     assert.equal(host.outcome?.kind, 'Cancelled');
@@ -478,11 +468,8 @@ describe('organization-wide runs (input projects, in memory)', () => {
 
   it('summary: totals, then one section per project, open only where something needs attention; log lines under the project', async () => {
     const org = new Org([PAYMENTS, TEAM], [conn('pay-1', PAYMENTS), conn('team <b>1</b>', TEAM)]);
-    const c = org.client.bind(org);
-    org.client = (s) => {
-      const client = c(s);
+    org.tweak = (client, s) => {
       if (s.projectId === TEAM.id) client.convert = () => Promise.reject(new ServiceError({ status: 403, message: 'Forbidden' }));
-      return client;
     };
     const { summary, host } = await run({ projects: '*' }, org);
     assert.match(summary, /^### ConvertToWif convert: 2 projects/);

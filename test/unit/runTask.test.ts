@@ -4,10 +4,9 @@ import * as assert from 'node:assert/strict';
 import { ServiceError } from '../../tasks/ConvertToWif/src/core/failures';
 import { RawInputs } from '../../tasks/ConvertToWif/src/core/inputs';
 import { ConversionBody, Endpoint } from '../../tasks/ConvertToWif/src/core/model';
-import { normalizeEndpoint } from '../../tasks/ConvertToWif/src/core/normalize';
 import { AzureDevOps, ConnectSettings } from '../../tasks/ConvertToWif/src/core/ports';
 import { runTask } from '../../tasks/ConvertToWif/src/core/runTask';
-import { PROJECT, endpoint } from '../helpers/endpoints';
+import { PROJECT, convertedAnswer, endpoint } from '../helpers/endpoints';
 import { MemoryHost, clock } from '../helpers/memory';
 
 /** Azure DevOps in memory: a listing, synchronous conversions, no recorded pipeline use. */
@@ -20,12 +19,10 @@ class MemoryAzureDevOps implements AzureDevOps {
   get = async (id: string) => this.endpoints.find((e) => e.id === id) ?? null;
   convert = async (id: string, body: ConversionBody) => {
     this.converted.push(id);
-    const e = this.endpoints.find((x) => x.id === id)!;
-    return normalizeEndpoint({
-      ...e,
-      authorization: { scheme: body.authorization.scheme, parameters: { workloadIdentityFederationIssuer: 'https://i' } },
-      operationStatus: { state: 'Ready' },
-    })!;
+    return convertedAnswer(
+      this.endpoints.find((x) => x.id === id)!,
+      body.authorization.scheme,
+    );
   };
   manageableIds = async () => new Set(this.endpoints.map((e) => e.id.toLowerCase()));
   whoAmI = async () => 'Payments Build Service (contoso)';
