@@ -25,7 +25,7 @@ import {
   toServiceError,
 } from './http';
 import { Endpoint } from '../core/model';
-import { normalizeEndpoint, normalizeListing } from '../core/normalize';
+import { addFirstById, emptyListing, normalizeEndpoint, normalizeListing, normalizeProject } from '../core/normalize';
 
 export interface ServiceClientOptions {
   collectionUrl: string;
@@ -63,19 +63,6 @@ export const PROJECT_PAGE_SIZE = 100;
 export const MAX_PROJECT_PAGES = 1000;
 /** Longest continuation token sent back (the service's tokens are short opaque strings). */
 const MAX_CONTINUATION_TOKEN_CHARS = 1000;
-/** Longest project name kept: Azure DevOps allows 64 characters (learn.microsoft.com, Azure DevOps naming restrictions); far beyond is not a name. */
-const MAX_PROJECT_NAME_CHARS = 256;
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** One listed project as {id, name} (nothing else of the entry is kept), or undefined when it has no GUID id or no usable name. */
-function projectInfo(raw: unknown): ProjectInfo | undefined {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
-  const { id, name } = raw as { id?: unknown; name?: unknown };
-  if (typeof id !== 'string' || !GUID.test(id)) return undefined;
-  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_PROJECT_NAME_CHARS) return undefined;
-  return { id, name };
-}
-
 export class ServiceClient implements AzureDevOps {
   private readonly api: ServiceEndpointApi;
   /**
@@ -204,11 +191,8 @@ export class ServiceClient implements AzureDevOps {
    * pages, is a service that never ends its listing: a garbled failure, not an endless loop.
    */
   async listProjects(): Promise<{ projects: ProjectInfo[]; malformed: number }> {
-    const projects: ProjectInfo[] = [];
-    const seen = new Set<string>();
+    const listing = emptyListing<ProjectInfo>();
     const tokens = new Set<string>();
-    let malformed = 0;
-    let duplicates = 0;
     let skip = 0;
     let token: string | undefined;
     for (let pages = 0; ;) {
@@ -217,18 +201,10 @@ export class ServiceClient implements AzureDevOps {
       const url = `${this.base}_apis/projects?stateFilter=wellFormed&$top=${PROJECT_PAGE_SIZE}&${paging}`;
       const page = await this.retry('list projects', true, () => this.projectsPage(url));
       pages++;
-      const before = projects.length + malformed;
-      for (const raw of page.entries) {
-        const p = projectInfo(raw);
-        if (!p) malformed++;
-        else if (seen.has(p.id.toLowerCase())) duplicates++;
-        else {
-          seen.add(p.id.toLowerCase());
-          projects.push(p);
-        }
-      }
-      // A full page of projects already listed: a service that ignores $skip would send it forever.
-      if (page.entries.length > 0 && projects.length + malformed === before)
+      const duplicatesBefore = listing.duplicates;
+      addFirstById(page.entries, normalizeProject, listing);
+      // A page of projects already listed: a service that ignores $skip would send it forever.
+      if (page.entries.length > 0 && listing.duplicates - duplicatesBefore === page.entries.length)
         throw this.endlessProjects(`after ${pages} pages: a page named only projects already listed`);
       // Entries read so far, malformed ones included: where a next page by $skip starts.
       skip += page.entries.length;
@@ -238,8 +214,8 @@ export class ServiceClient implements AzureDevOps {
       } else if (tokens.size > 0 || page.entries.length < PROJECT_PAGE_SIZE) break; // a service that pages by token sends one while more remain (CORE)
       token = page.token;
     }
-    if (duplicates > 0) this.o.debug?.(`the projects listing named ${duplicates} project(s) more than once: each is listed once`);
-    return { projects, malformed };
+    if (listing.duplicates > 0) this.o.debug?.(`the projects listing named ${listing.duplicates} project(s) more than once: each is listed once`);
+    return { projects: listing.items, malformed: listing.malformed };
   }
 
   /** One page of the projects listing: its entries and the continuation token it carries, if any. */

@@ -2,6 +2,7 @@
 // matched case-insensitively (the casing varies, docs/service-behaviour.md §2), booleans that arrive as strings,
 // and entries without an id counted rather than crashing the run.
 
+import { isGuid } from './identity';
 import { Endpoint, ProjectReference } from './model';
 
 type Json = Record<string, unknown>;
@@ -85,24 +86,47 @@ export function normalizeEndpoint(raw: unknown, fallbackId?: string): Endpoint |
   };
 }
 
+/** Entries of a listing kept so far: the first of each id (case-insensitive), and how many were left out. */
+export interface Listing<T> {
+  items: T[];
+  seen: Set<string>;
+  malformed: number;
+  duplicates: number;
+}
+export const emptyListing = <T>(): Listing<T> => ({ items: [], seen: new Set<string>(), malformed: 0, duplicates: 0 });
+
 /**
- * A listing: every usable endpoint, and how many entries had to be left out (reported, never
- * silent). An id listed twice (compared case-insensitively) is one connection: the first entry
- * is kept, so it gets one request and one line in the report; the others are counted.
+ * Adds the usable entries of `raw` (as `parse` reads them) to `into`. An id listed twice is one
+ * entry: the first is kept, so it gets one request and one line in the report; the others are
+ * counted, as are the unusable ones (reported, never silent). Pages of one listing share `into`.
  */
-export function normalizeListing(raw: unknown[]): { endpoints: Endpoint[]; malformed: number; duplicates: number } {
-  const endpoints: Endpoint[] = [];
-  const seen = new Set<string>();
-  let malformed = 0;
-  let duplicates = 0;
+export function addFirstById<T extends { id: string }>(raw: unknown[], parse: (item: unknown) => T | undefined, into: Listing<T>): void {
   for (const item of raw) {
-    const e = normalizeEndpoint(item);
-    if (!e) malformed++;
-    else if (seen.has(e.id.toLowerCase())) duplicates++;
+    const e = parse(item);
+    if (!e) into.malformed++;
+    else if (into.seen.has(e.id.toLowerCase())) into.duplicates++;
     else {
-      seen.add(e.id.toLowerCase());
-      endpoints.push(e);
+      into.seen.add(e.id.toLowerCase());
+      into.items.push(e);
     }
   }
-  return { endpoints, malformed, duplicates };
+}
+
+/** A listing of connections: every usable endpoint, and how many entries had to be left out. */
+export function normalizeListing(raw: unknown[]): { endpoints: Endpoint[]; malformed: number; duplicates: number } {
+  const listing = emptyListing<Endpoint>();
+  addFirstById(raw, (item) => normalizeEndpoint(item), listing);
+  return { endpoints: listing.items, malformed: listing.malformed, duplicates: listing.duplicates };
+}
+
+/** Longest project name kept: Azure DevOps allows 64 characters (learn.microsoft.com, Azure DevOps naming restrictions); far beyond is not a name. */
+const MAX_PROJECT_NAME_CHARS = 256;
+
+/** One listed project as {id, name} (nothing else of the entry is kept), or undefined when it has no GUID id or no usable name. */
+export function normalizeProject(raw: unknown): { id: string; name: string } | undefined {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
+  const { id, name } = raw as { id?: unknown; name?: unknown };
+  if (typeof id !== 'string' || !isGuid(id)) return undefined;
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_PROJECT_NAME_CHARS) return undefined;
+  return { id, name };
 }
