@@ -107,7 +107,7 @@ export async function runTask({ host, connect, connectEntra, clock, cancelled }:
     anySelected: false,
     whoAmI,
     clientFor: (p) =>
-      p.id.toLowerCase() === (project.id ?? '').toLowerCase() || (!org && p === outcomes[0])
+      !org || p.id.toLowerCase() === (project.id ?? '').toLowerCase()
         ? client
         : connect({ collectionUrl: organization, projectId: p.id, token, concurrency: opts.concurrency, maxInFlight }),
     entra: entraSettings && connectEntra ? lazySignIn(host, () => connectEntra(entraSettings), entraSettings, organization, cancelled) : undefined,
@@ -325,12 +325,11 @@ async function runProject(o: ProjectOutcome, env: RunEnv, turn: { previous: Prom
   turn.done();
   // Recorded at once (as "not attempted" where a change is due), so a failure later in this project loses no connection.
   o.results = initialResults(classified, opts, ctx);
-  if (env.matched) {
-    const left = new Set(env.selection.unmatched(classified.map((c) => c.endpoint)));
-    env.matched.unmatched = env.matched.unmatched.filter((p) => left.has(p));
-  }
+  const unmatchedHere = env.selection.unmatched(classified.map((c) => c.endpoint));
+  // Organization-wide, an entry is worth a warning only when no project matched it (said once, at the end).
+  if (env.matched) env.matched.unmatched = env.matched.unmatched.filter((p) => unmatchedHere.includes(p));
+  else for (const pattern of unmatchedHere) host.warning(host.loc('PatternMatchedNothing', pattern));
   if (classified.some((c) => c.selected)) env.anySelected = true;
-  if (!env.org) for (const pattern of env.selection.unmatched(classified.map((c) => c.endpoint))) host.warning(host.loc('PatternMatchedNothing', pattern));
   const changing = classified.filter((c) => c.decision.kind === 'change').map((c) => c.endpoint.id);
   const plan = PLAN[opts.action];
   if (!env.org || changing.length > 0) host.info(host.loc(opts.dryRun ? plan.dryRun : plan.run, o.name, classified.length, changing.length));
