@@ -480,6 +480,21 @@ describe('organization-wide runs (input projects, in memory)', () => {
     assert.ok(i >= 0 && host.lines[i + 1].level === 'error', JSON.stringify(host.lines));
   });
 
+  it('a project whose converted connection is used by a pipeline that may break is shown open, as the result says', async () => {
+    const org = new Org([PAYMENTS, TEAM], [conn('pay-1', PAYMENTS), conn('team-1', TEAM)]);
+    org.tweak = (client, s) => {
+      if (s.projectId !== PAYMENTS.id) return;
+      client.executionHistory = async () => ({
+        records: [{ planType: 'Build', definitionId: 3, definitionName: 'deploy', runId: 30, startTime: '2026-11-30T00:00:00Z' }],
+      });
+      client.buildTasks = async () => [{ id: '11111111-0000-4000-8000-0000000000fc', name: 'AzureFileCopy', version: '4.1.0' }];
+    };
+    const { summary, host } = await run({ projects: '*', impactCheck: 'warn' }, org);
+    assert.equal(host.outcome?.kind, 'SucceededWithIssues');
+    assert.match(summary, /<details open><summary>Payments: 1 converted<\/summary>/);
+    assert.match(summary, /<details><summary>Team Rocket: 1 converted \(nothing needs attention\)<\/summary>/);
+  });
+
   it('without projects, the run stays in the current project and the report lists that one project', async () => {
     const org = new Org([PAYMENTS, TEAM], [conn('pay-1', PAYMENTS), conn('from-team', TEAM, PAYMENTS)]);
     const { report, built } = await run({ skipShared: 'false' }, org);

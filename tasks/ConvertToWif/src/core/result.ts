@@ -1,7 +1,7 @@
 // The task result and its one-line message, decided from the report.
 
 import { Message, msg } from './model';
-import { Report, foreseenRefusal, groupOf, leftAloneByImpact } from './report';
+import { Report, changedAtRisk, foreseenRefusal, groupOf, leftAloneByImpact } from './report';
 
 import type { ResultKind } from './ports';
 export type { ResultKind };
@@ -53,8 +53,7 @@ function decideForConnections(report: Report, failOnFindings: boolean): { kind: 
   if (t.pending > 0) return { kind: 'SucceededWithIssues', message: msg('ResultPending', t.pending) };
   if (report.nothingMatched) return { kind: 'SucceededWithIssues', message: msg('ResultError', report.nothingMatched) };
   const heldBack = count(leftAloneByImpact);
-  // Converted (or about to be) while the impact check found something that breaks or needs checking.
-  const atRisk = count((c) => (c.outcome === 'converted' || c.outcome === 'planned') && !!c.impact?.flagged);
+  const atRisk = count(changedAtRisk);
   if (report.dryRun) {
     const refused = count(foreseenRefusal);
     if (refused > 0 || atRisk > 0 || heldBack > 0)

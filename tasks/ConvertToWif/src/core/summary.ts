@@ -5,7 +5,7 @@
 
 import { htmlText, mdCode, mdText } from './escape';
 import { Action, Localize, Outcome } from './model';
-import { CREDENTIAL_CHANGE_LABEL, ISSUER_RETIREMENT, Report, ReportEntry, auditOf, byProject, foreseenRefusal, groupOf, leftAloneByImpact } from './report';
+import { CREDENTIAL_CHANGE_LABEL, ISSUER_RETIREMENT, Report, ReportEntry, auditOf, byProject, changedAtRisk, foreseenRefusal, groupOf, leftAloneByImpact } from './report';
 
 const DAY = 86_400_000;
 
@@ -145,7 +145,8 @@ function* renderOrganization(report: Report, loc: Localize): Generator<string> {
     const failed = p.error && !p.unread;
     if (connections.length === 0 && !failed) continue;
     const sub: Report = { ...report, organizationWide: false, project: { id: p.id, name: p.name }, connections, totals: p.totals, audit: auditOf(connections) };
-    const open = failed || connections.some(report.action === 'report' ? isFinding : needsAttention);
+    // Open where the run's result points: a finding, something needing a person, or a change at risk.
+    const open = failed || connections.some(report.action === 'report' ? isFinding : (c) => needsAttention(c) || changedAtRisk(c));
     const counts =
       report.action === 'report'
         ? loc('AuditCounts', sub.audit.onSecrets, sub.audit.federatedRetiringIssuer, sub.audit.federatedEntraIssuer).replace(/\*\*/g, '')
