@@ -213,7 +213,8 @@ export const IMPACT_SKIPS = ['SkipImpact', 'SkipImpactYaml', 'SkipImpactUnknown'
 export const leftAloneByImpact = (c: Pick<ReportEntry, 'outcome' | 'reasonCode'>): boolean =>
   c.outcome === 'skipped' && IMPACT_SKIPS.includes(c.reasonCode ?? '');
 /** Converted (or about to be) while the impact check found something that breaks or needs checking. */
-export const changedAtRisk = (c: Pick<ReportEntry, 'outcome' | 'impact'>): boolean => (c.outcome === 'converted' || c.outcome === 'planned') && !!c.impact?.flagged;
+export const changedAtRisk = (c: Pick<ReportEntry, 'outcome' | 'impact'>): boolean =>
+  (c.outcome === 'converted' || c.outcome === 'planned') && !!c.impact?.flagged;
 /** A planned change the dry-run permission preview says would be refused. */
 export const foreseenRefusal = (c: Pick<ReportEntry, 'outcome' | 'reasonCode'>): boolean =>
   c.outcome === 'planned' && (c.reasonCode === 'PlannedNotAdministrator' || /^Fail/.test(c.reasonCode ?? ''));

@@ -5,7 +5,18 @@
 
 import { htmlText, mdCode, mdText } from './escape';
 import { Action, Localize, Outcome } from './model';
-import { CREDENTIAL_CHANGE_LABEL, ISSUER_RETIREMENT, Report, ReportEntry, auditOf, byProject, changedAtRisk, foreseenRefusal, groupOf, leftAloneByImpact } from './report';
+import {
+  CREDENTIAL_CHANGE_LABEL,
+  ISSUER_RETIREMENT,
+  Report,
+  ReportEntry,
+  auditOf,
+  byProject,
+  changedAtRisk,
+  foreseenRefusal,
+  groupOf,
+  leftAloneByImpact,
+} from './report';
 
 const DAY = 86_400_000;
 
